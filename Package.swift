@@ -1,0 +1,77 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+let strict: [SwiftSetting] = [
+  .swiftLanguageMode(.v6),
+  .enableUpcomingFeature("ExistentialAny"),
+  .enableUpcomingFeature("InternalImportsByDefault"),
+]
+
+let package = Package(
+  name: "drover",
+  platforms: [.macOS(.v15)],
+  products: [
+    .executable(name: "drover", targets: ["drover"]),
+    .library(name: "Drover", targets: ["Drover"]),
+  ],
+  dependencies: [
+    .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+    .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+  ],
+  targets: [
+    .systemLibrary(name: "CSQLite", path: "Sources/CSQLite"),
+    .systemLibrary(name: "CSystemd", path: "Sources/CSystemd"),
+    .target(name: "CDroverShim", path: "Sources/CDroverShim"),
+    .target(name: "DroverCore", swiftSettings: strict),
+    .target(name: "DroverWire", dependencies: ["DroverCore"], swiftSettings: strict),
+    .target(
+      name: "DroverSystem",
+      dependencies: ["DroverCore", "CSystemd", "CDroverShim"],
+      swiftSettings: strict),
+    .target(name: "DroverStore", dependencies: ["DroverCore", "CSQLite"], swiftSettings: strict),
+    .target(
+      name: "DroverWorker",
+      dependencies: ["DroverCore", "DroverWire", "DroverSystem"],
+      swiftSettings: strict),
+    .target(
+      name: "DroverSupervisor",
+      dependencies: [
+        "DroverCore", "DroverWire", "DroverSystem", "DroverStore",
+        .product(name: "Logging", package: "swift-log"),
+      ],
+      swiftSettings: strict),
+    .target(
+      name: "Drover",
+      dependencies: [
+        "DroverCore", "DroverWire", "DroverSystem", "DroverStore", "DroverWorker",
+        "DroverSupervisor",
+        .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        .product(name: "Logging", package: "swift-log"),
+      ],
+      swiftSettings: strict),
+    .executableTarget(name: "drover", dependencies: ["Drover"], swiftSettings: strict),
+    .target(
+      name: "DroverTestSupport",
+      dependencies: ["DroverCore", "DroverStore", "DroverSystem", "DroverWire"],
+      path: "Tests/DroverTestSupport",
+      swiftSettings: strict),
+    .testTarget(
+      name: "DroverCoreTests", dependencies: ["DroverCore", "DroverTestSupport"],
+      swiftSettings: strict),
+    .testTarget(
+      name: "DroverWireTests", dependencies: ["DroverWire", "DroverTestSupport"],
+      swiftSettings: strict),
+    .testTarget(
+      name: "DroverSystemTests", dependencies: ["DroverSystem", "DroverTestSupport"],
+      swiftSettings: strict),
+    .testTarget(
+      name: "DroverStoreTests", dependencies: ["DroverStore", "DroverTestSupport"],
+      swiftSettings: strict),
+    .testTarget(
+      name: "DroverIntegrationTests",
+      dependencies: [
+        "DroverCore", "DroverStore", "DroverWire", "DroverSystem", "DroverTestSupport",
+      ],
+      swiftSettings: strict),
+  ]
+)

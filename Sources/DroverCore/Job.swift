@@ -1,0 +1,120 @@
+/// A job's identifier: positive, assigned by the store, never reused.
+public typealias JobID = Int64
+
+/// Where a job is in its life. The raw values are the store's on-disk codes: never renumber.
+public enum JobState: Int, Sendable, CaseIterable, Codable, CustomStringConvertible {
+  /// Waiting for its `run_at` (a delay, or the wait before a retry).
+  case scheduled = 0
+  /// Ready to run: in the claim order (priority, run_at, id).
+  case queued = 1
+  /// Leased to a worker through the supervisor.
+  case running = 2
+  /// Finished successfully.
+  case completed = 3
+  /// Cancelled before or while running.
+  case cancelled = 4
+  /// Failed permanently or out of attempts: the dead-letter queue.
+  case dead = 5
+
+  /// The lower-case name used by the CLI, JSON and config (`queued`, `dead`, …).
+  public var name: String {
+    switch self {
+    case .scheduled: "scheduled"
+    case .queued: "queued"
+    case .running: "running"
+    case .completed: "completed"
+    case .cancelled: "cancelled"
+    case .dead: "dead"
+    }
+  }
+
+  /// Parses a state name as `name` prints it.
+  public init?(name: String) {
+    guard let s = JobState.allCases.first(where: { $0.name == name }) else { return nil }
+    self = s
+  }
+
+  /// True for states a job never leaves on its own (completed, cancelled, dead).
+  public var isFinal: Bool { self == .completed || self == .cancelled || self == .dead }
+
+  public var description: String { name }
+}
+
+/// One failed or interrupted attempt, kept on the job for as long as the job is kept.
+public struct JobError: Sendable, Hashable, Codable {
+  /// The attempt number this error belongs to (1-based).
+  public var attempt: Int
+  /// What went wrong, as text ("worker 4121 exited on signal 9").
+  public var message: String
+  /// When it was recorded.
+  public var at: Timestamp
+  /// The worker process that ran the attempt, when known.
+  public var workerPID: Int32?
+
+  public init(attempt: Int, message: String, at: Timestamp, workerPID: Int32? = nil) {
+    self.attempt = attempt
+    self.message = message
+    self.at = at
+    self.workerPID = workerPID
+  }
+}
+
+/// A job as the store holds it.
+public struct Job: Sendable, Hashable {
+  public var id: JobID
+  public var type: String
+  public var state: JobState
+  /// Higher runs first; default 0.
+  public var priority: Int
+  /// Attempts that spent the job's budget (interrupted attempts do not count).
+  public var attempts: Int
+  /// The budget: once `attempts` reaches it, a failure makes the job dead.
+  public var maxAttempts: Int
+  /// The payload: a JSON object, as text.
+  public var payload: String
+  /// 0-100; 100 once completed.
+  public var progress: Int
+  /// Every failed or interrupted attempt, oldest first.
+  public var errors: [JobError]
+  public var createdAt: Timestamp
+  /// When the job is (or was) due to run.
+  public var runAt: Timestamp
+  /// The current (or last) attempt's start; nil before the first.
+  public var startedAt: Timestamp?
+  /// When the job reached a final state; nil until then.
+  public var finishedAt: Timestamp?
+  /// The idempotency key, when given at enqueue.
+  public var uniqueKey: String?
+  /// A per-job retry backoff that overrides the pool's.
+  public var backoff: BackoffPolicy?
+  /// True once a cancel was asked for a running job and not yet carried out.
+  public var cancelRequested: Bool
+  /// The worker process running (or that last ran) the job, when known.
+  public var workerPID: Int32?
+
+  public init(
+    id: JobID, type: String, state: JobState, priority: Int = 0, attempts: Int = 0,
+    maxAttempts: Int = 20, payload: String = "{}", progress: Int = 0, errors: [JobError] = [],
+    createdAt: Timestamp, runAt: Timestamp, startedAt: Timestamp? = nil,
+    finishedAt: Timestamp? = nil, uniqueKey: String? = nil, backoff: BackoffPolicy? = nil,
+    cancelRequested: Bool = false, workerPID: Int32? = nil
+  ) {
+    self.id = id
+    self.type = type
+    self.state = state
+    self.priority = priority
+    self.attempts = attempts
+    self.maxAttempts = maxAttempts
+    self.payload = payload
+    self.progress = progress
+    self.errors = errors
+    self.createdAt = createdAt
+    self.runAt = runAt
+    self.startedAt = startedAt
+    self.finishedAt = finishedAt
+    self.uniqueKey = uniqueKey
+    self.backoff = backoff
+    self.cancelRequested = cancelRequested
+    self.workerPID = workerPID
+  }
+}

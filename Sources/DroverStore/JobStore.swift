@@ -1,0 +1,319 @@
+public import DroverCore
+
+/// The one narrow door to durable job state. No SQL lives outside a driver.
+///
+/// A store object is used from one thread at a time (the supervisor's loop, or one CLI
+/// command); several processes may open the same store at once. Every method is one
+/// transaction: it either happens whole or not at all, and returns only once durable (to the
+/// level `[store].synchronous` promises).
+public protocol JobStore: AnyObject {
+  /// Enqueues every job in `jobs` in one transaction: all or none. A job whose unique key is
+  /// live (scheduled, queued or running) is not inserted; its result names the existing job.
+  func enqueue(_ jobs: [EnqueueParams]) throws(StoreError) -> [EnqueueResult]
+
+  /// The supervisor's group commit: settles finished attempts, records progress, promotes due
+  /// scheduled jobs and claims new ones, all in one transaction.
+  func apply(_ batch: StoreBatch) throws(StoreError) -> BatchResult
+
+  /// One job with its errors, or nil.
+  func job(_ id: JobID) throws(StoreError) -> Job?
+
+  /// Jobs matching `filter`, newest id first.
+  func list(_ filter: ListParams) throws(StoreError) -> [Job]
+
+  /// Count of jobs in each state (every state present, zero when none).
+  func stats() throws(StoreError) -> [JobState: Int]
+
+  /// Count of ready (`queued`, and `scheduled` already due at `now`) jobs for each type.
+  func backlog(now: Timestamp) throws(StoreError) -> [String: Int]
+
+  /// The earliest `run_at` among scheduled jobs, or nil when none.
+  func nextScheduled() throws(StoreError) -> Timestamp?
+
+  /// Cancels a job: scheduled/queued become `cancelled` at once; a running one is marked
+  /// cancel-requested (the supervisor stops it). Final states are refused.
+  func cancel(_ p: CancelParams) throws(StoreError) -> CancelResult
+
+  /// Puts a dead or cancelled job back to `queued`, keeping attempts and errors and granting
+  /// its attempt budget again on top of the attempts used. Other states are refused.
+  func retry(_ p: RetryParams) throws(StoreError) -> Job
+
+  /// `retry` for every dead job (or the given ones); returns how many were requeued.
+  func requeueDead(_ p: RequeueDeadParams) throws(StoreError) -> Int
+
+  /// Returns every `running` job to the queue without spending an attempt, recording
+  /// `p.message` as an error (its previous owner is gone). Jobs with a pending cancel become
+  /// `cancelled`. Returns the ids touched.
+  func rescueRunning(_ p: RescueParams) throws(StoreError) -> [JobID]
+
+  /// Ids of running jobs with a pending cancel request.
+  func cancelRequested() throws(StoreError) -> [JobID]
+
+  /// Deletes finished jobs older than the retention; returns how many were deleted.
+  func prune(_ p: PruneParams) throws(StoreError) -> Int
+}
+
+/// One job to enqueue.
+public struct EnqueueParams: Sendable, Hashable {
+  public var type: String
+  /// A JSON object, as text. The store checks only that it is not empty.
+  public var payload: String
+  public var priority: Int
+  /// Due time; at or before `now` means `queued`, later means `scheduled`.
+  public var runAt: Timestamp
+  public var maxAttempts: Int
+  public var uniqueKey: String?
+  /// Overrides the pool's backoff for this job.
+  public var backoff: BackoffPolicy?
+  /// Enqueue time (`created_at`).
+  public var now: Timestamp
+
+  public init(
+    type: String, payload: String = "{}", priority: Int = 0, runAt: Timestamp? = nil,
+    maxAttempts: Int = 20, uniqueKey: String? = nil, backoff: BackoffPolicy? = nil,
+    now: Timestamp = .now()
+  ) {
+    self.type = type
+    self.payload = payload
+    self.priority = priority
+    self.runAt = runAt ?? now
+    self.maxAttempts = maxAttempts
+    self.uniqueKey = uniqueKey
+    self.backoff = backoff
+    self.now = now
+  }
+}
+
+/// What one enqueue did.
+public struct EnqueueResult: Sendable, Hashable {
+  public var id: JobID
+  /// True when a live job with the same unique key already existed and `id` names it.
+  public var existed: Bool
+  public init(id: JobID, existed: Bool) {
+    self.id = id
+    self.existed = existed
+  }
+}
+
+/// A claim for one pool: up to `limit` ready jobs of `types`, in claim order.
+public struct ClaimParams: Sendable, Hashable {
+  public var types: [String]
+  public var limit: Int
+  /// Recorded as the job's worker, when the caller already knows it (else nil).
+  public var workerPID: Int32?
+  public init(types: [String], limit: Int, workerPID: Int32? = nil) {
+    self.types = types
+    self.limit = limit
+    self.workerPID = workerPID
+  }
+}
+
+/// A claimed job, as handed to a worker.
+public struct ClaimedJob: Sendable, Hashable {
+  public var id: JobID
+  public var type: String
+  public var payload: String
+  /// The attempt now starting (1-based): attempts used + 1.
+  public var attempt: Int
+  public var maxAttempts: Int
+  public var priority: Int
+  /// When the job became due (its `run_at`), for pick-up latency.
+  public var runAt: Timestamp
+  public init(
+    id: JobID, type: String, payload: String, attempt: Int, maxAttempts: Int, priority: Int,
+    runAt: Timestamp
+  ) {
+    self.id = id
+    self.type = type
+    self.payload = payload
+    self.attempt = attempt
+    self.maxAttempts = maxAttempts
+    self.priority = priority
+    self.runAt = runAt
+  }
+}
+
+/// One settled attempt of a running job.
+public struct FinishParams: Sendable, Hashable {
+  public var id: JobID
+  public var settlement: Settlement
+  /// The pool's backoff; the job's own override wins when set.
+  public var backoff: BackoffPolicy
+  /// Injected random draw in `0 ..< 1` for the backoff's jitter.
+  public var jitter: Double
+  public var workerPID: Int32?
+  public init(
+    id: JobID, settlement: Settlement, backoff: BackoffPolicy = .standard, jitter: Double = 0.5,
+    workerPID: Int32? = nil
+  ) {
+    self.id = id
+    self.settlement = settlement
+    self.backoff = backoff
+    self.jitter = jitter
+    self.workerPID = workerPID
+  }
+}
+
+/// What one finish did to its job.
+public struct FinishResult: Sendable, Hashable {
+  public var id: JobID
+  /// The job's new state; nil when the job was not running (unknown id, or already settled:
+  /// the finish was ignored).
+  public var state: JobState?
+  /// The attempt number that was settled.
+  public var attempt: Int
+  public init(id: JobID, state: JobState?, attempt: Int) {
+    self.id = id
+    self.state = state
+    self.attempt = attempt
+  }
+}
+
+/// The supervisor's per-turn group commit.
+public struct StoreBatch: Sendable {
+  public var finishes: [FinishParams]
+  /// Progress reports of running jobs: (job, 0-100). Ignored for jobs not running.
+  public var progress: [(JobID, Int)]
+  /// Move scheduled jobs whose run_at ≤ now to queued first.
+  public var promoteDue: Bool
+  public var claims: [ClaimParams]
+  /// The time of this turn: finish times, start times, due checks.
+  public var now: Timestamp
+  public init(
+    finishes: [FinishParams] = [], progress: [(JobID, Int)] = [], promoteDue: Bool = true,
+    claims: [ClaimParams] = [], now: Timestamp = .now()
+  ) {
+    self.finishes = finishes
+    self.progress = progress
+    self.promoteDue = promoteDue
+    self.claims = claims
+    self.now = now
+  }
+
+  /// True when there is nothing to write or read.
+  public var isEmpty: Bool {
+    finishes.isEmpty && progress.isEmpty && !promoteDue && claims.allSatisfy { $0.limit <= 0 }
+  }
+}
+
+/// What a group commit did.
+public struct BatchResult: Sendable {
+  /// One per finish, in order.
+  public var finished: [FinishResult]
+  /// One array per claim, in order; jobs are now `running`.
+  public var claimed: [[ClaimedJob]]
+  /// How many scheduled jobs became queued.
+  public var promoted: Int
+  public init(finished: [FinishResult] = [], claimed: [[ClaimedJob]] = [], promoted: Int = 0) {
+    self.finished = finished
+    self.claimed = claimed
+    self.promoted = promoted
+  }
+}
+
+/// Filters for `list`.
+public struct ListParams: Sendable, Hashable {
+  public var state: JobState?
+  public var type: String?
+  public var limit: Int
+  public init(state: JobState? = nil, type: String? = nil, limit: Int = 100) {
+    self.state = state
+    self.type = type
+    self.limit = limit
+  }
+}
+
+/// `jobs cancel`.
+public struct CancelParams: Sendable, Hashable {
+  public var id: JobID
+  public var now: Timestamp
+  public init(id: JobID, now: Timestamp = .now()) {
+    self.id = id
+    self.now = now
+  }
+}
+
+/// What a cancel did.
+public enum CancelResult: Sendable, Hashable {
+  /// The job was scheduled or queued and is now `cancelled`.
+  case cancelled
+  /// The job is running; a cancel is requested and the supervisor will stop it.
+  case requested
+}
+
+/// `jobs retry` / `dead requeue ID`.
+public struct RetryParams: Sendable, Hashable {
+  public var id: JobID
+  public var now: Timestamp
+  public init(id: JobID, now: Timestamp = .now()) {
+    self.id = id
+    self.now = now
+  }
+}
+
+/// `dead requeue --all` (ids nil) or a list.
+public struct RequeueDeadParams: Sendable, Hashable {
+  public var ids: [JobID]?
+  public var now: Timestamp
+  public init(ids: [JobID]? = nil, now: Timestamp = .now()) {
+    self.ids = ids
+    self.now = now
+  }
+}
+
+/// Start-up rescue of a dead owner's running jobs.
+public struct RescueParams: Sendable, Hashable {
+  public var message: String
+  public var now: Timestamp
+  public init(message: String, now: Timestamp = .now()) {
+    self.message = message
+    self.now = now
+  }
+}
+
+/// Retention pruning.
+public struct PruneParams: Sendable, Hashable {
+  /// Completed and cancelled jobs finished before this go.
+  public var completedBefore: Timestamp
+  /// Dead jobs finished before this go.
+  public var deadBefore: Timestamp
+  public init(completedBefore: Timestamp, deadBefore: Timestamp) {
+    self.completedBefore = completedBefore
+    self.deadBefore = deadBefore
+  }
+}
+
+/// Store failures, each with enough context to act on.
+public enum StoreError: Error, Sendable, Equatable, CustomStringConvertible {
+  /// The file exists but is not a Drover database (or is from a newer Drover). It was not
+  /// modified.
+  case notADroverDatabase(path: String, reason: String)
+  /// The store could not be opened or created.
+  case cannotOpen(path: String, reason: String)
+  /// No job has this id.
+  case noSuchJob(JobID)
+  /// The job's state forbids the operation, e.g. retry of a completed job.
+  case invalidState(id: JobID, state: JobState, operation: String, allowed: [JobState])
+  /// A bad input value (empty type, payload not an object, limit out of range …).
+  case invalidInput(String)
+  /// Requeueing would make two live jobs share a unique key.
+  case uniqueKeyTaken(id: JobID, key: String, holder: JobID)
+  /// The database reported an error.
+  case database(code: Int32, message: String)
+
+  public var description: String {
+    switch self {
+    case .notADroverDatabase(let path, let reason):
+      "\(path) is not a Drover database (\(reason)); it was left untouched"
+    case .cannotOpen(let path, let reason): "cannot open store \(path): \(reason)"
+    case .noSuchJob(let id): "no job with id \(id)"
+    case .invalidState(let id, let state, let op, let allowed):
+      "cannot \(op) job \(id): it is \(state.name) (only "
+        + allowed.map(\.name).joined(separator: " or ") + " jobs can be)"
+    case .invalidInput(let m): m
+    case .uniqueKeyTaken(let id, let key, let holder):
+      "cannot requeue job \(id): unique key \"\(key)\" is held by live job \(holder)"
+    case .database(let code, let message): "store error \(code): \(message)"
+    }
+  }
+}
