@@ -23,7 +23,8 @@ public struct BackoffPolicy: Sendable, Hashable, Codable {
     let capUS = max(0, cap.microseconds)
     var c = max(0, base.microseconds)
     var n = max(1, attempt) - 1
-    while n > 0, c < capUS {
+    // A zero base never grows: stop at once rather than loop `attempt` times.
+    while n > 0, c > 0, c < capUS {
       c = c > Int64.max / 2 ? Int64.max : c * 2
       n -= 1
     }
@@ -31,11 +32,14 @@ public struct BackoffPolicy: Sendable, Hashable, Codable {
   }
 
   /// The wait after attempt `attempt` failed, for a jitter draw `jitter` in `0 ..< 1`
-  /// (values outside are clamped): `jitter * ceiling`.
+  /// (values outside are clamped, NaN counts as 0): `jitter * ceiling`, never above the ceiling.
   public func delay(afterAttempt attempt: Int, jitter: Double) -> Duration {
-    let j = min(max(jitter, 0), 1)
-    let c = Double(ceiling(afterAttempt: attempt).microseconds)
-    return .microseconds(Int64((c * j).rounded(.down)))
+    let j = jitter.isNaN ? 0 : min(max(jitter, 0), 1)
+    let ceilingUS = ceiling(afterAttempt: attempt).microseconds
+    let d = (Double(ceilingUS) * j).rounded(.down)
+    // Double(Int64.max) rounds up to 2^63, which Int64(_:) would trap on.
+    let us = d < Double(Int64.max) ? Int64(d) : Int64.max
+    return .microseconds(min(us, ceilingUS))
   }
 }
 
@@ -76,6 +80,7 @@ public enum RetryRule {
     case .outcome(.snooze(let d)):
       return .requeue(delay: max(.zero, d), spendsAttempt: false, error: nil)
     case .interrupted(let m): return .requeue(delay: .zero, spendsAttempt: false, error: m)
+    case .released: return .requeue(delay: .zero, spendsAttempt: false, error: nil)
     }
   }
 }

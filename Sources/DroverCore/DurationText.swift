@@ -4,22 +4,28 @@
 /// `0` means zero. Sizes: `0`, `512`, `64KiB`, `512MiB`, `2GiB` (also `KB`/`MB`/`GB` as
 /// powers of ten, `K`/`M`/`G` as powers of two).
 public enum DurationText {
-  /// Parses a duration, or returns nil when `text` is not one (negative, no unit, unknown unit).
+  /// Parses a duration, or returns nil when `text` is not one (negative, no unit, unknown unit,
+  /// or longer than `Int64.max` microseconds).
   public static func parse(_ text: String) -> Duration? {
     let t = text.trimmingSpaces()
     if t == "0" { return .zero }
     guard let split = t.firstIndex(where: { !$0.isASCII || !$0.isNumber }), split != t.startIndex,
       let n = Int64(t[..<split])
     else { return nil }
+    let unit: Int64
     switch t[split...] {
-    case "us": return .microseconds(n)
-    case "ms": return .milliseconds(n)
-    case "s": return .seconds(n)
-    case "m": return .seconds(n * 60)
-    case "h": return .seconds(n * 3600)
-    case "d": return .seconds(n * 86400)
+    case "us": unit = 1
+    case "ms": unit = 1000
+    case "s": unit = 1_000_000
+    case "m": unit = 60_000_000
+    case "h": unit = 3_600_000_000
+    case "d": unit = 86_400_000_000
     default: return nil
     }
+    // Kept within Int64 microseconds (about 292,000 years), so `Duration.microseconds` of
+    // anything parsed here is exact; beyond that the text is refused rather than trapping.
+    let (us, overflow) = n.multipliedReportingOverflow(by: unit)
+    return overflow ? nil : .microseconds(us)
   }
 
   /// Shortest exact text for `d` in the units `parse` takes (`1500ms`, `30s`, `5m`).

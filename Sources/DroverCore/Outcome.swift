@@ -22,4 +22,7 @@ public enum Settlement: Sendable, Hashable {
   /// The attempt was interrupted by the supervisor itself (drain timeout, supervisor death):
   /// the error is kept, the attempt is not counted, the job goes back to `queued`.
   case interrupted(String)
+  /// The job was handed to a worker but never started there (prefetched, then given back on
+  /// drain, scale-down or the worker's death): back to `queued`, no error, no attempt.
+  case released
 }

@@ -74,7 +74,10 @@ public struct Timestamp: Sendable, Hashable, Comparable, Codable, CustomStringCo
     guard i < b.count, b[i] == 84 || b[i] == 116 || b[i] == 32 else { return nil }
     i += 1
     guard let h = num(2), lit(58), let mi = num(2), lit(58), let s = num(2) else { return nil }
-    guard (1...12).contains(mo), (1...31).contains(d), h < 24, mi < 60, s < 61 else { return nil }
+    guard (1...12).contains(mo), h < 24, mi < 60, s < 61 else { return nil }
+    let leap = y % 4 == 0 && (y % 100 != 0 || y % 400 == 0)
+    let monthDays = [31, leap ? 29 : 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31]
+    guard (1...monthDays[mo - 1]).contains(d) else { return nil }
     var micros: Int64 = 0
     if lit(46) {
       var digits = 0
@@ -91,7 +94,7 @@ public struct Timestamp: Sendable, Hashable, Comparable, Codable, CustomStringCo
     } else if i < b.count, b[i] == 43 || b[i] == 45 {
       let sign = b[i] == 45 ? -1 : 1
       i += 1
-      guard let oh = num(2), lit(58), let om = num(2) else { return nil }
+      guard let oh = num(2), lit(58), let om = num(2), oh < 24, om < 60 else { return nil }
       offset = sign * (oh * 3600 + om * 60)
     } else {
       return nil
@@ -113,10 +116,15 @@ public struct Timestamp: Sendable, Hashable, Comparable, Codable, CustomStringCo
 }
 
 extension Duration {
-  /// Whole microseconds in this duration (truncated toward zero).
+  /// Whole microseconds in this duration (truncated toward zero), saturating at `Int64.min` /
+  /// `Int64.max` (about ±292,000 years) instead of trapping.
   public var microseconds: Int64 {
     let (s, a) = components
-    return s * 1_000_000 + a / 1_000_000_000_000
+    let (whole, o1) = s.multipliedReportingOverflow(by: 1_000_000)
+    if o1 { return s < 0 ? .min : .max }
+    let (us, o2) = whole.addingReportingOverflow(a / 1_000_000_000_000)
+    if o2 { return a < 0 ? .min : .max }
+    return us
   }
 
   /// Whole milliseconds in this duration (truncated toward zero).

@@ -1,1 +1,3 @@
-print("drover")
+import Drover
+
+DroverCLI.main()

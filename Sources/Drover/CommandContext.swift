@@ -1,0 +1,78 @@
+import ArgumentParser
+import DroverCore
+import DroverStore
+
+#if canImport(Glibc)
+  import Glibc
+#endif
+
+/// `--config PATH`, shared by every command.
+struct ConfigOptions: ParsableArguments {
+  @Option(
+    name: .long,
+    help: ArgumentHelp(
+      "The config file (default: $DROVER_CONFIG, then ./drover.toml).", valueName: "path"))
+  var config: String?
+
+  /// The config file to use: `explicit` (a positional path) over `--config` over
+  /// `$DROVER_CONFIG` over `./drover.toml`.
+  func resolvedPath(explicit: String? = nil) -> String {
+    var environment: [String: String] = [:]
+    if let v = getenv("DROVER_CONFIG") { environment["DROVER_CONFIG"] = String(cString: v) }
+    return ConfigLoader.resolvePath(explicit: explicit ?? config, environment: environment)
+  }
+
+  /// Loads and validates the whole config, or fails with its one-line error.
+  func load() throws(CLIError) -> DroverConfig {
+    do {
+      return try ConfigLoader.load(path: resolvedPath())
+    } catch {
+      throw CLIError(error.description)
+    }
+  }
+}
+
+/// What a jobs-side command works with: the validated config and the open store.
+struct CommandContext {
+  var config: DroverConfig
+  var store: any JobStore
+
+  /// Loads the config named by `options` and opens its store (creating it when missing).
+  init(_ options: ConfigOptions) throws(CLIError) {
+    try self.init(config: options.load())
+  }
+
+  /// Opens the store of an already loaded `config`.
+  init(config: DroverConfig) throws(CLIError) {
+    self.config = config
+    if config.store.url != nil {
+      throw CLIError("store.url: PostgreSQL stores are not supported by this build")
+    }
+    // Created when missing, like the store file itself: the default `var/drover.db` just works.
+    try Directories.makeParents(of: config.store.path)
+    do {
+      store = try SQLiteStore(path: config.store.path, synchronous: config.store.synchronous)
+    } catch {
+      throw CLIError(error.description)
+    }
+  }
+
+  /// Runs one store call, turning its error into the command's one-line error.
+  func run<T>(_ body: (any JobStore) throws(StoreError) -> T) throws(CLIError) -> T {
+    do {
+      return try body(store)
+    } catch {
+      throw CLIError(error.description)
+    }
+  }
+
+  /// Tells a running supervisor to look at the store now (best effort; see `SupervisorNudge`).
+  func nudgeSupervisor() {
+    SupervisorNudge.wake(socketPath: config.control.socket)
+  }
+
+  /// The attempt budget for a new job of `type`: its pool's `max_attempts`, else 20.
+  func defaultMaxAttempts(forType type: String) -> Int {
+    config.pool(forType: type)?.maxAttempts ?? 20
+  }
+}

@@ -1,0 +1,118 @@
+import ArgumentParser
+import DroverCore
+import DroverStore
+
+/// `drover jobs …`: look at and steer single jobs.
+struct JobsCommand: ParsableCommand {
+  static let configuration = CommandConfiguration(
+    commandName: "jobs",
+    abstract: "List, show, cancel and retry jobs; count them by state.",
+    discussion: """
+      These work on the store directly, with or without a running supervisor. cancel and \
+      retry print the job's id alone on stdout and a sentence on stderr.
+      """,
+    subcommands: [List.self, Show.self, Cancel.self, Retry.self, Stats.self])
+}
+
+/// Shared argument checks of the jobs-side commands.
+enum CLIArguments {
+  /// A state name as the CLI takes it, or a usage error listing the valid names.
+  static func state(_ name: String) throws(CLIError) -> JobState {
+    guard let s = JobState(name: name.lowercased()) else {
+      throw .usage(
+        "unknown state \"\(name)\" (valid states: "
+          + JobState.allCases.map(\.name).joined(separator: ", ") + ")")
+    }
+    return s
+  }
+
+  /// A `--limit` value: at least 1.
+  static func limit(_ n: Int) throws(CLIError) -> Int {
+    guard n >= 1 else { throw .usage("--limit must be at least 1, not \(n)") }
+    return n
+  }
+}
+
+extension JobsCommand {
+  /// `jobs list [--state S] [--type T] [--limit N] [--json]`.
+  struct List: ParsableCommand {
+    static let configuration = CommandConfiguration(
+      abstract: "List jobs, newest first.",
+      discussion: "--json prints an array of job objects shaped as `jobs show --json`.")
+
+    @OptionGroup var options: ConfigOptions
+
+    @Option(
+      help: "Only jobs in this state: scheduled, queued, running, completed, cancelled, dead.")
+    var state: String?
+
+    @Option(help: "Only jobs of this type.")
+    var type: String?
+
+    @Option(help: "At most this many jobs.")
+    var limit: Int = 100
+
+    @Flag(help: "Print JSON instead of a table.")
+    var json = false
+
+    func run() throws {
+      let state = try state.map { name throws(CLIError) in try CLIArguments.state(name) }
+      let params = ListParams(state: state, type: type, limit: try CLIArguments.limit(limit))
+      let context = try CommandContext(options)
+      let jobs = try context.run { store throws(StoreError) in try store.list(params) }
+      Output.out(
+        json ? JSONValue.array(jobs.map(JobRendering.json)).render() : JobRendering.table(jobs))
+    }
+  }
+
+  /// `jobs show ID [--json]`.
+  struct Show: ParsableCommand {
+    static let configuration = CommandConfiguration(
+      abstract: "Show one job with every error it met.",
+      discussion: """
+        --json keys: id, type, state, priority, attempts, max_attempts, payload (an object), \
+        progress, errors [{attempt, message, at, worker_pid}], created_at, run_at, started_at, \
+        finished_at (RFC 3339 UTC with microseconds, null until reached), unique_key, \
+        worker_pid, cancel_requested, backoff.
+        """)
+
+    @OptionGroup var options: ConfigOptions
+
+    @Argument(help: "The job's id.")
+    var id: JobID
+
+    @Flag(help: "Print JSON instead of text.")
+    var json = false
+
+    func run() throws {
+      let context = try CommandContext(options)
+      let id = self.id
+      guard let job = try context.run({ store throws(StoreError) in try store.job(id) }) else {
+        throw CLIError(StoreError.noSuchJob(id).description)
+      }
+      Output.out(json ? JobRendering.json(job).render() : JobRendering.detail(job))
+    }
+  }
+
+  /// `jobs stats [--json]`.
+  struct Stats: ParsableCommand {
+    static let configuration = CommandConfiguration(
+      abstract: "Count jobs by state (works with no supervisor).",
+      discussion: """
+        --json prints {"scheduled": n, "queued": n, "running": n, "completed": n, \
+        "cancelled": n, "dead": n}.
+        """)
+
+    @OptionGroup var options: ConfigOptions
+
+    @Flag(help: "Print JSON instead of a table.")
+    var json = false
+
+    func run() throws {
+      let context = try CommandContext(options)
+      let stats = try context.run { store throws(StoreError) in try store.stats() }
+      Output.out(
+        json ? JobRendering.json(stats: stats).render() : JobRendering.table(stats: stats))
+    }
+  }
+}

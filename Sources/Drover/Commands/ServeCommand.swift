@@ -1,0 +1,59 @@
+import ArgumentParser
+import DroverCore
+import DroverSupervisor
+import DroverSystem
+import Logging
+
+#if canImport(Glibc)
+  import Glibc
+#endif
+
+/// `drover serve`: the supervisor in the foreground (systemd's Type=notify main process).
+struct ServeCommand: ParsableCommand {
+  static let configuration = CommandConfiguration(
+    commandName: "serve",
+    abstract: "Run the supervisor in the foreground.",
+    discussion: """
+      Spawns every pool's workers, dispatches jobs from the store, and answers on the control \
+      socket. SIGTERM/SIGINT drain (running jobs finish within drain_timeout) and exit 0; \
+      SIGHUP reloads the config.
+      """)
+
+  @OptionGroup var options: ConfigOptions
+  @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.")
+  var logLevel: String = "info"
+  @Option(help: .hidden) var workerExecutable: String?
+  @Option(help: .hidden) var heartbeatMS: Int?
+  @Option(help: .hidden) var heartbeatTimeoutMS: Int?
+  @Option(help: .hidden) var stopGraceMS: Int?
+
+  func run() throws {
+    // Before any other thread exists: signals are read from a signalfd by the loop.
+    try Signals.blockForProcess([SIGTERM, SIGINT, SIGHUP])
+    signal(SIGPIPE, SIG_IGN)
+    let path = options.resolvedPath()
+    let config = try options.load()
+    try Directories.makeParents(of: config.store.path)
+    try Directories.makeParents(of: config.control.socket)
+    guard let level = Logger.Level(rawValue: logLevel) else {
+      throw CLIError.usage("--log-level: unknown level \"\(logLevel)\"")
+    }
+    LogSetup.bootstrap(level: level)
+    var opts = SupervisorOptions(
+      configPath: path,
+      workerExecutable: workerExecutable ?? SelfExecutable.path())
+    if let ms = heartbeatMS { opts.heartbeatInterval = .milliseconds(ms) }
+    if let ms = heartbeatTimeoutMS { opts.heartbeatTimeout = .milliseconds(ms) }
+    if let ms = stopGraceMS { opts.stopGrace = .milliseconds(ms) }
+    let supervisor: Supervisor
+    do {
+      supervisor = try Supervisor(
+        config: config, options: opts, logger: Logger(label: "drover.supervisor"))
+    } catch {
+      throw CLIError("\(error)")
+    }
+    let code: Int32
+    do { code = try supervisor.run() } catch { throw CLIError("\(error)") }
+    throw ExitCode(code)
+  }
+}

@@ -1,0 +1,140 @@
+import DroverCore
+
+/// The CLI's views of jobs: the `--json` shapes of CONTRACT.md and the aligned text tables.
+enum JobRendering {
+  /// A job as `jobs show --json` prints it. Contract keys first, in the contract's order, then
+  /// extras (`unique_key`, `worker_pid`, `cancel_requested`, `backoff`). `payload` is embedded
+  /// as JSON; a stored payload that does not parse (never written by Drover) is shown as a
+  /// string rather than hidden.
+  static func json(_ job: Job) -> JSONValue {
+    let payload = (try? JSONValue.parse(job.payload)) ?? .string(job.payload)
+    let errors: [JSONValue] = job.errors.map { e in
+      [
+        "attempt": .int(Int64(e.attempt)),
+        "message": .string(e.message),
+        "at": .string(e.at.rfc3339),
+        "worker_pid": .optional(e.workerPID),
+      ]
+    }
+    let backoff: JSONValue =
+      job.backoff.map {
+        [
+          "base": .string(DurationText.format($0.base)),
+          "cap": .string(DurationText.format($0.cap)),
+        ]
+      } ?? .null
+    return [
+      "id": .int(job.id),
+      "type": .string(job.type),
+      "state": .string(job.state.name),
+      "priority": .int(Int64(job.priority)),
+      "attempts": .int(Int64(job.attempts)),
+      "max_attempts": .int(Int64(job.maxAttempts)),
+      "payload": payload,
+      "progress": .int(Int64(job.progress)),
+      "errors": .array(errors),
+      "created_at": .string(job.createdAt.rfc3339),
+      "run_at": .string(job.runAt.rfc3339),
+      "started_at": .optional(job.startedAt?.rfc3339),
+      "finished_at": .optional(job.finishedAt?.rfc3339),
+      "unique_key": .optional(job.uniqueKey),
+      "worker_pid": .optional(job.workerPID),
+      "cancel_requested": .bool(job.cancelRequested),
+      "backoff": backoff,
+    ]
+  }
+
+  /// `jobs stats --json`: every state, in lifecycle order.
+  static func json(stats: [JobState: Int]) -> JSONValue {
+    .object(JobState.allCases.map { JSONField($0.name, .int(Int64(stats[$0] ?? 0))) })
+  }
+
+  /// The table of `jobs list` and `dead list`: one job per row, newest first.
+  static func table(_ jobs: [Job]) -> String {
+    var rows = [["ID", "STATE", "TYPE", "PRI", "ATTEMPTS", "PROGRESS", "RUN_AT", "LAST_ERROR"]]
+    for j in jobs {
+      rows.append([
+        String(j.id), j.state.name, j.type, String(j.priority), "\(j.attempts)/\(j.maxAttempts)",
+        "\(j.progress)%", short(j.runAt), oneLine(j.errors.last?.message ?? "", limit: 60),
+      ])
+    }
+    return align(rows, rightAligned: [0, 3])
+  }
+
+  /// The `key: value` view of `jobs show`, then the errors, oldest first.
+  static func detail(_ job: Job) -> String {
+    var pairs: [(String, String)] = [
+      ("id", String(job.id)),
+      ("type", job.type),
+      ("state", job.state.name + (job.cancelRequested ? " (cancel requested)" : "")),
+      ("priority", String(job.priority)),
+      ("attempts", "\(job.attempts) of \(job.maxAttempts)"),
+      ("progress", "\(job.progress)%"),
+      ("payload", job.payload),
+      ("unique_key", job.uniqueKey ?? "-"),
+      ("created_at", job.createdAt.rfc3339),
+      ("run_at", job.runAt.rfc3339),
+      ("started_at", job.startedAt?.rfc3339 ?? "-"),
+      ("finished_at", job.finishedAt?.rfc3339 ?? "-"),
+      ("worker_pid", job.workerPID.map { String($0) } ?? "-"),
+    ]
+    if let b = job.backoff {
+      pairs.append(
+        ("backoff", "base \(DurationText.format(b.base)), cap \(DurationText.format(b.cap))"))
+    }
+    let width = pairs.map(\.0.count).max()! + 1
+    var lines = pairs.map { pad($0.0 + ":", width) + " " + $0.1 }
+    if job.errors.isEmpty {
+      lines.append(pad("errors:", width) + " none")
+    } else {
+      lines.append("errors:")
+      for e in job.errors {
+        let pid = e.workerPID.map { " (worker \($0))" } ?? ""
+        lines.append("  attempt \(e.attempt) at \(e.at.rfc3339)\(pid): \(oneLine(e.message))")
+      }
+    }
+    return lines.joined(separator: "\n")
+  }
+
+  /// The text of `jobs stats`: one `state  count` line per state.
+  static func table(stats: [JobState: Int]) -> String {
+    align(JobState.allCases.map { [$0.name, String(stats[$0] ?? 0)] }, rightAligned: [1])
+  }
+
+  /// A time to the second, for tables: `2026-11-23T16:11:02Z`.
+  static func short(_ t: Timestamp) -> String {
+    let full = t.rfc3339
+    return String(full.prefix(19)) + "Z"
+  }
+
+  /// `text` on one line (line breaks become spaces), cut to `limit` characters with `…`.
+  static func oneLine(_ text: String, limit: Int = .max) -> String {
+    var s = String(text.map { $0.isNewline ? " " : $0 })
+    if s.count > limit { s = String(s.prefix(limit - 1)) + "…" }
+    return s
+  }
+
+  /// Rows as columns two spaces apart; the last column is not padded.
+  static func align(_ rows: [[String]], rightAligned: Set<Int> = []) -> String {
+    guard let columns = rows.map(\.count).max() else { return "" }
+    var widths = [Int](repeating: 0, count: columns)
+    for r in rows { for (i, c) in r.enumerated() { widths[i] = max(widths[i], c.count) } }
+    return rows.map { r in
+      var line = ""
+      for (i, c) in r.enumerated() {
+        if i > 0 { line += "  " }
+        if rightAligned.contains(i) {
+          line += String(repeating: " ", count: widths[i] - c.count) + c
+        } else {
+          line += i == r.count - 1 ? c : pad(c, widths[i])
+        }
+      }
+      while line.last == " " { line.removeLast() }
+      return line
+    }.joined(separator: "\n")
+  }
+
+  private static func pad(_ s: String, _ width: Int) -> String {
+    s + String(repeating: " ", count: max(0, width - s.count))
+  }
+}

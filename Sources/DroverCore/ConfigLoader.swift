@@ -1,0 +1,268 @@
+#if canImport(Glibc)
+  import Glibc
+#endif
+
+/// Reads and validates `drover.toml` (CONTRACT.md, "Config").
+///
+/// Validation is whole and strict: an unknown section or key, a wrong type, a bad duration or
+/// size, a nonsensical number, `min > max`, an `exec` pool without a `command`, a job type run
+/// by two pools, no pools at all: each is a `ConfigError` naming the dotted key (e.g.
+/// `pools.email.max`) and its line. Missing keys take the contract's defaults, and relative
+/// paths become absolute, normalized paths under the config file's folder.
+public enum ConfigLoader {
+  /// The config file to use: `--config PATH` when given, else `$DROVER_CONFIG` when set and
+  /// not empty, else `./drover.toml`. The path is returned as written (relative paths are
+  /// resolved by `load(path:)`), so error messages show what the user typed.
+  public static func resolvePath(explicit: String?, environment: [String: String]) -> String {
+    if let explicit { return explicit }
+    if let fromEnvironment = environment["DROVER_CONFIG"], !fromEnvironment.isEmpty {
+      return fromEnvironment
+    }
+    return "./drover.toml"
+  }
+
+  /// Reads, parses and validates the file at `path` (relative to the working directory when
+  /// not absolute). Errors name `path` as given; the result's `sourcePath` is absolute.
+  ///
+  /// The file must be UTF-8 and at most 4 MiB (a guard against pointing at a device or a
+  /// huge file by mistake). An empty `path` is an error, not the working directory.
+  public static func load(path: String) throws(ConfigError) -> DroverConfig {
+    if path.isEmpty { throw ConfigError(message: "the config path is empty") }
+    let absolute = absolutePath(path, relativeTo: currentDirectory())
+    let bytes = try readFile(absolute, label: path)
+    let text = try decodeUTF8(bytes, file: path)
+    var config = try parse(text: text, file: path, baseDirectory: parentDirectory(of: absolute))
+    config.sourcePath = absolute
+    return config
+  }
+
+  /// Parses and validates config `text`. `file` only labels errors; relative paths resolve
+  /// against `baseDirectory` (itself made absolute against the working directory when it is
+  /// not). The result's `sourcePath` is nil: `load(path:)` sets it.
+  public static func parse(text: String, file: String?, baseDirectory: String)
+    throws(ConfigError) -> DroverConfig
+  {
+    let root = try TOMLParser.parse(text, file: file)
+    let base = absolutePath(baseDirectory, relativeTo: currentDirectory())
+    let doc = Section(file: file, path: [], table: root, line: nil)
+    for entry in root.entries {
+      switch entry.key {
+      case "store", "control", "http", "supervisor", "pools":
+        continue
+      default:
+        throw doc.error(
+          entry.key, line: entry.line,
+          entry.value.table == nil ? "unknown key" : "unknown section")
+      }
+    }
+    let store = try storeConfig(doc.section("store", example: "[store]"), file: file, base: base)
+    let control = try controlConfig(
+      doc.section("control", example: "[control]"), file: file, base: base)
+    let http = try httpConfig(doc.section("http", example: "[http]"))
+    let supervisor = try supervisorConfig(doc.section("supervisor", example: "[supervisor]"))
+    let pools = try poolConfigs(
+      doc.section("pools", example: "[pools.NAME]"), file: file, base: base)
+    return DroverConfig(
+      store: store, control: control, http: http, supervisor: supervisor, pools: pools)
+  }
+
+  // MARK: Sections
+
+  static func storeConfig(_ s: Section?, file: String?, base: String) throws(ConfigError)
+    -> StoreConfig
+  {
+    var store = StoreConfig(path: absolutePath("var/drover.db", relativeTo: base))
+    guard let s else { return store }
+    try s.rejectUnknownKeys(["path", "synchronous", "retain_completed", "retain_dead", "url"])
+    if let p = try s.nonEmptyString("path") { store.path = absolutePath(p.value, relativeTo: base) }
+    if let sync = try s.string("synchronous") {
+      guard let mode = StoreConfig.Synchronous(rawValue: sync.value) else {
+        throw s.error(
+          "synchronous", line: sync.line,
+          "must be \"normal\" or \"full\", got \(TOMLKey.basicString(sync.value))")
+      }
+      store.synchronous = mode
+    }
+    if let d = try s.duration("retain_completed") { store.retainCompleted = d.value }
+    if let d = try s.duration("retain_dead") { store.retainDead = d.value }
+    if let url = try s.nonEmptyString("url") {
+      guard url.value.hasPrefix("postgres://") || url.value.hasPrefix("postgresql://") else {
+        throw s.error(
+          "url", line: url.line,
+          "must be a postgres:// or postgresql:// URL, got \(TOMLKey.basicString(url.value))")
+      }
+      store.url = url.value
+    }
+    return store
+  }
+
+  /// The longest socket path `bind` takes: `sun_path` is 108 bytes with the terminating NUL.
+  static let maxSocketPathBytes = 107
+
+  static func controlConfig(_ s: Section?, file: String?, base: String) throws(ConfigError)
+    -> ControlConfig
+  {
+    var control = ControlConfig(socket: absolutePath("var/control.sock", relativeTo: base))
+    var line = s?.line
+    if let s {
+      try s.rejectUnknownKeys(["socket"])
+      if let p = try s.nonEmptyString("socket") {
+        control.socket = absolutePath(p.value, relativeTo: base)
+        line = p.line
+      }
+    }
+    let length = control.socket.utf8.count
+    if length > maxSocketPathBytes {
+      throw ConfigError(
+        file: file, line: line, key: "control.socket",
+        message: "\(control.socket) is \(length) bytes; a Unix socket path can have at most "
+          + "\(maxSocketPathBytes)")
+    }
+    return control
+  }
+
+  static func httpConfig(_ s: Section?) throws(ConfigError) -> HTTPConfig? {
+    guard let s else { return nil }
+    try s.rejectUnknownKeys(["listen", "token"])
+    guard let listen = try s.nonEmptyString("listen") else {
+      throw s.error("listen", line: s.line, "missing (e.g. listen = \"127.0.0.1:8080\")")
+    }
+    guard let (host, _) = splitHostPort(listen.value) else {
+      throw s.error(
+        "listen", line: listen.line,
+        "must be \"host:port\" (IPv6 in brackets: \"[::1]:8080\"), got "
+          + TOMLKey.basicString(listen.value))
+    }
+    let token = try s.nonEmptyString("token")
+    if token == nil, !isLoopback(host) {
+      throw s.error(
+        "token", line: listen.line,
+        "required when listen (\(TOMLKey.basicString(listen.value))) is not loopback")
+    }
+    return HTTPConfig(listen: listen.value, token: token?.value)
+  }
+
+  static func supervisorConfig(_ s: Section?) throws(ConfigError) -> SupervisorConfig {
+    var supervisor = SupervisorConfig()
+    guard let s else { return supervisor }
+    try s.rejectUnknownKeys(["drain_timeout"])
+    if let d = try s.duration("drain_timeout") { supervisor.drainTimeout = d.value }
+    return supervisor
+  }
+
+  // MARK: Listen addresses
+
+  /// `host:port` or `[v6]:port` into its host (brackets removed) and port (0–65535); nil when
+  /// malformed, the host is empty, or an IPv6 address lacks its brackets.
+  static func splitHostPort(_ text: String) -> (host: String, port: Int)? {
+    let host: Substring
+    let port: Substring
+    if text.hasPrefix("[") {
+      guard let close = text.firstIndex(of: "]") else { return nil }
+      let afterClose = text.index(after: close)
+      guard afterClose < text.endIndex, text[afterClose] == ":" else { return nil }
+      host = text[text.index(after: text.startIndex)..<close]
+      port = text[text.index(after: afterClose)...]
+      guard host.contains(":") else { return nil }
+    } else {
+      guard let colon = text.lastIndex(of: ":") else { return nil }
+      host = text[..<colon]
+      port = text[text.index(after: colon)...]
+      guard !host.contains(":") else { return nil }
+    }
+    guard !host.isEmpty, !host.contains(" "), (1...5).contains(port.count),
+      port.allSatisfy({ $0.isASCII && $0.isNumber }), let n = Int(port), n <= 65535
+    else { return nil }
+    return (String(host), n)
+  }
+
+  /// True for `localhost`, 127.0.0.0/8 and `::1`: addresses other machines cannot reach, so an
+  /// HTTP API on them may go without a token. Anything unrecognized counts as reachable.
+  static func isLoopback(_ host: String) -> Bool {
+    let h = host.lowercased()
+    if h == "localhost" || h == "::1" || h == "0:0:0:0:0:0:0:1" { return true }
+    let octets = h.split(separator: ".", omittingEmptySubsequences: false)
+    guard octets.count == 4 else { return false }
+    for octet in octets {
+      guard (1...3).contains(octet.count), octet.allSatisfy({ $0.isASCII && $0.isNumber }),
+        let v = Int(octet), v <= 255
+      else { return false }
+    }
+    return octets[0] == "127"
+  }
+
+  // MARK: Files and paths
+
+  /// `path` made absolute against `base` and normalized: no `.`, `..` or repeated `/`.
+  /// `..` at the root stays at the root, as the kernel treats it.
+  static func absolutePath(_ path: String, relativeTo base: String) -> String {
+    let joined = path.hasPrefix("/") ? path : base + "/" + path
+    var parts: [Substring] = []
+    for part in joined.split(separator: "/") {
+      switch part {
+      case ".": continue
+      case "..": _ = parts.popLast()
+      default: parts.append(part)
+      }
+    }
+    return "/" + parts.joined(separator: "/")
+  }
+
+  /// The folder holding `path` (absolute, normalized).
+  static func parentDirectory(of path: String) -> String {
+    absolutePath(path + "/..", relativeTo: "/")
+  }
+
+  /// The process's working directory, or `/` if it cannot be had (it was deleted, say).
+  static func currentDirectory() -> String {
+    var buffer = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
+    guard getcwd(&buffer, buffer.count) != nil else { return "/" }
+    return String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+  }
+
+  static let maxFileBytes = 4 << 20
+
+  /// The whole file, through plain `open`/`read` (no Foundation in the core).
+  static func readFile(_ path: String, label: String) throws(ConfigError) -> [UInt8] {
+    func failure(_ what: String) -> ConfigError {
+      ConfigError(file: label, message: "cannot read the config: \(what)")
+    }
+    let fd = open(path, O_RDONLY | O_CLOEXEC)
+    guard fd >= 0 else { throw failure(errnoText()) }
+    defer { close(fd) }
+    var bytes: [UInt8] = []
+    var chunk = [UInt8](repeating: 0, count: 64 << 10)
+    while true {
+      let n = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+      if n < 0 {
+        if errno == EINTR { continue }
+        throw failure(errnoText())
+      }
+      if n == 0 { return bytes }
+      bytes.append(contentsOf: chunk[0..<n])
+      if bytes.count > maxFileBytes { throw failure("larger than 4 MiB") }
+    }
+  }
+
+  /// `bytes` as text, or an error naming the line of the first byte that is not UTF-8.
+  static func decodeUTF8(_ bytes: [UInt8], file: String?) throws(ConfigError) -> String {
+    var iterator = bytes.makeIterator()
+    var decoder = UTF8()
+    var line = 1
+    while true {
+      switch decoder.decode(&iterator) {
+      case .scalarValue(let scalar):
+        if scalar == "\n" { line += 1 }
+      case .emptyInput:
+        return String(decoding: bytes, as: UTF8.self)
+      case .error:
+        throw ConfigError(file: file, line: line, message: "not valid UTF-8")
+      }
+    }
+  }
+
+  private static func errnoText() -> String {
+    // glibc's strerror is thread-safe for known error numbers (it returns static strings).
+    String(cString: strerror(errno))
+  }
+}

@@ -1,0 +1,39 @@
+/// Pure rules the supervisor applies to its pools; each has unit tests.
+public enum PoolPolicy {
+  /// Consecutive boot failures after which a pool is marked crash-looping.
+  public static let crashLoopThreshold = 5
+
+  /// The wait before respawning a worker after `consecutiveFailures` (≥ 1) deaths in a row
+  /// that came soon after spawn: 50 ms doubling to a 30 s cap. A worker that lived long gets
+  /// `consecutiveFailures == 0` and is replaced at once (zero).
+  public static func restartDelay(consecutiveFailures n: Int) -> Duration {
+    guard n > 0 else { return .zero }
+    var ms: Int64 = 50
+    for _ in 1..<min(n, 20) { ms = min(ms * 2, 30_000) }
+    return .milliseconds(ms)
+  }
+
+  /// A worker that lived at least this long before dying resets the failure count.
+  public static let stableAfter: Duration = .seconds(10)
+
+  /// The number of workers a pool in automatic mode wants: enough to run its running jobs plus
+  /// its ready backlog at `concurrency` jobs each, between `min` and `max`.
+  public static func desiredWorkers(
+    running: Int, backlog: Int, concurrency: Int, min lo: Int, max hi: Int
+  ) -> Int {
+    let c = Swift.max(1, concurrency)
+    let need = (Swift.max(0, running) + Swift.max(0, backlog) + c - 1) / c
+    return Swift.min(hi, Swift.max(lo, need))
+  }
+
+  /// How many jobs one worker may hold at once: `concurrency` running plus as many prefetched
+  /// on its socket, so it never waits for a store round trip between jobs.
+  public static func capacity(concurrency: Int) -> Int { Swift.max(1, concurrency) * 2 }
+
+  /// The job count after which a worker is recycled, with up to +10 % jitter so a pool's
+  /// workers do not all restart together. Zero means never.
+  public static func recycleAfter(maxJobs: Int, jitter: Double) -> Int {
+    guard maxJobs > 0 else { return 0 }
+    return maxJobs + Int(Double(maxJobs) * 0.1 * Swift.min(Swift.max(jitter, 0), 1))
+  }
+}

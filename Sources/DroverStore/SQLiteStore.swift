@@ -1,0 +1,325 @@
+public import DroverCore
+
+/// The embedded `JobStore`: one SQLite file in WAL mode.
+///
+/// The supervisor is the main writer and claims and settles jobs in batches (`apply`); CLI
+/// processes may open the same file at once to enqueue, list or retry. Writers take the write
+/// lock up front (`BEGIN IMMEDIATE`) and wait up to the busy timeout for each other, so several
+/// processes never lose a write; they only take turns.
+///
+/// Opening refuses a file that is not a Drover database (plain text, another application's
+/// SQLite file, or a schema newer than this build) with `StoreError.notADroverDatabase`,
+/// without writing a byte to it. A missing file, a 0-byte file or an SQLite file without any
+/// table is initialised.
+///
+/// Not thread-safe: use one object from one thread at a time; open one per thread or process
+/// for concurrency.
+public final class SQLiteStore: JobStore {
+  let db: SQLiteConnection
+
+  /// Opens (creating when missing) the store at `path`.
+  ///
+  /// - Parameters:
+  ///   - synchronous: `.normal` survives process crashes; `.full` also power loss (one fsync
+  ///     per commit, several times slower for small transactions).
+  ///   - busyTimeout: how long a write waits for another process's write lock before failing.
+  /// - Throws: `.notADroverDatabase` (file untouched), `.cannotOpen`, or `.database`.
+  public init(
+    path: String, synchronous: StoreConfig.Synchronous = .normal,
+    busyTimeout: Duration = .seconds(10)
+  ) throws(StoreError) {
+    let size = try SQLiteSchema.fileSize(path: path)
+    if let size, size > 0 { try SQLiteSchema.inspect(path: path, busyTimeout: busyTimeout) }
+    let db = try SQLiteConnection(path: path, create: size == nil)
+    db.setBusyTimeout(busyTimeout)
+    try SQLiteSchema.migrate(db)
+    // Only now, with the file known to be Drover's, may the journal mode change.
+    guard try db.strings("PRAGMA journal_mode = WAL").first?.lowercased() == "wal" else {
+      throw .cannotOpen(path: path, reason: "cannot switch to WAL journal mode")
+    }
+    try db.execute(
+      """
+      PRAGMA synchronous = \(synchronous == .full ? "FULL" : "NORMAL");
+      PRAGMA temp_store = MEMORY;
+      PRAGMA cache_size = -16384;
+      """)
+    self.db = db
+  }
+
+  // MARK: Enqueue
+
+  static let insertSQL: SQLText = """
+    INSERT INTO jobs (type, state, priority, max_attempts, budget, payload, created_at, run_at,
+      unique_key, backoff_base, backoff_cap)
+    VALUES (?1, ?2, ?3, ?4, ?4, ?5, ?6, ?7, ?8, ?9, ?10)
+    """
+  static let liveKeySQL: SQLText =
+    "SELECT id FROM jobs WHERE unique_key = ?1 AND state IN (0, 1, 2) AND id <> ?2 LIMIT 1"
+
+  /// Enqueues `jobs` in one `BEGIN IMMEDIATE` transaction, all or none.
+  ///
+  /// A job whose unique key is held by a live (scheduled, queued or running) job is not
+  /// inserted: its result names the holder with `existed: true`, also when the holder is an
+  /// earlier job of the same call. Two processes racing one key make one job: the write lock and
+  /// the partial unique index see to it.
+  ///
+  /// - Throws: `.invalidInput` naming the job's position when a type is empty, a payload is not
+  ///   a JSON object's text, `maxAttempts` < 1 or a backoff is negative; nothing is enqueued.
+  public func enqueue(_ jobs: [EnqueueParams]) throws(StoreError) -> [EnqueueResult] {
+    for (i, job) in jobs.enumerated() { try Self.validate(job, index: i, of: jobs.count) }
+    if jobs.isEmpty { return [] }
+    return try db.transaction(write: true) { () throws(StoreError) in
+      var results: [EnqueueResult] = []
+      results.reserveCapacity(jobs.count)
+      for job in jobs {
+        if let key = job.uniqueKey, let holder = try db.int64(Self.liveKeySQL, key, Int64(0)) {
+          results.append(EnqueueResult(id: holder, existed: true))
+          continue
+        }
+        let state: JobState = job.runAt > job.now ? .scheduled : .queued
+        try db.run(
+          Self.insertSQL, job.type, state.rawValue, job.priority, job.maxAttempts, job.payload,
+          job.now, job.runAt, job.uniqueKey, job.backoff?.base.microseconds,
+          job.backoff?.cap.microseconds)
+        results.append(EnqueueResult(id: db.lastInsertID, existed: false))
+      }
+      return results
+    }
+  }
+
+  static func validate(_ job: EnqueueParams, index: Int, of count: Int) throws(StoreError) {
+    let which = count == 1 ? "job" : "job \(index + 1) of \(count)"
+    guard !job.type.isEmpty else { throw .invalidInput("\(which): the type is empty") }
+    let first = job.payload.utf8.first { $0 != 0x20 && $0 != 0x09 && $0 != 0x0A && $0 != 0x0D }
+    guard first == UInt8(ascii: "{") else {
+      throw .invalidInput("\(which) (\(job.type)): the payload must be a JSON object")
+    }
+    guard job.maxAttempts >= 1 else {
+      throw .invalidInput("\(which) (\(job.type)): max_attempts must be at least 1")
+    }
+    if let b = job.backoff, b.base < .zero || b.cap < .zero {
+      throw .invalidInput("\(which) (\(job.type)): backoff durations must not be negative")
+    }
+  }
+
+  // MARK: Reads
+
+  // The column list every job query selects, in `decodeJob`'s order. Spelled out in each
+  // statement because statement texts are literals (see `SQLText`).
+  //   id, type, state, priority, attempts, max_attempts, payload, progress, created_at, run_at,
+  //   started_at, finished_at, unique_key, backoff_base, backoff_cap, cancel_requested, worker_pid
+
+  /// One job with its errors (oldest first), or nil when no job has this id.
+  public func job(_ id: JobID) throws(StoreError) -> Job? {
+    try db.transaction(write: false) { () throws(StoreError) in try loadJob(id) }
+  }
+
+  /// `job(_:)` inside a transaction the caller holds.
+  func loadJob(_ id: JobID) throws(StoreError) -> Job? {
+    let st = try db.prepare(
+      """
+      SELECT id, type, state, priority, attempts, max_attempts, payload, progress, created_at,
+        run_at, started_at, finished_at, unique_key, backoff_base, backoff_cap, cancel_requested,
+        worker_pid
+      FROM jobs WHERE id = ?1
+      """)
+    defer { st.reset() }
+    try st.bind(id)
+    guard try st.step() else { return nil }
+    var job = try Self.decodeJob(st)
+    job.errors = try loadErrors(id)
+    return job
+  }
+
+  func loadErrors(_ id: JobID) throws(StoreError) -> [JobError] {
+    let st = try db.prepare(
+      "SELECT attempt, message, at, worker_pid FROM job_errors WHERE job_id = ?1 ORDER BY id")
+    defer { st.reset() }
+    try st.bind(id)
+    var errors: [JobError] = []
+    while try st.step() {
+      errors.append(
+        JobError(
+          attempt: st.int(0), message: st.text(1), at: Timestamp(micros: st.int64(2)),
+          workerPID: st.optionalInt64(3).map { Int32(truncatingIfNeeded: $0) }))
+    }
+    return errors
+  }
+
+  static func decodeJob(_ st: SQLiteStatement) throws(StoreError) -> Job {
+    let id = st.int64(0)
+    let state = try decodeState(st.int(2), job: id)
+    let base = st.optionalInt64(13)
+    let cap = st.optionalInt64(14)
+    var backoff: BackoffPolicy?
+    if base != nil || cap != nil {
+      backoff = BackoffPolicy(
+        base: .microseconds(base ?? 0), cap: .microseconds(cap ?? base ?? 0))
+    }
+    return Job(
+      id: id, type: st.text(1), state: state, priority: st.int(3), attempts: st.int(4),
+      maxAttempts: st.int(5), payload: st.text(6), progress: st.int(7), errors: [],
+      createdAt: Timestamp(micros: st.int64(8)), runAt: Timestamp(micros: st.int64(9)),
+      startedAt: st.optionalInt64(10).map(Timestamp.init(micros:)),
+      finishedAt: st.optionalInt64(11).map(Timestamp.init(micros:)),
+      uniqueKey: st.optionalText(12), backoff: backoff, cancelRequested: st.int64(15) != 0,
+      workerPID: st.optionalInt64(16).map { Int32(truncatingIfNeeded: $0) })
+  }
+
+  static func decodeState(_ code: Int, job id: JobID) throws(StoreError) -> JobState {
+    guard let state = JobState(rawValue: code) else {
+      throw .database(code: 11, message: "job \(id) has unknown state code \(code)")
+    }
+    return state
+  }
+
+  /// Newest first, all states: a walk down the primary key that stops at the limit.
+  static let listAllSQL: SQLText = """
+    SELECT id, type, state, priority, attempts, max_attempts, payload, progress, created_at,
+      run_at, started_at, finished_at, unique_key, backoff_base, backoff_cap, cancel_requested,
+      worker_pid
+    FROM jobs WHERE (?2 IS NULL OR type = ?2) ORDER BY id DESC LIMIT ?3
+    """
+  /// Scheduled, queued and completed jobs: the same walk, filtered. Queued and scheduled jobs
+  /// are mostly recent, and completed ones are most of the table, so the walk finds its rows
+  /// early; sorting a whole backlog by id through its index would not stop early.
+  static let listScanSQL: SQLText = """
+    SELECT id, type, state, priority, attempts, max_attempts, payload, progress, created_at,
+      run_at, started_at, finished_at, unique_key, backoff_base, backoff_cap, cancel_requested,
+      worker_pid
+    FROM jobs NOT INDEXED WHERE state = ?1 AND (?2 IS NULL OR type = ?2)
+    ORDER BY id DESC LIMIT ?3
+    """
+  static let listRunningSQL: SQLText = """
+    SELECT id, type, state, priority, attempts, max_attempts, payload, progress, created_at,
+      run_at, started_at, finished_at, unique_key, backoff_base, backoff_cap, cancel_requested,
+      worker_pid
+    FROM jobs INDEXED BY jobs_running WHERE state = 2 AND (?2 IS NULL OR type = ?2)
+    ORDER BY id DESC LIMIT ?3
+    """
+  /// Cancelled and dead jobs: their range of `jobs_finished`, sorted (dead-letter lists are
+  /// bounded by retention, and may be far older than the newest rows).
+  static let listFinishedSQL: SQLText = """
+    SELECT id, type, state, priority, attempts, max_attempts, payload, progress, created_at,
+      run_at, started_at, finished_at, unique_key, backoff_base, backoff_cap, cancel_requested,
+      worker_pid
+    FROM jobs INDEXED BY jobs_finished
+    WHERE finished_at IS NOT NULL AND state = ?1 AND (?2 IS NULL OR type = ?2)
+    ORDER BY id DESC LIMIT ?3
+    """
+
+  /// Jobs matching `filter`, newest id first, each with its errors.
+  ///
+  /// - Throws: `.invalidInput` when `filter.limit` < 1.
+  public func list(_ filter: ListParams) throws(StoreError) -> [Job] {
+    guard filter.limit >= 1 else { throw .invalidInput("the limit must be at least 1") }
+    let sql: SQLText =
+      switch filter.state {
+      case nil: Self.listAllSQL
+      case .scheduled, .queued, .completed: Self.listScanSQL
+      case .running: Self.listRunningSQL
+      case .cancelled, .dead: Self.listFinishedSQL
+      }
+    return try db.transaction(write: false) { () throws(StoreError) in
+      var jobs: [Job] = []
+      do {
+        let st = try db.prepare(sql)
+        defer { st.reset() }
+        try st.bind(filter.state?.rawValue, filter.type, filter.limit)
+        while try st.step() { jobs.append(try Self.decodeJob(st)) }
+      }
+      for i in jobs.indices { jobs[i].errors = try loadErrors(jobs[i].id) }
+      return jobs
+    }
+  }
+
+  /// Per-state counts, each from the index that holds exactly that state.
+  static let statsSQL: SQLText = """
+    SELECT 0, count(*) FROM jobs INDEXED BY jobs_scheduled WHERE state = 0
+    UNION ALL SELECT 1, count(*) FROM jobs INDEXED BY jobs_ready WHERE state = 1
+    UNION ALL SELECT 2, count(*) FROM jobs INDEXED BY jobs_running WHERE state = 2
+    UNION ALL
+    SELECT state, count(*) FROM jobs INDEXED BY jobs_finished
+    WHERE finished_at IS NOT NULL AND state IN (3, 4, 5) GROUP BY state
+    """
+
+  /// Count of jobs in each state; every state is present.
+  ///
+  /// Counting walks each state's index, so it costs time in proportion to the jobs kept
+  /// (milliseconds per hundred thousand), not a table scan.
+  public func stats() throws(StoreError) -> [JobState: Int] {
+    try db.transaction(write: false) { () throws(StoreError) in
+      var counts = Dictionary(uniqueKeysWithValues: JobState.allCases.map { ($0, 0) })
+      let st = try db.prepare(Self.statsSQL)
+      defer { st.reset() }
+      while try st.step() {
+        if let state = JobState(rawValue: st.int(0)) { counts[state] = st.int(1) }
+      }
+      return counts
+    }
+  }
+
+  static let backlogSQL: SQLText = """
+    SELECT type, count(*) FROM jobs INDEXED BY jobs_ready WHERE state = 1 GROUP BY type
+    UNION ALL
+    SELECT type, count(*) FROM jobs INDEXED BY jobs_scheduled WHERE state = 0 AND run_at <= ?1
+    GROUP BY type
+    """
+  static let nextScheduledSQL: SQLText =
+    "SELECT min(run_at) FROM jobs INDEXED BY jobs_scheduled WHERE state = 0"
+
+  /// Ready jobs per type at `now`: `queued` plus `scheduled` already due. Types with none are
+  /// absent.
+  public func backlog(now: Timestamp) throws(StoreError) -> [String: Int] {
+    try db.transaction(write: false) { () throws(StoreError) in
+      var counts: [String: Int] = [:]
+      let st = try db.prepare(Self.backlogSQL)
+      defer { st.reset() }
+      try st.bind(now)
+      while try st.step() { counts[st.text(0), default: 0] += st.int(1) }
+      return counts
+    }
+  }
+
+  /// The earliest `run_at` of a scheduled job, or nil when none is scheduled.
+  public func nextScheduled() throws(StoreError) -> Timestamp? {
+    try db.transaction(write: false) { () throws(StoreError) in
+      try db.int64(Self.nextScheduledSQL).map(Timestamp.init(micros:))
+    }
+  }
+
+  static let cancelRequestedSQL: SQLText = """
+    SELECT id FROM jobs INDEXED BY jobs_running WHERE state = 2 AND cancel_requested = 1
+    ORDER BY id
+    """
+
+  /// Ids of running jobs whose cancel was requested, ascending.
+  public func cancelRequested() throws(StoreError) -> [JobID] {
+    try db.transaction(write: false) { () throws(StoreError) in
+      let st = try db.prepare(Self.cancelRequestedSQL)
+      defer { st.reset() }
+      var ids: [JobID] = []
+      while try st.step() { ids.append(st.int64(0)) }
+      return ids
+    }
+  }
+
+  // MARK: Diagnostics
+
+  /// `EXPLAIN QUERY PLAN` detail lines of the driver's indexed queries, by name (`claim`,
+  /// `promote`, `prune`, `stats`, `listRunning`, …), for tests that keep them on their indexes.
+  package func queryPlans() throws(StoreError) -> [String: [String]] {
+    let queries: [(String, SQLText)] = [
+      ("claim", Self.claimSQL), ("promote", Self.promoteSQL), ("prune", Self.pruneJobsSQL),
+      ("pruneErrors", Self.pruneErrorsSQL), ("backlog", Self.backlogSQL),
+      ("scheduled", Self.nextScheduledSQL), ("liveKey", Self.liveKeySQL),
+      ("stats", Self.statsSQL), ("cancelRequested", Self.cancelRequestedSQL),
+      ("listAll", Self.listAllSQL), ("listScan", Self.listScanSQL),
+      ("listRunning", Self.listRunningSQL), ("listFinished", Self.listFinishedSQL),
+      ("rescue", Self.runningSQL),
+    ]
+    var plans: [String: [String]] = [:]
+    for (name, sql) in queries { plans[name] = try db.queryPlan(sql.string) }
+    return plans
+  }
+}

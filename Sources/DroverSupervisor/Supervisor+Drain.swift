@@ -1,0 +1,113 @@
+import DroverCore
+import DroverSystem
+import DroverWire
+import Logging
+
+#if canImport(Glibc)
+  import Glibc
+#endif
+
+/// Drain: `ctl drain` (quiet mode) and SIGTERM share one path; SIGTERM then also exits.
+extension Supervisor {
+  /// Stops dispatching to the pools (all when nil) and gives back prefetched jobs; running jobs
+  /// finish. Returns the names drained, or nil for an unknown pool.
+  func drain(_ name: String?) -> [String]? {
+    let targets: [PoolState]
+    if let name {
+      guard let p = pool(named: name) else { return nil }
+      targets = [p]
+    } else {
+      targets = pools
+    }
+    for p in targets where !p.paused {
+      p.paused = true
+      for w in p.workers where w.socketOpen && w.phase == .ready && w.inFlight.count > 0 {
+        FrameEncoder.append(SupervisorMessage.release, to: &w.outBuffer)
+      }
+      log(.notice, "pool drained: dispatch stopped", ["pool": "\(p.name)"])
+    }
+    return targets.map(\.name)
+  }
+
+  /// Ends quiet mode for the pools (all when nil). Returns the names, or nil for an unknown pool.
+  func resume(_ name: String?) -> [String]? {
+    let targets: [PoolState]
+    if let name {
+      guard let p = pool(named: name) else { return nil }
+      targets = [p]
+    } else {
+      targets = pools
+    }
+    guard state != .stopping else { return [] }
+    for p in targets where p.paused {
+      p.paused = false
+      p.maybeHasWork = true
+      log(.notice, "pool resumed", ["pool": "\(p.name)"])
+    }
+    return targets.map(\.name)
+  }
+
+  /// SIGTERM / SIGINT: drain everything, then stop the workers and exit. A second signal cuts
+  /// the wait short (as if `drain_timeout` had passed).
+  func beginStop(signal sig: Int32) {
+    let now = Monotonic.nanoseconds()
+    if state == .stopping {
+      log(.warning, "signal \(sig) again: not waiting for running jobs any longer")
+      drainDeadlineNS = now
+      return
+    }
+    log(.notice, "signal \(sig): draining, then exiting (drain_timeout \(DurationText.format(config.supervisor.drainTimeout)))")
+    _ = drain(nil)
+    state = .stopping
+    drainDeadlineNS = now + config.supervisor.drainTimeout.microseconds * 1000
+    notifier.notify(
+      "STOPPING=1\nSTATUS=draining\nEXTEND_TIMEOUT_USEC="
+        + String((config.supervisor.drainTimeout + options.termGrace + .seconds(5)).microseconds))
+  }
+
+  /// Moves a stop forward: once nothing runs (or the drain timeout passed), workers are shut
+  /// down; once none is left, the loop ends.
+  func advanceStop() {
+    guard state == .stopping else { return }
+    let now = Monotonic.nanoseconds()
+    let timedOut = drainDeadlineNS.map { now >= $0 } ?? false
+    for p in pools {
+      for w in p.workers {
+        if w.inFlight.isEmpty {
+          retire(w)
+        } else if timedOut && w.kill == nil {
+          log(.warning, "drain timeout: stopping a worker with running jobs", ["worker_pid": "\(w.pid)"])
+          terminate(w, .drainTimeout)
+        }
+      }
+    }
+    if pools.allSatisfy({ $0.workers.isEmpty }) && pendingFinishes.isEmpty {
+      exitRequested = true
+    }
+  }
+
+  /// Recomputes the overall state from the pools (not while stopping), and READY=1 once every
+  /// pool has its `min` workers (or is crash-looping: one bad pool must not hold the others).
+  func updateState() {
+    guard state != .stopping else { return }
+    if state == .starting {
+      let up = pools.allSatisfy { p in
+        p.crashLooping || p.workers.filter { $0.phase == .ready }.count >= p.config.min
+      }
+      guard up else { return }
+      state = .running
+      if !readySent {
+        readySent = true
+        notifier.notify("READY=1\nSTATUS=" + statusLine())
+        log(.notice, "supervisor ready", ["pid": "\(getpid())"])
+      }
+    }
+    let allPaused = !pools.isEmpty && pools.allSatisfy(\.paused)
+    if allPaused {
+      let busy = pools.flatMap(\.workers).contains { !$0.inFlight.isEmpty }
+      state = busy ? .draining : .drained
+    } else {
+      state = .running
+    }
+  }
+}

@@ -1,0 +1,289 @@
+import DroverCore
+import DroverStore
+import DroverSystem
+import DroverWire
+import Logging
+
+#if canImport(Glibc)
+  import Glibc
+#endif
+
+/// Process verbs: spawn, read, reap, murder, retire, and the settling of a dead worker's jobs.
+extension Supervisor {
+  /// Starts one worker for `pool`: a socketpair, the executable again as `drover worker` with
+  /// the child's end on fd 3, and a pidfd to learn of its exit.
+  func spawn(_ pool: PoolState) {
+    let c = pool.config
+    var args = [
+      "worker", "--pool", c.name, "--handler", c.handler, "--concurrency", String(c.concurrency),
+      "--heartbeat-ms", String(options.heartbeatInterval.milliseconds),
+    ]
+    for a in c.command { args += ["--arg", a] }
+    let now = Monotonic.nanoseconds()
+    do {
+      let (mine, theirs) = try SocketPair.make()
+      let pid: Int32
+      do {
+        // Workers must not talk to systemd as if they were the main process.
+        pid = try ProcessSpawner.spawn(
+          executable: options.workerExecutable, arguments: args,
+          environment: .inheritWith(overrides: [:], removing: SystemdNotifier.environmentKeys),
+          childFD: theirs)
+      } catch {
+        FD.close(mine)
+        FD.close(theirs)
+        throw error
+      }
+      FD.close(theirs)
+      try FD.setNonBlocking(mine)
+      let pidfd = try PidFD.open(pid)
+      let w = WorkerHandle(
+        pid: pid, fd: mine, pidfd: pidfd, pool: c.name, concurrency: c.concurrency, nowNS: now,
+        recycleAfter: PoolPolicy.recycleAfter(maxJobs: c.maxJobs, jitter: options.jitter()))
+      pool.workers.append(w)
+      workersByFD[mine] = w
+      register(mine, .worker(w))
+      register(pidfd, .workerPidFD(w))
+      log(.info, "spawned worker", ["pool": "\(c.name)", "worker_pid": "\(pid)"])
+    } catch {
+      log(.error, "cannot spawn a worker: \(error)", ["pool": "\(c.name)"])
+      noteEarlyDeath(pool, cannotBoot: true, nowNS: now)
+    }
+  }
+
+  /// Reads whatever the worker sent and acts on each frame.
+  func readFrames(_ w: WorkerHandle) {
+    guard w.socketOpen else { return }
+    var eof = false
+    while let n = readSome(w.fd) {
+      if n == 0 {
+        eof = true
+        break
+      }
+      readBuffer.withUnsafeBytes { w.decoder.feed(UnsafeRawBufferPointer(rebasing: $0[0..<n])) }
+      if n < readBuffer.count { break }
+    }
+    let now = Monotonic.nanoseconds()
+    w.lastHeardNS = now
+    do {
+      while let m = try w.decoder.nextWorkerMessage() { receive(m, from: w, nowNS: now) }
+    } catch {
+      murder(w, .protocolViolation(error.description))
+      eof = true
+    }
+    if eof { closeSocket(w) }
+  }
+
+  func receive(_ m: WorkerMessage, from w: WorkerHandle, nowNS now: Int64) {
+    switch m {
+    case .hello(let version, _):
+      guard version == workerProtocolVersion else {
+        murder(w, .protocolViolation("protocol version \(version), expected \(workerProtocolVersion)"))
+        return
+      }
+      if w.phase == .booting { w.phase = .ready }
+      w.lastIdleSinceNS = now
+      if let p = pool(named: w.pool) {
+        p.maybeHasWork = true
+        if p.crashLooping {
+          p.crashLooping = false
+          log(.notice, "pool recovered: a worker booted", ["pool": "\(p.name)"])
+        }
+      }
+    case .heartbeat:
+      break
+    case .progress(let id, let pct):
+      if w.index(of: id) != nil { pendingProgress.append((id, pct)) }
+    case .outcome(let id, let outcome):
+      guard let i = w.index(of: id) else { return }
+      let job = w.inFlight.remove(at: i)
+      let settlement: Settlement
+      switch (job.stop, outcome) {
+      case (.timeout(let limit)?, .cancelled):
+        settlement = .failed("timed out after \(DurationText.format(limit))")
+      default:
+        settlement = .outcome(outcome)
+      }
+      settle(job, settlement, worker: w)
+      w.jobsDone += 1
+      if case .completed = outcome { completedTotal += 1 }
+      w.promoteStarted(nowNS: now)
+      if w.inFlight.isEmpty { w.lastIdleSinceNS = now }
+      if w.recycleAfter > 0, w.jobsDone >= w.recycleAfter, w.phase == .ready {
+        log(.info, "recycling worker after \(w.jobsDone) jobs", ["worker_pid": "\(w.pid)"])
+        retire(w)
+      }
+    case .released(let id):
+      guard let i = w.index(of: id) else { return }
+      let job = w.inFlight.remove(at: i)
+      settle(job, .released, worker: w)
+      if w.inFlight.isEmpty { w.lastIdleSinceNS = now }
+    }
+  }
+
+  /// Queues a job's settlement for this turn's group commit.
+  func settle(_ job: WorkerHandle.InFlight, _ s: Settlement, worker w: WorkerHandle) {
+    let backoff = pool(named: w.pool)?.config.backoff ?? .standard
+    pendingFinishes.append(
+      FinishParams(
+        id: job.id, settlement: s, backoff: backoff, jitter: options.jitter(), workerPID: w.pid))
+    if case .outcome(.completed) = s {
+    } else {
+      // A retry or release may make work ready again.
+      pool(named: w.pool)?.maybeHasWork = true
+      promoteDue = true
+    }
+    if case .outcome = s {
+      logger.debug(
+        "job settled",
+        metadata: [
+          "job_id": "\(job.id)", "type": "\(job.type)", "attempt": "\(job.attempt)",
+          "worker_pid": "\(w.pid)", "settlement": "\(s)",
+        ])
+    } else {
+      log(
+        .warning, "job attempt ended: \(s)",
+        [
+          "job_id": "\(job.id)", "type": "\(job.type)", "attempt": "\(job.attempt)",
+          "worker_pid": "\(w.pid)",
+        ])
+    }
+  }
+
+  /// A worker process exited: collect its status, settle its jobs with the cause, and let
+  /// `reconcile` replace it.
+  func reap(_ w: WorkerHandle) {
+    guard let status = (try? ProcessReaper.reap(w.pid)) ?? nil else { return }
+    let now = Monotonic.nanoseconds()
+    closeSocket(w)
+    unregister(w.pidfd)
+    FD.close(w.pidfd)
+    let cause = "worker \(w.pid) \(status)"
+    for (i, job) in w.inFlight.enumerated() {
+      let started = i < w.concurrency && job.startedNS != nil
+      let s: Settlement
+      if !started {
+        s = .released
+      } else if case .timeout(let limit)? = job.stop {
+        s = .failed("timed out after \(DurationText.format(limit)); \(cause)")
+      } else if job.stop == .cancel {
+        s = .outcome(.cancelled)
+      } else {
+        switch w.kill {
+        case .drainTimeout?, .stopping?:
+          s = .interrupted("drain timeout: \(cause) before the job finished")
+        case .hung?: s = .failed("worker \(w.pid) stopped sending heartbeats and was killed (\(status))")
+        case .protocolViolation(let why)?:
+          s = .failed("worker \(w.pid) broke the protocol (\(why)) and was killed (\(status))")
+        default: s = .failed(cause)
+        }
+      }
+      settle(job, s, worker: w)
+    }
+    w.inFlight = []
+    guard let p = pool(named: w.pool) else { return }
+    p.workers.removeAll { $0 === w }
+    let expected = w.phase == .retiring || w.kill == .stopping || w.kill == .retireTimeout
+    var cannotBoot = false
+    if case .exited(let code) = status, code == WorkerExit.cannotBoot { cannotBoot = true }
+    let level: Logger.Level = expected ? .info : .error
+    log(level, "worker exited: \(status)", ["pool": "\(p.name)", "worker_pid": "\(w.pid)"])
+    if expected { return }
+    if w.phase == .booting || now - w.spawnedNS < PoolPolicy.stableAfter.microseconds * 1000 {
+      noteEarlyDeath(p, cannotBoot: cannotBoot, nowNS: now)
+    } else {
+      p.failures = 0
+      p.restartNotBeforeNS = now
+    }
+  }
+
+  /// Counts a death soon after spawn; past the threshold (or at once for "cannot boot") the
+  /// pool is marked crash-looping. Respawns back off either way: no fork bomb.
+  func noteEarlyDeath(_ p: PoolState, cannotBoot: Bool, nowNS now: Int64) {
+    p.failures += 1
+    if cannotBoot { p.failures = max(p.failures, PoolPolicy.crashLoopThreshold) }
+    let delay = PoolPolicy.restartDelay(consecutiveFailures: p.failures)
+    p.restartNotBeforeNS = now + delay.microseconds * 1000
+    if p.failures >= PoolPolicy.crashLoopThreshold && !p.crashLooping {
+      p.crashLooping = true
+      log(
+        .critical,
+        "pool is crash-looping: \(p.failures) workers died right after start; retrying every "
+          + DurationText.format(delay) + " at most",
+        ["pool": "\(p.name)"])
+    }
+  }
+
+  /// Stops reading a worker's socket (EOF, error, or it is being killed). Its exit is still
+  /// learned from the pidfd.
+  func closeSocket(_ w: WorkerHandle) {
+    guard w.socketOpen else { return }
+    w.socketOpen = false
+    unregister(w.fd)
+    workersByFD[w.fd] = nil
+    FD.close(w.fd)
+    w.outBuffer = []
+  }
+
+  /// Kills a worker that cannot be reasoned with (hung, broken protocol, boot timeout): SIGKILL
+  /// at once. Its jobs are settled when it is reaped.
+  func murder(_ w: WorkerHandle, _ why: WorkerHandle.KillReason) {
+    if w.kill == nil { w.kill = why }
+    log(.error, "killing worker: \(why)", ["pool": "\(w.pool)", "worker_pid": "\(w.pid)"])
+    try? Signals.send(signal: SIGKILL, to: w.pid)
+    w.sentSIGKILL = true
+  }
+
+  /// Staged kill: SIGTERM now, SIGKILL after `termGrace` (driven by housekeeping).
+  func terminate(_ w: WorkerHandle, _ why: WorkerHandle.KillReason) {
+    guard w.kill == nil || w.killDeadlineNS == nil else { return }
+    if w.kill == nil { w.kill = why }
+    try? Signals.send(signal: SIGTERM, to: w.pid)
+    w.killDeadlineNS = Monotonic.nanoseconds() + options.termGrace.microseconds * 1000
+  }
+
+  /// Graceful exit: give back unstarted jobs, finish running ones, exit 0 (scale-down,
+  /// recycle, removed pool, stop).
+  func retire(_ w: WorkerHandle) {
+    guard w.phase != .retiring else { return }
+    if w.phase == .booting || !w.socketOpen {
+      w.phase = .retiring
+      terminate(w, .retireTimeout)
+      return
+    }
+    w.phase = .retiring
+    FrameEncoder.append(SupervisorMessage.shutdown, to: &w.outBuffer)
+  }
+
+  /// Reads into `readBuffer`: nil when nothing is there now, 0 at EOF or on an error.
+  func readSome(_ fd: Int32) -> Int? {
+    do { return try FD.read(fd, into: &readBuffer) } catch { return 0 }
+  }
+
+  /// Writes what the socket takes: nil when full now, 0 on an error (peer gone).
+  func writeSome(_ fd: Int32, _ bytes: UnsafeRawBufferPointer) -> Int? {
+    do { return try FD.write(fd, from: bytes) } catch { return 0 }
+  }
+
+  /// Writes a worker's pending frames. A worker that cannot take them (socket full for long,
+  /// or gone) is left to the heartbeat check and the reaper.
+  func flush(_ w: WorkerHandle) {
+    guard w.socketOpen else {
+      w.outBuffer = []
+      return
+    }
+    var off = 0
+    while off < w.outBuffer.count {
+      let n = w.outBuffer.withUnsafeBytes {
+        writeSome(w.fd, UnsafeRawBufferPointer(rebasing: $0[off...]))
+      }
+      guard let written = n, written > 0 else { break }
+      off += written
+    }
+    if off == w.outBuffer.count {
+      w.outBuffer.removeAll(keepingCapacity: true)
+    } else {
+      w.outBuffer.removeFirst(off)
+    }
+  }
+}

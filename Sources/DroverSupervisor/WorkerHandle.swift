@@ -1,0 +1,137 @@
+import DroverCore
+import DroverWire
+
+/// One child worker process as the supervisor sees it.
+final class WorkerHandle {
+  enum Phase: Equatable {
+    /// Spawned, no hello yet.
+    case booting
+    /// Said hello; takes jobs unless retiring.
+    case ready
+    /// Sent `shutdown`: finishing its jobs, then exiting. Takes no jobs.
+    case retiring
+  }
+
+  /// Why the supervisor is killing this worker, for the text on its jobs.
+  enum KillReason: Equatable {
+    case hung
+    case protocolViolation(String)
+    case bootTimeout
+    case jobTimeout
+    case jobCancel
+    case drainTimeout
+    case stopping
+    case retireTimeout
+  }
+
+  /// Why a job in this worker is being stopped.
+  enum StopReason: Equatable {
+    case timeout(Duration)
+    case cancel
+  }
+
+  /// A job on this worker: assigned, perhaps started.
+  struct InFlight {
+    var id: JobID
+    var attempt: Int
+    var type: String
+    /// Monotonic ns when it started on the worker; nil while prefetched.
+    var startedNS: Int64?
+    var stop: StopReason?
+    /// Monotonic ns after which an unanswered stop escalates to killing the worker.
+    var stopDeadlineNS: Int64?
+  }
+
+  let pid: Int32
+  let fd: Int32
+  let pidfd: Int32
+  let pool: String
+  let spawnedNS: Int64
+  var phase: Phase = .booting
+  var inFlight: [InFlight] = []
+  var decoder = FrameDecoder()
+  var outBuffer: [UInt8] = []
+  var lastHeardNS: Int64
+  var lastIdleSinceNS: Int64
+  var jobsDone = 0
+  var recycleAfter: Int
+  var kill: KillReason?
+  /// When the next escalation (SIGTERM → SIGKILL) is due, monotonic ns.
+  var killDeadlineNS: Int64?
+  var sentSIGKILL = false
+  var socketOpen = true
+  var lastRSSCheckNS: Int64 = 0
+  /// The pool's concurrency when spawned (a reload may change the pool's).
+  let concurrency: Int
+
+  init(
+    pid: Int32, fd: Int32, pidfd: Int32, pool: String, concurrency: Int, nowNS: Int64,
+    recycleAfter: Int
+  ) {
+    self.pid = pid
+    self.fd = fd
+    self.pidfd = pidfd
+    self.pool = pool
+    self.concurrency = concurrency
+    self.spawnedNS = nowNS
+    self.lastHeardNS = nowNS
+    self.lastIdleSinceNS = nowNS
+    self.recycleAfter = recycleAfter
+  }
+
+  /// Takes new jobs: said hello, not retiring, not being killed.
+  var acceptsJobs: Bool { phase == .ready && kill == nil && socketOpen }
+
+  /// Free job slots (running + prefetched up to capacity).
+  var freeSlots: Int {
+    acceptsJobs ? max(0, PoolPolicy.capacity(concurrency: concurrency) - inFlight.count) : 0
+  }
+
+  /// Has at least one job started.
+  var busy: Bool { !inFlight.isEmpty }
+
+  /// Workers start jobs in arrival order and keep `concurrency` running: the first
+  /// `concurrency` in-flight jobs are the running ones. Marks newly promoted ones started.
+  func promoteStarted(nowNS: Int64) {
+    for i in 0..<min(concurrency, inFlight.count) where inFlight[i].startedNS == nil {
+      inFlight[i].startedNS = nowNS
+    }
+  }
+
+  func index(of id: JobID) -> Int? { inFlight.firstIndex { $0.id == id } }
+}
+
+/// One pool: its config, desired state, and workers.
+final class PoolState {
+  var config: PoolConfig
+  /// How many workers the pool should have now.
+  var target: Int
+  /// Autoscaling (true) or pinned by `scale POOL N` (false).
+  var auto = true
+  /// Quiet mode from `ctl drain`.
+  var paused = false
+  var crashLooping = false
+  /// Consecutive early deaths (boot failures or crashes soon after spawn).
+  var failures = 0
+  /// Monotonic ns before which no replacement is spawned.
+  var restartNotBeforeNS: Int64 = 0
+  /// A claim may find work (set by wake-ups, releases, retries; cleared by a short claim).
+  var maybeHasWork = true
+  /// Removed by a reload: retire every worker, then forget the pool.
+  var removed = false
+  var workers: [WorkerHandle] = []
+
+  init(config: PoolConfig) {
+    self.config = config
+    self.target = config.min
+  }
+
+  var name: String { config.name }
+
+  /// Workers that count toward the target (not retiring, not being killed).
+  var liveWorkers: [WorkerHandle] { workers.filter { $0.phase != .retiring && $0.kill == nil } }
+
+  var runningJobs: Int {
+    workers.reduce(0) { $0 + min($1.concurrency, $1.inFlight.count) }
+  }
+}

@@ -1,0 +1,227 @@
+public import DroverCore
+
+/// A request on the control socket: one JSON object per line (see CONTRACT.md).
+public enum ControlRequest: Sendable, Hashable {
+  /// Supervisor state, pools, workers and job counts.
+  case status
+  /// Pin a pool's worker count (`.count`) or return it to autoscaling (`.auto`).
+  case scale(pool: String, target: ScaleTarget)
+  /// Quiet mode: stop dispatching (one pool, or all when nil) and let running jobs finish.
+  case drain(pool: String?)
+  /// End quiet mode for one pool, or all when nil.
+  case resume(pool: String?)
+  /// Re-read the config file.
+  case reload
+  /// Enqueue one job; the reply carries its `id`.
+  case enqueue(EnqueueRequest)
+  /// "The store changed, look again": sent by CLI processes after they enqueue or cancel.
+  case wake
+}
+
+/// `scale POOL N|auto`.
+public enum ScaleTarget: Sendable, Hashable {
+  case count(Int)
+  case auto
+}
+
+/// One job to enqueue as a request: a control-socket `enqueue`, an NDJSON batch line, or an
+/// HTTP body. Fields follow CONTRACT.md: `type` (required), `payload` (an object, default
+/// `{}`), `priority`, `delay` or `at`, `max_attempts`, `unique_key`, `backoff`.
+public struct EnqueueRequest: Sendable, Hashable {
+  public var type: String
+  public var payload: JSONValue
+  public var priority: Int
+  public var delay: Duration?
+  public var at: Timestamp?
+  public var maxAttempts: Int?
+  public var uniqueKey: String?
+  public var backoff: BackoffPolicy?
+
+  public init(
+    type: String, payload: JSONValue = .object([]), priority: Int = 0, delay: Duration? = nil,
+    at: Timestamp? = nil, maxAttempts: Int? = nil, uniqueKey: String? = nil,
+    backoff: BackoffPolicy? = nil
+  ) {
+    self.type = type
+    self.payload = payload
+    self.priority = priority
+    self.delay = delay
+    self.at = at
+    self.maxAttempts = maxAttempts
+    self.uniqueKey = uniqueKey
+    self.backoff = backoff
+  }
+
+  /// Reads one request object; `ignoring` names extra keys allowed (e.g. `cmd`). Errors name
+  /// the offending key.
+  public static func parse(
+    _ v: JSONValue, ignoring: Set<String> = []
+  ) throws(ControlError) -> EnqueueRequest {
+    guard let fields = v.objectValue else {
+      throw ControlError("expected a JSON object, got \(v.kindName)")
+    }
+    let known: Set<String> = [
+      "type", "payload", "priority", "delay", "at", "max_attempts", "unique_key", "backoff",
+    ]
+    for f in fields where !known.contains(f.key) && !ignoring.contains(f.key) {
+      throw ControlError("unknown key \"\(f.key)\"")
+    }
+    guard let type = v["type"]?.stringValue, !type.isEmpty else {
+      throw ControlError("\"type\" must be a non-empty string")
+    }
+    var r = EnqueueRequest(type: type)
+    if let p = v["payload"], !p.isNull {
+      guard p.objectValue != nil else {
+        throw ControlError("\"payload\" must be a JSON object, got \(p.kindName)")
+      }
+      r.payload = p
+    }
+    if let p = v["priority"], !p.isNull {
+      guard let n = p.intValue, let i = Int(exactly: n), abs(i) <= 1_000_000 else {
+        throw ControlError("\"priority\" must be an integer between -1000000 and 1000000")
+      }
+      r.priority = i
+    }
+    if let d = v["delay"], !d.isNull {
+      guard let s = d.stringValue, let dur = DurationText.parse(s) else {
+        throw ControlError("\"delay\" must be a duration such as \"250ms\", \"30s\" or \"5m\"")
+      }
+      r.delay = dur
+    }
+    if let a = v["at"], !a.isNull {
+      guard let s = a.stringValue, let t = Timestamp.parse(s) else {
+        throw ControlError("\"at\" must be an RFC 3339 time such as \"2026-11-23T16:11:02Z\"")
+      }
+      r.at = t
+    }
+    if r.delay != nil && r.at != nil {
+      throw ControlError("give \"delay\" or \"at\", not both")
+    }
+    if let m = v["max_attempts"], !m.isNull {
+      guard let n = m.intValue, n >= 1, n <= 1_000_000 else {
+        throw ControlError("\"max_attempts\" must be an integer from 1 to 1000000")
+      }
+      r.maxAttempts = Int(n)
+    }
+    if let k = v["unique_key"], !k.isNull {
+      guard let s = k.stringValue, !s.isEmpty else {
+        throw ControlError("\"unique_key\" must be a non-empty string")
+      }
+      r.uniqueKey = s
+    }
+    if let b = v["backoff"], !b.isNull {
+      guard let base = b["base"]?.stringValue.flatMap(DurationText.parse),
+        let cap = b["cap"]?.stringValue.flatMap(DurationText.parse), base <= cap
+      else {
+        throw ControlError(
+          "\"backoff\" must be {\"base\": DURATION, \"cap\": DURATION} with base ≤ cap")
+      }
+      r.backoff = BackoffPolicy(base: base, cap: cap)
+    }
+    return r
+  }
+}
+
+/// A bad control request; the text goes back as `{"ok": false, "error": …}`.
+public struct ControlError: Error, Sendable, Equatable, CustomStringConvertible {
+  public var message: String
+  public init(_ message: String) { self.message = message }
+  public var description: String { message }
+}
+
+extension ControlRequest {
+  /// Parses one request line.
+  public static func parse(line: String) throws(ControlError) -> ControlRequest {
+    let v: JSONValue
+    do { v = try JSONValue.parse(line) } catch { throw ControlError(error.description) }
+    guard v.objectValue != nil else { throw ControlError("a request must be a JSON object") }
+    guard let cmd = v["cmd"]?.stringValue else {
+      throw ControlError("missing \"cmd\" (status, scale, drain, resume, reload, enqueue)")
+    }
+    func pool(required: Bool) throws(ControlError) -> String? {
+      guard let p = v["pool"], !p.isNull else {
+        if required { throw ControlError("\"\(cmd)\" needs \"pool\"") }
+        return nil
+      }
+      guard let s = p.stringValue, !s.isEmpty else {
+        throw ControlError("\"pool\" must be a non-empty string")
+      }
+      return s
+    }
+    switch cmd {
+    case "status": return .status
+    case "reload": return .reload
+    case "wake": return .wake
+    case "drain": return .drain(pool: try pool(required: false))
+    case "resume": return .resume(pool: try pool(required: false))
+    case "scale":
+      let p = try pool(required: true)!
+      switch v["workers"] {
+      case .string("auto")?: return .scale(pool: p, target: .auto)
+      case let w? where w.intValue != nil:
+        guard let n = Int(exactly: w.intValue!), n >= 0 else {
+          throw ControlError("\"workers\" must be a whole number ≥ 0 or \"auto\"")
+        }
+        return .scale(pool: p, target: .count(n))
+      default: throw ControlError("\"workers\" must be a whole number or \"auto\"")
+      }
+    case "enqueue":
+      return .enqueue(try EnqueueRequest.parse(v, ignoring: ["cmd"]))
+    default:
+      throw ControlError(
+        "unknown cmd \"\(cmd)\" (status, scale, drain, resume, reload, enqueue, wake)")
+    }
+  }
+
+  /// The request as one JSON line (without the newline), as `drover ctl` sends it.
+  public var line: String {
+    switch self {
+    case .status: return #"{"cmd":"status"}"#
+    case .reload: return #"{"cmd":"reload"}"#
+    case .wake: return #"{"cmd":"wake"}"#
+    case .drain(let p), .resume(let p):
+      var fields: [JSONField] = [JSONField("cmd", .string(self.cmdName))]
+      if let p { fields.append(JSONField("pool", .string(p))) }
+      return JSONValue.object(fields).render()
+    case .scale(let p, let t):
+      let w: JSONValue =
+        switch t {
+        case .auto: "auto"
+        case .count(let n): .int(Int64(n))
+        }
+      return JSONValue.object([JSONField("cmd", "scale"), JSONField("pool", .string(p)), JSONField("workers", w)]).render()
+    case .enqueue(let r):
+      var f: [JSONField] = [
+        JSONField("cmd", "enqueue"), JSONField("type", .string(r.type)),
+        JSONField("payload", r.payload),
+      ]
+      if r.priority != 0 { f.append(JSONField("priority", .int(Int64(r.priority)))) }
+      if let d = r.delay { f.append(JSONField("delay", .string(DurationText.format(d)))) }
+      if let a = r.at { f.append(JSONField("at", .string(a.rfc3339))) }
+      if let m = r.maxAttempts { f.append(JSONField("max_attempts", .int(Int64(m)))) }
+      if let k = r.uniqueKey { f.append(JSONField("unique_key", .string(k))) }
+      if let b = r.backoff {
+        f.append(
+          JSONField(
+            "backoff",
+            .object([
+              JSONField("base", .string(DurationText.format(b.base))),
+              JSONField("cap", .string(DurationText.format(b.cap))),
+            ])))
+      }
+      return JSONValue.object(f).render()
+    }
+  }
+
+  var cmdName: String {
+    switch self {
+    case .status: "status"
+    case .scale: "scale"
+    case .drain: "drain"
+    case .resume: "resume"
+    case .reload: "reload"
+    case .enqueue: "enqueue"
+    case .wake: "wake"
+    }
+  }
+}

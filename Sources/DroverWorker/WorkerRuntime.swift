@@ -1,0 +1,239 @@
+import DroverCore
+import DroverWire
+
+#if canImport(Glibc)
+  import Glibc
+#endif
+
+/// How a worker process runs, from `drover worker`'s arguments.
+public struct WorkerOptions: Sendable {
+  /// The socket to the supervisor (fd 3 by convention).
+  public var fd: Int32
+  public var pool: String
+  /// The handler's name (`noop`, `exec`, a registered one…).
+  public var handler: String
+  /// For `exec`: the command.
+  public var command: [String]
+  /// Jobs at once.
+  public var concurrency: Int
+  /// How often to send a heartbeat.
+  public var heartbeat: Duration
+
+  public init(
+    fd: Int32 = 3, pool: String, handler: String, command: [String] = [], concurrency: Int = 1,
+    heartbeat: Duration = .seconds(1)
+  ) {
+    self.fd = fd
+    self.pool = pool
+    self.handler = handler
+    self.command = command
+    self.concurrency = concurrency
+    self.heartbeat = heartbeat
+  }
+}
+
+/// The child side of a pool: receives jobs on its socket, runs them on `concurrency` threads,
+/// streams progress and heartbeats, reports outcomes. It never touches the store.
+public enum WorkerRuntime {
+  /// Runs the worker until shutdown or until the supervisor goes away, then exits the process.
+  public static func run(_ options: WorkerOptions, registry: HandlerRegistry) -> Never {
+    // Children of this worker (exec) must not inherit the supervisor socket.
+    _ = fcntl(options.fd, F_SETFD, FD_CLOEXEC)
+    let handler: JobHandler
+    if options.handler == "exec" {
+      guard !options.command.isEmpty else {
+        bootFailure("pool \(options.pool): handler exec needs a command")
+      }
+      let command = options.command
+      handler = { ctx in ExecHandler.run(command: command, context: ctx) }
+    } else if let h = registry.handler(named: options.handler) {
+      handler = h
+    } else {
+      bootFailure(
+        "pool \(options.pool): no handler named \"\(options.handler)\" (registered: "
+          + registry.names.joined(separator: ", ") + ", exec)")
+    }
+    guard options.concurrency >= 1 else { bootFailure("concurrency must be ≥ 1") }
+
+    let out = FrameWriter(fd: options.fd)
+    let state = WorkerState()
+    out.send(.hello(version: workerProtocolVersion, pid: getpid()))
+
+    for _ in 0..<options.concurrency {
+      startThread { executorLoop(state: state, handler: handler, out: out) }
+    }
+    let interval = options.heartbeat
+    startThread {
+      while true {
+        let ns = max(interval.microseconds * 1000, 1_000_000)
+        var ts = timespec(tv_sec: Int(ns / 1_000_000_000), tv_nsec: Int(ns % 1_000_000_000))
+        nanosleep(&ts, nil)
+        out.send(.heartbeat)
+      }
+    }
+    readLoop(fd: options.fd, state: state, out: out)
+  }
+
+  static func bootFailure(_ message: String) -> Never {
+    let line = "drover worker: \(message)\n"
+    _ = line.withCString { write(2, $0, strlen($0)) }
+    exit(WorkerExit.cannotBoot)
+  }
+
+  /// Reads frames on the calling thread until shutdown completes or the socket closes.
+  static func readLoop(fd: Int32, state: WorkerState, out: FrameWriter) -> Never {
+    var decoder = FrameDecoder()
+    var buf = [UInt8](repeating: 0, count: 64 * 1024)
+    while true {
+      let n = buf.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+      if n < 0 && errno == EINTR { continue }
+      // EOF or error: the supervisor is gone; nobody can receive our outcomes.
+      if n <= 0 { exit(WorkerExit.orphaned) }
+      buf.withUnsafeBytes { decoder.feed(UnsafeRawBufferPointer(rebasing: $0[0..<n])) }
+      do {
+        while let m = try decoder.nextSupervisorMessage() {
+          switch m {
+          case .assign(let a): state.enqueue(a)
+          case .cancel(let id): state.cancel(id)
+          case .release: state.release(out: out)
+          case .shutdown:
+            state.release(out: out)
+            state.beginShutdown()
+          }
+        }
+      } catch {
+        let line = "drover worker: protocol error from supervisor: \(error)\n"
+        _ = line.withCString { write(2, $0, strlen($0)) }
+        exit(WorkerExit.protocolError)
+      }
+    }
+  }
+
+  static func executorLoop(state: WorkerState, handler: JobHandler, out: FrameWriter) {
+    while let a = state.next() {
+      let ctx = JobContext(
+        id: a.id, type: a.type, attempt: a.attempt, payload: a.payload,
+        reportProgress: { id, pct in out.send(.progress(id, pct)) })
+      state.started(ctx)
+      let outcome: JobOutcome
+      if ctx.isCancelled {
+        outcome = .cancelled
+      } else {
+        do { outcome = try handler(ctx) } catch { outcome = .retryable("\(error)") }
+      }
+      state.finished(a.id)
+      out.send(.outcome(a.id, outcome))
+      if state.shutdownComplete() { exit(WorkerExit.normal) }
+    }
+  }
+}
+
+/// Jobs waiting and running in this worker, shared by the reader and executor threads.
+final class WorkerState: @unchecked Sendable {
+  // @unchecked: every field is read and written only inside monitor.locked.
+  private let monitor = Monitor()
+  private var pending: [Assignment] = []
+  private var head = 0
+  private var running: [JobID: JobContext] = [:]
+  private var cancelledEarly: Set<JobID> = []
+  private var shuttingDown = false
+
+  func enqueue(_ a: Assignment) {
+    monitor.locked {
+      pending.append(a)
+      monitor.broadcast()
+    }
+  }
+
+  /// The next assignment in arrival order; blocks while there is none. Nil never comes back
+  /// in practice: shutdown exits the process from the last finishing executor.
+  func next() -> Assignment? {
+    monitor.locked {
+      while head == pending.count {
+        if shuttingDown && running.isEmpty { exit(WorkerExit.normal) }
+        monitor.wait()
+      }
+      let a = pending[head]
+      head += 1
+      if head > 1024, head * 2 > pending.count {
+        pending.removeFirst(head)
+        head = 0
+      }
+      return a
+    }
+  }
+
+  func started(_ ctx: JobContext) {
+    monitor.locked {
+      running[ctx.id] = ctx
+      if cancelledEarly.remove(ctx.id) != nil { ctx.cancel() }
+    }
+  }
+
+  func finished(_ id: JobID) {
+    monitor.locked {
+      running[id] = nil
+      monitor.broadcast()
+    }
+  }
+
+  func cancel(_ id: JobID) {
+    monitor.locked {
+      if let ctx = running[id] {
+        ctx.cancel()
+      } else if pending[head...].contains(where: { $0.id == id }) {
+        cancelledEarly.insert(id)
+      }
+    }
+  }
+
+  /// Gives back every assignment not yet started, reporting each as released.
+  func release(out: FrameWriter) {
+    let given: [Assignment] = monitor.locked {
+      let rest = Array(pending[head...])
+      pending.removeAll()
+      head = 0
+      for a in rest { cancelledEarly.remove(a.id) }
+      return rest
+    }
+    for a in given { out.send(.released(a.id)) }
+  }
+
+  func beginShutdown() {
+    monitor.locked {
+      shuttingDown = true
+      if running.isEmpty && head == pending.count { exit(WorkerExit.normal) }
+      monitor.broadcast()
+    }
+  }
+
+  func shutdownComplete() -> Bool {
+    monitor.locked { shuttingDown && running.isEmpty && head == pending.count }
+  }
+}
+
+/// Serialises frames from several threads onto the socket: one `write` per frame.
+final class FrameWriter: @unchecked Sendable {
+  // @unchecked: `buffer` is touched only while `monitor` is held.
+  private let fd: Int32
+  private let monitor = Monitor()
+  private var buffer: [UInt8] = []
+
+  init(fd: Int32) { self.fd = fd }
+
+  func send(_ m: WorkerMessage) {
+    monitor.locked {
+      buffer.removeAll(keepingCapacity: true)
+      FrameEncoder.append(m, to: &buffer)
+      var off = 0
+      while off < buffer.count {
+        let n = buffer.withUnsafeBytes { write(fd, $0.baseAddress! + off, $0.count - off) }
+        if n < 0 {
+          if errno == EINTR { continue }
+          exit(WorkerExit.orphaned)
+        }
+        off += n
+      }
+    }
+  }
+}

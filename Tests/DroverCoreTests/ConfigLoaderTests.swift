@@ -1,0 +1,521 @@
+import Testing
+
+@testable import DroverCore
+
+#if canImport(Glibc)
+  import Glibc
+#endif
+
+private let base = "/srv/app"
+
+private func load(_ text: String, sourceLocation: SourceLocation = #_sourceLocation) throws
+  -> DroverConfig
+{
+  do {
+    return try ConfigLoader.parse(text: text, file: "drover.toml", baseDirectory: base)
+  } catch {
+    Issue.record("unexpected error: \(error)", sourceLocation: sourceLocation)
+    throw error
+  }
+}
+
+/// The error `text` gives, or nil (and a failed expectation) when it loads.
+private func loadError(_ text: String, sourceLocation: SourceLocation = #_sourceLocation)
+  -> ConfigError?
+{
+  do {
+    let c = try ConfigLoader.parse(text: text, file: "drover.toml", baseDirectory: base)
+    Issue.record("expected an error, loaded \(c)", sourceLocation: sourceLocation)
+    return nil
+  } catch {
+    return error
+  }
+}
+
+/// One invalid config and the error it must give.
+struct BadConfig: CustomTestStringConvertible, Sendable {
+  var text: String
+  var key: String?
+  var line: Int?
+  var message: String
+  var testDescription: String { "\(key ?? "-"): \(message)" }
+
+  init(_ text: String, _ key: String?, line: Int?, _ message: String) {
+    self.text = text
+    self.key = key
+    self.line = line
+    self.message = message
+  }
+}
+
+private let pool = "[pools.email]\n"
+
+private let badConfigs: [BadConfig] = [
+  // Sections and keys.
+  .init(pool + "[metrics]\nport = 1", "metrics", line: 2, "unknown section"),
+  .init("colour = 1\n" + pool, "colour", line: 1, "unknown key"),
+  .init(pool + "colour = \"red\"", "pools.email.colour", line: 2, "unknown key"),
+  .init("[store]\nfsync = true\n" + pool, "store.fsync", line: 2, "unknown key"),
+  .init("store = 1\n" + pool, "store", line: 1, "must be a table like [store], got 1"),
+  // [store]
+  .init(
+    "[store]\nsynchronous = \"fast\"\n" + pool, "store.synchronous", line: 2,
+    "must be \"normal\" or \"full\", got \"fast\""),
+  .init("[store]\npath = \"\"\n" + pool, "store.path", line: 2, "must not be empty"),
+  .init("[store]\npath = 5\n" + pool, "store.path", line: 2, "must be a string, got 5"),
+  .init(
+    "[store]\nretain_dead = \"30 days\"\n" + pool, "store.retain_dead", line: 2,
+    "invalid duration \"30 days\" (use e.g. \"250ms\", \"30s\", \"5m\", \"1h\", \"7d\")"),
+  .init(
+    "[store]\nretain_completed = 7\n" + pool, "store.retain_completed", line: 2,
+    "must be a duration string like \"30s\", got 7"),
+  .init(
+    "[store]\nurl = \"mysql://x\"\n" + pool, "store.url", line: 2,
+    "must be a postgres:// or postgresql:// URL, got \"mysql://x\""),
+  // [http]
+  .init(
+    "[http]\nlisten = \"0.0.0.0:8080\"\n" + pool, "http.token", line: 2,
+    "required when listen (\"0.0.0.0:8080\") is not loopback"),
+  .init(
+    "[http]\nlisten = \"[::]:80\"\n" + pool, "http.token", line: 2,
+    "required when listen (\"[::]:80\") is not loopback"),
+  .init(
+    "[http]\nlisten = \"example.com:80\"\n" + pool, "http.token", line: 2,
+    "required when listen (\"example.com:80\") is not loopback"),
+  .init(
+    "[http]\nlisten = \"127.0.0.1:8080\"\ntoken = \"\"\n" + pool, "http.token", line: 3,
+    "must not be empty"),
+  .init(
+    "[http]\ntoken = \"t\"\n" + pool, "http.listen", line: 1,
+    "missing (e.g. listen = \"127.0.0.1:8080\")"),
+  .init(
+    "[http]\nlisten = \"8080\"\n" + pool, "http.listen", line: 2,
+    "must be \"host:port\" (IPv6 in brackets: \"[::1]:8080\"), got \"8080\""),
+  .init(
+    "[http]\nlisten = \"::1:8080\"\n" + pool, "http.listen", line: 2,
+    "must be \"host:port\" (IPv6 in brackets: \"[::1]:8080\"), got \"::1:8080\""),
+  .init(
+    "[http]\nlisten = \"localhost:65536\"\n" + pool, "http.listen", line: 2,
+    "must be \"host:port\" (IPv6 in brackets: \"[::1]:8080\"), got \"localhost:65536\""),
+  .init(
+    "[http]\nlisten = \":8080\"\n" + pool, "http.listen", line: 2,
+    "must be \"host:port\" (IPv6 in brackets: \"[::1]:8080\"), got \":8080\""),
+  // [supervisor]
+  .init(
+    "[supervisor]\ndrain_timeout = \"-1s\"\n" + pool, "supervisor.drain_timeout", line: 2,
+    "invalid duration \"-1s\" (use e.g. \"250ms\", \"30s\", \"5m\", \"1h\", \"7d\")"),
+  // Pools: presence and names.
+  .init("[store]\n", "pools", line: nil, "no pools defined; add a [pools.NAME] table"),
+  .init("[pools]\n", "pools", line: 1, "no pools defined; add a [pools.NAME] table"),
+  .init("pools = 3\n", "pools", line: 1, "must be a table like [pools.NAME], got 3"),
+  .init(
+    "[pools]\nemail = 3\n", "pools.email", line: 2, "must be a table like [pools.email], got 3"),
+  .init(
+    "[pools.\"a b\"]\n", "pools.\"a b\"", line: 1, "a pool name may only use A-Z a-z 0-9 _ . : -"),
+  .init("[pools.\"\"]\n", "pools.\"\"", line: 1, "a pool name must not be empty"),
+  // Pools: types.
+  .init(pool + "types = []", "pools.email.types", line: 2, "must list at least one job type"),
+  .init(
+    pool + "types = [\"a\", 1]", "pools.email.types", line: 2,
+    "must be an array of strings, got 1 in it"),
+  .init(
+    pool + "types = \"email\"", "pools.email.types", line: 2,
+    "must be an array of strings, got \"email\""),
+  .init(
+    pool + "types = [\"a/b\"]", "pools.email.types", line: 2,
+    "job type \"a/b\" may only use A-Z a-z 0-9 _ . : -"),
+  .init(pool + "types = [\"\"]", "pools.email.types", line: 2, "a job type must not be empty"),
+  .init(
+    pool + "types = [\"a\", \"a\"]", "pools.email.types", line: 2,
+    "job type \"a\" is listed twice"),
+  .init(
+    pool + "types = [\"mail\"]\n[pools.other]\ntypes = [\"x\", \"mail\"]\n", "pools.other.types",
+    line: 4, "job type \"mail\" is already run by pool \"email\""),
+  .init(
+    pool + "[pools.other]\ntypes = [\"email\"]\n", "pools.other.types", line: 3,
+    "job type \"email\" is already run by pool \"email\""),
+  .init(
+    "[pools.a]\ntypes = [\"b\"]\n[pools.b]\n", "pools.b.types", line: 3,
+    "job type \"b\" is already run by pool \"a\""),
+  // Pools: handler and command.
+  .init(
+    pool + "handler = \"exec\"", "pools.email.command", line: 2,
+    "required when handler is \"exec\" (e.g. command = [\"/usr/bin/env\", \"my-job\"])"),
+  .init(
+    pool + "handler = \"exec\"\ncommand = []", "pools.email.command", line: 3,
+    "required when handler is \"exec\" (e.g. command = [\"/usr/bin/env\", \"my-job\"])"),
+  .init(
+    pool + "handler = \"exec\"\ncommand = [\"\"]", "pools.email.command", line: 3,
+    "the program must not be empty"),
+  .init(
+    pool + "handler = \"exec\"\ncommand = [\"x\", \"a\\u0000b\"]", "pools.email.command",
+    line: 3, "an argument must not contain a NUL character"),
+  .init(
+    pool + "command = [\"/bin/true\"]", "pools.email.command", line: 2,
+    "only used with handler \"exec\" (this pool's handler is \"noop\")"),
+  .init(pool + "handler = \"\"", "pools.email.handler", line: 2, "must not be empty"),
+  .init(
+    pool + "handler = \"my handler\"", "pools.email.handler", line: 2,
+    "must be noop, sleep, fail, crash, exec or a handler's name (A-Z a-z 0-9 _ . : -), got "
+      + "\"my handler\""),
+  // Pools: numbers.
+  .init(pool + "min = 5\nmax = 2", "pools.email.min", line: 2, "min (5) is greater than max (2)"),
+  .init(pool + "min = -1", "pools.email.min", line: 2, "must be at least 0, got -1"),
+  .init(pool + "max = 0", "pools.email.max", line: 2, "must be at least 1, got 0"),
+  .init(pool + "max = \"4\"", "pools.email.max", line: 2, "must be an integer, got \"4\""),
+  .init(pool + "max = 4.0", "pools.email.max", line: 2, "must be an integer, got 4.0"),
+  .init(pool + "concurrency = 0", "pools.email.concurrency", line: 2, "must be at least 1, got 0"),
+  .init(
+    pool + "max_attempts = 0", "pools.email.max_attempts", line: 2, "must be at least 1, got 0"),
+  .init(pool + "max_jobs = -3", "pools.email.max_jobs", line: 2, "must be at least 0, got -3"),
+  .init(
+    pool + "timeout = \"0s\"", "pools.email.timeout", line: 2,
+    "must be longer than zero, got \"0s\""),
+  .init(
+    pool + "timeout = \"0\"", "pools.email.timeout", line: 2,
+    "must be longer than zero, got \"0\""),
+  .init(
+    pool + "idle_timeout = \"1.5s\"", "pools.email.idle_timeout", line: 2,
+    "invalid duration \"1.5s\" (use e.g. \"250ms\", \"30s\", \"5m\", \"1h\", \"7d\")"),
+  .init(
+    pool + "max_rss = \"lots\"", "pools.email.max_rss", line: 2,
+    "invalid size \"lots\" (use e.g. \"512MiB\", \"2GiB\" or bytes)"),
+  .init(pool + "max_rss = -1", "pools.email.max_rss", line: 2, "must be at least 0, got -1"),
+  .init(
+    pool + "max_rss = true", "pools.email.max_rss", line: 2,
+    "must be a size like \"512MiB\" or a byte count, got true"),
+  // Pools: backoff.
+  .init(
+    pool + "backoff = \"1s\"", "pools.email.backoff", line: 2,
+    "must be a table like { base = \"1s\", cap = \"1h\" }, got \"1s\""),
+  .init(
+    pool + "backoff = { base = \"1s\", jitter = true }", "pools.email.backoff.jitter", line: 2,
+    "unknown key"),
+  .init(
+    pool + "backoff = { base = \"2h\" }", "pools.email.backoff.base", line: 2,
+    "base (2h) is greater than cap (1h)"),
+  .init(
+    pool + "\n[pools.email.backoff]\nbase = \"1m\"\ncap = \"1s\"\n", "pools.email.backoff.cap",
+    line: 5, "base (1m) is greater than cap (1s)"),
+  .init(
+    pool + "backoff = { cap = \"forever\" }", "pools.email.backoff.cap", line: 2,
+    "invalid duration \"forever\" (use e.g. \"250ms\", \"30s\", \"5m\", \"1h\", \"7d\")"),
+  // TOML errors come through with their lines.
+  .init(
+    pool + "max = 1\nmax = 2", "pools.email.max", line: 3, "duplicate key (first set on line 2)"),
+  .init(pool + "max = ", "pools.email.max", line: 2, "missing value"),
+]
+
+@Suite struct ConfigLoaderTests {
+  @Test func minimalConfigTakesTheDefaults() throws {
+    let c = try load("[pools.email]\n")
+    #expect(c.store == StoreConfig(path: "/srv/app/var/drover.db"))
+    #expect(c.store.synchronous == .normal)
+    #expect(c.store.retainCompleted == .seconds(7 * 86400))
+    #expect(c.store.retainDead == .seconds(30 * 86400))
+    #expect(c.store.url == nil)
+    #expect(c.control.socket == "/srv/app/var/control.sock")
+    #expect(c.http == nil)
+    #expect(c.supervisor.drainTimeout == .seconds(30))
+    #expect(c.sourcePath == nil)
+    let p = try #require(c.pools.first)
+    #expect(c.pools.count == 1)
+    #expect(p.name == "email")
+    #expect(p.types == ["email"])
+    #expect(p.handler == "noop")
+    #expect(p.command == [])
+    #expect(p.min == 1)
+    #expect(p.max == 4)
+    #expect(p.idleTimeout == .seconds(30))
+    #expect(p.concurrency == 1)
+    #expect(p.timeout == .seconds(300))
+    #expect(p.maxAttempts == 20)
+    #expect(p.backoff == BackoffPolicy(base: .seconds(1), cap: .seconds(3600)))
+    #expect(p.maxJobs == 0)
+    #expect(p.maxRSS == 0)
+    #expect(p == PoolConfig(name: "email"))
+  }
+
+  @Test func theContractExampleLoads() throws {
+    let c = try load(
+      """
+      [store]
+      path = "var/drover.db"            # SQLite file; created with its schema if missing
+      synchronous = "full"
+      retain_completed = "7d"
+      retain_dead = "30d"
+      url = "postgres://db.internal/drover"
+
+      [control]
+      socket = "run/../var/./control.sock"
+
+      [http]                            # optional
+      listen = "127.0.0.1:8080"
+      token = "s3cret"
+
+      [supervisor]
+      drain_timeout = "45s"
+
+      [pools.email]
+      types = ["email", "email.digest"]
+      handler = "exec"
+      command = ["bin/send-mail", "--fast"]
+      min = 2
+      max = 8
+      idle_timeout = "1m"
+      concurrency = 4
+      timeout = "90s"
+      max_attempts = 5
+      backoff = { base = "250ms", cap = "10m" }
+      max_jobs = 1000
+      max_rss = "512MiB"
+
+      [pools.reports]
+      handler = "ReportHandler"
+      max_rss = 1048576
+      """)
+    #expect(
+      c.store
+        == StoreConfig(
+          path: "/srv/app/var/drover.db", synchronous: .full, retainCompleted: .seconds(604_800),
+          retainDead: .seconds(2_592_000), url: "postgres://db.internal/drover"))
+    #expect(c.control.socket == "/srv/app/var/control.sock")
+    #expect(c.http == HTTPConfig(listen: "127.0.0.1:8080", token: "s3cret"))
+    #expect(c.supervisor.drainTimeout == .seconds(45))
+    #expect(c.pools.map(\.name) == ["email", "reports"])
+    #expect(
+      c.pools[0]
+        == PoolConfig(
+          name: "email", types: ["email", "email.digest"], handler: "exec",
+          command: ["/srv/app/bin/send-mail", "--fast"], min: 2, max: 8, idleTimeout: .seconds(60),
+          concurrency: 4, timeout: .seconds(90), maxAttempts: 5,
+          backoff: BackoffPolicy(base: .milliseconds(250), cap: .seconds(600)), maxJobs: 1000,
+          maxRSS: 512 << 20))
+    #expect(c.pools[1] == PoolConfig(name: "reports", handler: "ReportHandler", maxRSS: 1 << 20))
+    #expect(c.pool(forType: "email.digest")?.name == "email")
+  }
+
+  @Test(arguments: badConfigs)
+  func invalidConfigsNameKeyAndLine(_ bad: BadConfig) throws {
+    let e = try #require(loadError(bad.text))
+    #expect(e.file == "drover.toml")
+    #expect(e.key == bad.key)
+    #expect(e.line == bad.line)
+    #expect(e.message == bad.message)
+  }
+
+  @Test func errorDescriptionIsOneLine() throws {
+    let e = try #require(loadError("[pools.email]\nmin = 5\nmax = 2\n"))
+    #expect(e.description == "drover.toml:2: pools.email.min: min (5) is greater than max (2)")
+  }
+
+  @Test func maxDefaultsToMinWhenMinIsAboveFour() throws {
+    #expect(try load("[pools.a]\nmin = 9").pools[0].max == 9)
+    #expect(try load("[pools.a]\nmin = 0").pools[0].max == 4)
+    #expect(try load("[pools.a]\nmin = 0\nmax = 1").pools[0].min == 0)
+    #expect(try load("[pools.a]\nmax = 1").pools[0].min == 1)
+    // An explicit max below the default min is the one case where min is implied too big.
+    #expect(loadError("[pools.a]\nmax = 0")?.key == "pools.a.max")
+  }
+
+  @Test func backoffMayBeASubTableOrPartial() throws {
+    let c = try load(
+      """
+      [pools.a]
+      backoff = { base = "5s" }
+      [pools.b]
+      backoff = { cap = "2m" }
+      [pools.c.backoff]
+      base = "0"
+      cap = "0"
+      """)
+    #expect(c.pools[0].backoff == BackoffPolicy(base: .seconds(5), cap: .seconds(3600)))
+    #expect(c.pools[1].backoff == BackoffPolicy(base: .seconds(1), cap: .seconds(120)))
+    #expect(c.pools[2].backoff == BackoffPolicy(base: .zero, cap: .zero))
+    #expect(c.pools.map(\.name) == ["a", "b", "c"])
+  }
+
+  @Test func handlerNamesAreOpen() throws {
+    let c = try load(
+      """
+      [pools.a]
+      handler = "sleep"
+      [pools.b]
+      handler = "fail"
+      [pools.c]
+      handler = "crash"
+      [pools.d]
+      handler = "Billing.ChargeCard:v2"
+      [pools."x-1.y_2:z"]
+      types = ["T.a:b-c_d"]
+      """)
+    #expect(c.pools.map(\.handler) == ["sleep", "fail", "crash", "Billing.ChargeCard:v2", "noop"])
+    #expect(c.pools[4].name == "x-1.y_2:z")
+    #expect(c.pools[4].types == ["T.a:b-c_d"])
+  }
+
+  @Test func execCommandPaths() throws {
+    let c = try load(
+      """
+      [pools.a]
+      handler = "exec"
+      command = ["python3", "job.py"]
+      [pools.b]
+      handler = "exec"
+      command = ["./scripts/../bin/run", "./not-resolved"]
+      [pools.c]
+      handler = "exec"
+      command = ["/usr/bin/env", "x"]
+      """)
+    #expect(c.pools[0].command == ["python3", "job.py"])
+    #expect(c.pools[1].command == ["/srv/app/bin/run", "./not-resolved"])
+    #expect(c.pools[2].command == ["/usr/bin/env", "x"])
+  }
+
+  @Test func pathsAreAbsoluteAndNormalized() throws {
+    let c = try load(
+      """
+      [store]
+      path = "../data//jobs.db"
+      [control]
+      socket = "/run/drover/./ctl.sock"
+      [pools.a]
+      """)
+    #expect(c.store.path == "/srv/data/jobs.db")
+    #expect(c.control.socket == "/run/drover/ctl.sock")
+    let relativeBase = try ConfigLoader.parse(
+      text: "[pools.a]", file: nil, baseDirectory: "conf/../etc")
+    #expect(relativeBase.store.path.hasPrefix("/"))
+    #expect(relativeBase.store.path.hasSuffix("/etc/var/drover.db"))
+    #expect(ConfigLoader.absolutePath("../../x", relativeTo: "/a") == "/x")
+    #expect(ConfigLoader.absolutePath("", relativeTo: "/a/b/") == "/a/b")
+    #expect(ConfigLoader.parentDirectory(of: "/etc/drover.toml") == "/etc")
+    #expect(ConfigLoader.parentDirectory(of: "/drover.toml") == "/")
+  }
+
+  @Test func controlSocketPathMustFitSunPath() throws {
+    let long = String(repeating: "d", count: 100)
+    let e = try #require(loadError("[control]\nsocket = \"\(long)/c.sock\"\n[pools.a]\n"))
+    #expect(e.key == "control.socket")
+    #expect(e.line == 2)
+    #expect(e.message.hasSuffix("a Unix socket path can have at most 107"))
+  }
+
+  @Test(arguments: [
+    ("127.0.0.1:8080", true), ("127.1.2.3:1", true), ("localhost:80", true),
+    ("LocalHost:80", true), ("[::1]:8080", true), ("[0:0:0:0:0:0:0:1]:0", true),
+    ("0.0.0.0:8080", false), ("10.0.0.1:80", false), ("[::]:80", false),
+    ("128.0.0.1:80", false), ("127.0.0.256:80", false), ("127.0.0:80", false),
+    ("localhost.example.com:80", false),
+  ])
+  func tokenIsRequiredOffLoopback(listen: String, loopback: Bool) throws {
+    let text = "[http]\nlisten = \"\(listen)\"\n[pools.a]\n"
+    if loopback {
+      #expect(try load(text).http == HTTPConfig(listen: listen))
+    } else {
+      #expect(loadError(text)?.key == "http.token")
+    }
+    let tokened = try load("[http]\nlisten = \"\(listen)\"\ntoken = \"t\"\n[pools.a]\n")
+    #expect(tokened.http == HTTPConfig(listen: listen, token: "t"))
+  }
+
+  @Test func hostPortSplitting() {
+    #expect(ConfigLoader.splitHostPort("a:1")! == ("a", 1))
+    #expect(ConfigLoader.splitHostPort("[fe80::1]:65535")! == ("fe80::1", 65535))
+    #expect(ConfigLoader.splitHostPort("a:0")! == ("a", 0))
+    for bad in ["a", "a:", "a:x", "a:123456", "[::1]", "[::1]80", "[a]:80", "a b:80", ":80"] {
+      #expect(ConfigLoader.splitHostPort(bad) == nil, "\(bad)")
+    }
+  }
+
+  @Test func resolvePathFollowsTheContract() {
+    #expect(
+      ConfigLoader.resolvePath(explicit: "a.toml", environment: ["DROVER_CONFIG": "b"]) == "a.toml")
+    #expect(
+      ConfigLoader.resolvePath(explicit: nil, environment: ["DROVER_CONFIG": "/etc/d.toml"])
+        == "/etc/d.toml")
+    #expect(
+      ConfigLoader.resolvePath(explicit: nil, environment: ["DROVER_CONFIG": ""]) == "./drover.toml"
+    )
+    #expect(ConfigLoader.resolvePath(explicit: nil, environment: [:]) == "./drover.toml")
+  }
+
+  @Test func loadReadsAFileAndResolvesAgainstItsFolder() throws {
+    let dir = try TempDir()
+    defer { dir.remove() }
+    try dir.write("conf/drover.toml", "[store]\npath = \"../db/j.db\"\n[pools.a]\n")
+    let c = try ConfigLoader.load(path: dir.path + "/conf/./drover.toml")
+    #expect(c.sourcePath == dir.path + "/conf/drover.toml")
+    #expect(c.store.path == dir.path + "/db/j.db")
+    #expect(c.control.socket == dir.path + "/conf/var/control.sock")
+  }
+
+  @Test func loadErrorsNameTheFileAsGiven() throws {
+    let dir = try TempDir()
+    defer { dir.remove() }
+    let missing = dir.path + "/nope.toml"
+    let e = try #require(loadFileError(missing))
+    #expect(e.description == "\(missing): cannot read the config: No such file or directory")
+
+    #expect(loadFileError("")?.description == "the config path is empty")
+
+    let isDir = try #require(loadFileError(dir.path))
+    #expect(isDir.message == "cannot read the config: Is a directory")
+
+    try dir.write("bad.toml", "[pools.a]\nmax = 0\n")
+    let bad = try #require(loadFileError(dir.path + "/bad.toml"))
+    #expect(bad.description == "\(dir.path)/bad.toml:2: pools.a.max: must be at least 1, got 0")
+
+    try dir.write("latin1.toml", "[pools.a]\n# caf\u{E9}\n", bytes: [0x23, 0xE9, 0x0A])
+    let latin1 = try #require(loadFileError(dir.path + "/latin1.toml"))
+    #expect(latin1.line == 3)
+    #expect(latin1.message == "not valid UTF-8")
+  }
+}
+
+/// The error loading the file at `path` gives, or nil.
+private func loadFileError(_ path: String) -> ConfigError? {
+  do {
+    _ = try ConfigLoader.load(path: path)
+    return nil
+  } catch {
+    return error
+  }
+}
+
+/// A scratch directory for file tests, removed by `remove()`.
+private struct TempDir {
+  let path: String
+
+  struct Failure: Error, CustomStringConvertible {
+    var description: String
+  }
+
+  init() throws {
+    var template = Array("/tmp/drover-config-XXXXXX".utf8CString)
+    guard let p = mkdtemp(&template) else { throw Failure(description: "mkdtemp failed") }
+    path = String(cString: p)
+  }
+
+  /// Writes `text` (then `bytes`) to `relative`, creating one level of folder as needed.
+  func write(_ relative: String, _ text: String, bytes: [UInt8] = []) throws {
+    let full = path + "/" + relative
+    if let slash = relative.lastIndex(of: "/") {
+      mkdir(path + "/" + relative[..<slash], 0o755)
+    }
+    let fd = open(full, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
+    guard fd >= 0 else { throw Failure(description: "cannot create \(full)") }
+    defer { close(fd) }
+    let all = Array(text.utf8) + bytes
+    guard all.withUnsafeBytes({ Glibc.write(fd, $0.baseAddress, $0.count) }) == all.count else {
+      throw Failure(description: "short write to \(full)")
+    }
+  }
+
+  /// Removes the files tests put here (one folder deep) and the folder.
+  func remove() {
+    for name in ["conf/drover.toml", "bad.toml", "latin1.toml"] { unlink(path + "/" + name) }
+    rmdir(path + "/conf")
+    rmdir(path)
+  }
+}

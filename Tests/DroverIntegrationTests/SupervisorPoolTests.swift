@@ -1,0 +1,186 @@
+import DroverCore
+import DroverTestSupport
+import Foundation
+import Testing
+
+#if canImport(Glibc)
+  import Glibc
+#endif
+
+extension SupervisorTests {
+  @Suite("pools")
+  struct Pools {
+    /// A pool whose workers cannot boot (exit 78) is marked crash-looping and respawned
+    /// sparingly, while the other pools keep working.
+    @Test func aPoolThatCannotBootIsCrashLoopingNotAForkBomb() throws {
+      let h = try SupervisorHarness(
+        pools: poolTable("good", #"handler = "noop""#, "min = 1", "max = 1")
+          + poolTable("broken", #"handler = "nope""#, "min = 2", "max = 2"))
+      try h.start()
+      try h.waitUntil("the broken pool is crash-looping") {
+        try h.pool("broken")["crash_looping"]?.boolValue == true
+      }
+      #expect(try h.pool("good")["crash_looping"]?.boolValue == false)
+      func spawns() -> Int {
+        h.log().split(separator: "\n").filter {
+          $0.contains("spawned worker") && $0.contains("pool=broken")
+        }.count
+      }
+      let before = spawns()
+      SupervisorHarness.pause(.seconds(3))
+      let after = spawns()
+      #expect(before <= 5, "spawns before crash-looping was noticed: \(before)")
+      #expect(after - before <= 4, "spawns in 3 s of crash-looping: \(after - before)")
+      #expect(h.log().contains("status 78"), "the log names exit status 78: \(h.logTail())")
+      #expect(try h.pool("broken")["crash_looping"]?.boolValue == true)
+
+      let id = try h.enqueue("good")
+      try h.waitUntil("a job of the good pool completed") { try h.jobState(id) == "completed" }
+      #expect(try h.stop().exitCode == 0)
+    }
+
+    /// `ctl scale` pins a pool's worker count within min and max, and `auto` releases it.
+    @Test func scaleUpDownOutOfBoundsAndAuto() throws {
+      let h = try SupervisorHarness(pools: poolTable("p", #"handler = "noop""#, "min = 1", "max = 4"))
+      let serve = try h.start()
+      func liveWorkerProcesses() -> Int {
+        SupervisorHarness.children(of: serve.pid).filter(SupervisorHarness.isAlive).count
+      }
+      func ready() throws -> Int {
+        try h.workers("p").filter {
+          $0["ready"]?.boolValue == true && $0["retiring"]?.boolValue != true
+        }.count
+      }
+      #expect(try h.workerPIDs("p").count == 1)
+
+      var r = try h.drover(["ctl", "scale", "p", "3"])
+      #expect(r.exitCode == 0, "scale 3: \(r.stderrText)")
+      try h.waitUntil("3 workers are up") {
+        try ready() == 3 && h.workers("p").count == 3 && liveWorkerProcesses() == 3
+      }
+      let p = try h.pool("p")
+      #expect(p["auto"]?.boolValue == false)
+      #expect(p["target"]?.intValue == 3)
+
+      r = try h.drover(["ctl", "scale", "p", "1"])
+      #expect(r.exitCode == 0, "scale 1: \(r.stderrText)")
+      try h.waitUntil("1 worker is left", timeout: .seconds(10)) {
+        try h.workers("p").count == 1 && liveWorkerProcesses() == 1
+      }
+
+      for bad in ["9", "0"] {
+        r = try h.drover(["ctl", "scale", "p", bad])
+        #expect(r.exitCode != 0, "scale \(bad) must fail")
+        #expect(
+          r.stderrText.contains("min 1") && r.stderrText.contains("max 4"),
+          "scale \(bad): \(r.stderrText)")
+      }
+      r = try h.drover(["ctl", "scale", "nosuch", "2"])
+      #expect(r.exitCode != 0)
+      #expect(r.stderrText.contains("nosuch"), "\(r.stderrText)")
+      #expect(try h.pool("p")["target"]?.intValue == 1, "a refused scale changes nothing")
+
+      r = try h.drover(["ctl", "scale", "p", "auto"])
+      #expect(r.exitCode == 0, "scale auto: \(r.stderrText)")
+      #expect(try h.pool("p")["auto"]?.boolValue == true)
+      let reply = try h.request(#"{"cmd":"scale","pool":"p","workers":2}"#)
+      #expect(reply["ok"]?.boolValue == true && reply["target"]?.intValue == 2, "\(reply.render())")
+      try h.waitUntil("2 workers are up") { try ready() == 2 && liveWorkerProcesses() == 2 }
+      #expect(try h.stop().exitCode == 0)
+    }
+
+    /// Autoscaling: a backlog raises the pool to max; idle_timeout after it is gone, back to min.
+    @Test func autoscaleUpWithABacklogAndDownWhenIdle() throws {
+      let h = try SupervisorHarness(
+        pools: poolTable(
+          "sleepy", #"handler = "sleep""#, "min = 1", "max = 3", #"idle_timeout = "1s""#,
+          "concurrency = 1"))
+      try h.start()
+      let batch = (0..<12).map { _ in #"{"type": "sleepy", "payload": {"ms": 300}}"# }
+      let file = try h.write("batch.ndjson", batch.joined(separator: "\n") + "\n")
+      #expect(try h.drover(["enqueue", "--batch", file]).exitCode == 0)
+      var most = 0
+      try h.waitUntil("the backlog is done", timeout: .seconds(20), every: .milliseconds(50)) {
+        let s = try h.status()
+        let live = s["pools"]?.arrayValue?.first?["workers"]?.arrayValue?
+          .filter { $0["retiring"]?.boolValue != true }.count ?? 0
+        most = max(most, live)
+        return s["jobs"]?["completed"]?.intValue == 12
+      }
+      #expect(most == 3, "most live workers seen: \(most)")
+      try h.waitUntil("the pool is back to min", timeout: .seconds(8), every: .milliseconds(100)) {
+        try h.workers("sleepy").count == 1
+      }
+      #expect(try h.pool("sleepy")["target"]?.intValue == 1)
+      #expect(try h.stop().exitCode == 0)
+    }
+
+    /// SIGHUP applies a new config (a new pool, a new max); a bad config is rejected by
+    /// SIGHUP and by `reload`, naming the key, and the old pools keep running.
+    @Test func reloadAppliesAGoodConfigAndRejectsABadOne() throws {
+      let a = poolTable("a", #"handler = "noop""#, "min = 1", "max = 2")
+      let h = try SupervisorHarness(pools: a)
+      let serve = try h.start()
+      let b = poolTable("b", #"handler = "noop""#, #"types = ["btype"]"#, "min = 2", "max = 2")
+      let a3 = poolTable("a", #"handler = "noop""#, "min = 1", "max = 3")
+      try h.writeConfig(SupervisorHarness.configText(pools: a3 + b))
+      serve.kill(SIGHUP)
+      try h.waitUntil("pool b is up and a's max is 3") {
+        let ready = try h.workers("b").filter { $0["ready"]?.boolValue == true }.count
+        return try ready == 2 && h.pool("a")["max"]?.intValue == 3
+      }
+      let id = try h.enqueue("btype")
+      try h.waitUntil("a job of the new pool completed") { try h.jobState(id) == "completed" }
+
+      let bad = a3 + b + "bogus_key = 1\n"
+      try h.writeConfig(SupervisorHarness.configText(pools: bad))
+      serve.kill(SIGHUP)
+      try h.waitUntil("the reload was rejected in the log") {
+        h.log().contains("rejected") && h.log().contains("bogus_key")
+      }
+      #expect(try h.state() == "running")
+      let names = try h.status()["pools"]?.arrayValue?.compactMap { $0["name"]?.stringValue }
+      #expect(names == ["a", "b"])
+      #expect(try h.pool("a")["max"]?.intValue == 3)
+      #expect(try h.workers("b").count == 2)
+
+      let reply = try h.request(#"{"cmd":"reload"}"#)
+      #expect(reply["ok"]?.boolValue == false)
+      #expect(reply["error"]?.stringValue?.contains("bogus_key") == true, "\(reply.render())")
+      let r = try h.drover(["ctl", "reload"])
+      #expect(r.exitCode != 0)
+      #expect(r.stderrText.contains("bogus_key"), "\(r.stderrText)")
+
+      // Removing a pool retires its workers and forgets it.
+      let bWorkers = try h.workerPIDs("b")
+      try h.writeConfig(SupervisorHarness.configText(pools: a3))
+      #expect(try h.request(#"{"cmd":"reload"}"#)["ok"]?.boolValue == true)
+      try h.waitUntil("pool b is gone with its workers") {
+        let names = try h.status()["pools"]?.arrayValue?.compactMap { $0["name"]?.stringValue }
+        return names == ["a"] && bWorkers.allSatisfy { !SupervisorHarness.isAlive($0) }
+      }
+      #expect(try h.stop().exitCode == 0)
+    }
+
+    /// `ctl drain` stops dispatch but keeps the workers and stays up; `resume` picks the queued
+    /// work up again.
+    @Test func drainIsAQuietModeUntilResume() throws {
+      let h = try SupervisorHarness(pools: poolTable("noop", #"handler = "noop""#, "min = 1", "max = 1"))
+      try h.start()
+      let workers = try h.workerPIDs("noop")
+      var r = try h.drover(["ctl", "drain"])
+      #expect(r.exitCode == 0, "\(r.stderrText)")
+      try h.waitUntil("drained") { try h.state() == "drained" }
+      #expect(try h.pool("noop")["paused"]?.boolValue == true)
+      let id = try h.enqueue("noop")
+      SupervisorHarness.pause(.milliseconds(500))
+      #expect(try h.jobState(id) == "queued")
+      #expect(try h.workerPIDs("noop") == workers)
+      r = try h.drover(["ctl", "resume"])
+      #expect(r.exitCode == 0, "\(r.stderrText)")
+      try h.waitUntil("the job completed after resume") { try h.jobState(id) == "completed" }
+      #expect(try h.state() == "running")
+      #expect(try h.stop().exitCode == 0)
+    }
+  }
+}

@@ -1,0 +1,314 @@
+import DroverCore
+import DroverStore
+import DroverTestSupport
+import Foundation
+import Testing
+
+#if canImport(Glibc)
+  import Glibc
+#endif
+
+/// Process-level tests of `drover serve`: the real binary, real sockets, real signals, job
+/// states checked in the store afterwards.
+///
+/// One serialized suite (nested suites in the other Supervisor*.swift files inherit it): the
+/// machine has two cores and these tests measure time, so they run one at a time.
+@Suite("Supervisor", .serialized, .timeLimit(.minutes(3)))
+struct SupervisorTests {}
+
+/// A `[pools.NAME]` table from `key = value` lines.
+func poolTable(_ name: String, _ lines: String...) -> String {
+  "[pools.\(name)]\n" + lines.joined(separator: "\n") + "\n"
+}
+
+/// The jobs of a store file, opened in this process (after or during a run: WAL readers do not
+/// block the supervisor).
+func storeJobs(_ h: SupervisorHarness, limit: Int = 100_000) throws -> [Job] {
+  try SQLiteStore(path: h.storePath).list(ListParams(limit: limit))
+}
+
+/// Monotonic seconds since `start`.
+func seconds(since start: ContinuousClock.Instant) -> Double {
+  let d = ContinuousClock.now - start
+  return Double(d.components.seconds) + Double(d.components.attoseconds) / 1e18
+}
+
+extension SupervisorTests {
+  @Suite("jobs")
+  struct Jobs {
+    /// 10,000 jobs drain through 2 workers: all completed, none lost, none run twice.
+    @Test func tenThousandNoopJobsDrainWithTwoWorkers() throws {
+      let h = try SupervisorHarness(pools: poolTable("noop", #"handler = "noop""#, "min = 2", "max = 2"))
+      try h.start()
+      let count = 10_000
+      var text = ""
+      text.reserveCapacity(count * 40)
+      for n in 0..<count { text += #"{"type": "noop", "payload": {"n": \#(n)}}"# + "\n" }
+      let file = try h.write("batch.ndjson", text)
+      let r = try h.drover(["enqueue", "--batch", file], timeout: .seconds(60))
+      #expect(r.exitCode == 0, "enqueue --batch: \(r.stderrText)")
+      #expect(r.trimmedStdout == "\(count)")
+
+      try h.waitUntil("every job completed", timeout: .seconds(90), every: .milliseconds(200)) {
+        try h.jobCounts()["completed"] == Int64(count)
+      }
+      let workers = try h.workers("noop")
+      #expect(workers.count == 2)
+      // Every outcome a worker reports counts once: more than `count` would be a job run twice.
+      let done = workers.reduce(Int64(0)) { $0 + ($1["jobs_done"]?.intValue ?? 0) }
+      #expect(done == Int64(count), "outcomes reported by the workers")
+      let out = try h.stop()
+      #expect(out.exitCode == 0, "serve exit: \(out.status)")
+
+      let jobs = try storeJobs(h)
+      #expect(jobs.count == count)
+      #expect(jobs.filter { $0.state != .completed }.isEmpty)
+      #expect(jobs.filter { $0.attempts != 1 }.map(\.id).isEmpty, "jobs with attempts != 1")
+      #expect(jobs.filter { !$0.errors.isEmpty }.map(\.id).isEmpty, "jobs with errors")
+      #expect(jobs.filter { $0.progress != 100 }.isEmpty)
+    }
+
+    /// kill -9 of a busy worker fails that attempt with the signal, the job is retried and
+    /// completes, and a new worker takes the dead one's place.
+    @Test func killNineOfABusyWorkerRetriesTheJobOnAReplacement() throws {
+      let h = try SupervisorHarness(
+        pools: poolTable(
+          "sleepy", #"handler = "sleep""#, "min = 1", "max = 1", "max_attempts = 3",
+          #"backoff = { base = "100ms", cap = "200ms" }"#))
+      try h.start()
+      let id = try h.enqueue("sleepy", #"{"ms": 3000}"#)
+      var victim: Int32 = 0
+      try h.waitUntil("a worker is busy with the job") {
+        guard let w = try h.workers("sleepy").first(where: { $0["busy"]?.boolValue == true })
+        else { return false }
+        victim = Int32(w["pid"]?.intValue ?? 0)
+        return try h.jobState(id) == "running"
+      }
+      #expect(kill(victim, SIGKILL) == 0)
+
+      try h.waitUntil("the job completed", timeout: .seconds(20), every: .milliseconds(100)) {
+        try h.jobState(id) == "completed"
+      }
+      let job = try h.job(id)
+      #expect(job["attempts"]?.intValue == 2)
+      let errors = try h.jobErrors(id)
+      #expect(errors.count == 1)
+      #expect(errors.first?.contains("signal 9") == true, "errors: \(errors)")
+      #expect(errors.first?.contains("\(victim)") == true, "the error names the worker: \(errors)")
+      let now = try h.workerPIDs("sleepy")
+      #expect(now.count == 1)
+      #expect(!now.contains(victim))
+      #expect(!SupervisorHarness.isAlive(victim))
+      #expect(try h.stop().exitCode == 0)
+    }
+
+    /// A supervisor killed with SIGKILL loses nothing: its workers die with it, and the next
+    /// supervisor runs the rescued jobs without charging an attempt for the lost one.
+    @Test func killNineOfTheSupervisorLosesNothing() throws {
+      let h = try SupervisorHarness(
+        pools: poolTable("sleepy", #"handler = "sleep""#, "min = 2", "max = 2", "max_attempts = 5"))
+      try h.start()
+      let batch = (0..<4).map { _ in #"{"type": "sleepy", "payload": {"ms": 1500}}"# }
+      let file = try h.write("batch.ndjson", batch.joined(separator: "\n") + "\n")
+      #expect(try h.drover(["enqueue", "--batch", file]).exitCode == 0)
+      // 2 workers × capacity 2: all four are claimed (two run, two are prefetched).
+      try h.waitUntil("both workers are busy and all four jobs claimed") {
+        let s = try h.status()
+        let busy = s["pools"]?.arrayValue?.first?["workers"]?.arrayValue?
+          .filter { $0["busy"]?.boolValue == true }.count
+        return busy == 2 && s["jobs"]?["running"]?.intValue == 4
+      }
+      let workers = try h.workerPIDs("sleepy")
+      #expect(workers.count == 2)
+
+      let out = try h.stop(signal: SIGKILL, timeout: .seconds(5))
+      #expect(out.status == .signaled(SIGKILL))
+      // PR_SET_PDEATHSIG (and the socket's EOF) take the workers down with it.
+      try h.waitUntil("the orphaned workers exited by themselves", timeout: .seconds(5)) {
+        workers.allSatisfy { !SupervisorHarness.isAlive($0) }
+      }
+      #expect(try h.stats()["running"] == 4, "the store still says running before the restart")
+
+      try h.start()
+      #expect(h.log().contains("rescued 4 jobs"), "log: \(h.log())")
+      try h.waitUntil("every job completed", timeout: .seconds(20), every: .milliseconds(100)) {
+        try h.jobCounts()["completed"] == 4
+      }
+      #expect(try h.stop().exitCode == 0)
+      for job in try storeJobs(h) {
+        #expect(job.state == .completed)
+        #expect(job.attempts == 1, "job \(job.id): the lost attempt must not count")
+        #expect(job.errors.count == 1, "job \(job.id): \(job.errors)")
+        #expect(
+          job.errors.first?.message.contains("supervisor") == true
+            && job.errors.first?.message.contains("died") == true,
+          "job \(job.id): \(job.errors)")
+      }
+    }
+
+    /// SIGTERM: the running job finishes, queued (and prefetched) jobs stay queued without an
+    /// attempt spent, exit 0, well before drain_timeout.
+    @Test func sigtermLetsTheRunningJobFinishAndLeavesTheRestQueued() throws {
+      let h = try SupervisorHarness(
+        pools: poolTable("sleepy", #"handler = "sleep""#, "min = 1", "max = 1"),
+        drainTimeout: "20s")
+      try h.start()
+      let first = try h.enqueue("sleepy", #"{"ms": 3000}"#)
+      try h.waitUntil("the first job is running") {
+        try h.workers("sleepy").first?["busy"]?.boolValue == true
+      }
+      let rest = try (0..<3).map { _ in try h.enqueue("sleepy", #"{"ms": 3000}"#) }
+      // The worker prefetches one of the rest: it must come back too.
+      try h.waitUntil("a second job is prefetched") { try h.stats()["running"] == 2 }
+
+      let t0 = ContinuousClock.now
+      let out = try h.stop(signal: SIGTERM, timeout: .seconds(15))
+      let took = seconds(since: t0)
+      #expect(out.exitCode == 0, "serve exit: \(out.status); log: \(h.logTail())")
+      #expect(took < 10, "took \(took) s; drain_timeout is 20 s")
+      #expect(took > 1.5, "took \(took) s: it did not wait for the running job")
+
+      #expect(try h.jobState(first) == "completed")
+      for id in rest {
+        let job = try h.job(id)
+        #expect(job["state"]?.stringValue == "queued", "job \(id): \(job.render())")
+        #expect(job["attempts"]?.intValue == 0, "job \(id): \(job.render())")
+      }
+      #expect(!FileManager.default.fileExists(atPath: h.socketPath), "the socket file is removed")
+    }
+
+    /// A job over its pool's timeout is cancelled; with one attempt allowed it ends dead with
+    /// "timed out" in its errors.
+    @Test func aJobOverItsTimeoutFailsAndEndsDead() throws {
+      let h = try SupervisorHarness(
+        pools: poolTable(
+          "slow", #"handler = "sleep""#, "min = 1", "max = 1", #"timeout = "1s""#,
+          "max_attempts = 1"))
+      try h.start()
+      let t0 = ContinuousClock.now
+      let id = try h.enqueue("slow", #"{"ms": 10000}"#)
+      try h.waitUntil("the job is dead", timeout: .seconds(8), every: .milliseconds(100)) {
+        try h.jobState(id) == "dead"
+      }
+      #expect(seconds(since: t0) < 5)
+      let job = try h.job(id)
+      #expect(job["attempts"]?.intValue == 1)
+      let errors = try h.jobErrors(id)
+      #expect(errors.count == 1)
+      #expect(errors.first?.contains("timed out") == true, "errors: \(errors)")
+      #expect(try h.stop().exitCode == 0)
+    }
+
+    /// A handler that ignores the cancel: after --stop-grace-ms its worker is killed, the job
+    /// fails with "timed out", and nothing the job started keeps running.
+    @Test func aJobThatIgnoresItsTimeoutIsKilledWithEverythingItStarted() throws {
+      let pidFile = "cmd.pid"
+      let h = try SupervisorHarness(pools: "")
+      let script = "trap '' TERM; echo $$ > \(h.dir.file(pidFile)); exec sleep 30"
+      try h.writeConfig(
+        SupervisorHarness.configText(
+          pools: poolTable(
+            "stubborn", #"handler = "exec""#, #"command = ["/bin/sh", "-c", "\#(script)"]"#,
+            "min = 1", "max = 1", #"timeout = "1s""#, "max_attempts = 1")))
+      try h.start()
+      let id = try h.enqueue("stubborn")
+      try h.waitUntil("the job is dead", timeout: .seconds(10), every: .milliseconds(100)) {
+        try h.jobState(id) == "dead"
+      }
+      let errors = try h.jobErrors(id)
+      #expect(errors.first?.contains("timed out") == true, "errors: \(errors)")
+      let text = try String(contentsOfFile: h.dir.file(pidFile), encoding: .utf8)
+      let commandPID = try #require(Int32(text.trimmingCharacters(in: .whitespacesAndNewlines)))
+      // The attempt is over (and may be retried elsewhere): its command must not live on.
+      try h.waitUntil("the timed-out job's command is gone", timeout: .seconds(5)) {
+        !SupervisorHarness.isAlive(commandPID)
+      }
+      #expect(try h.stop().exitCode == 0)
+    }
+
+    /// `jobs cancel` of a running job stops it cooperatively within moments; the worker lives.
+    @Test func cancellingARunningJobEndsItCancelledQuickly() throws {
+      let h = try SupervisorHarness(
+        pools: poolTable("sleepy", #"handler = "sleep""#, "min = 1", "max = 1"))
+      try h.start()
+      let id = try h.enqueue("sleepy", #"{"ms": 10000}"#)
+      try h.waitUntil("the job is running") {
+        try h.workers("sleepy").first?["busy"]?.boolValue == true
+      }
+      let worker = try h.workerPIDs("sleepy")
+      let t0 = ContinuousClock.now
+      let r = try h.drover(["jobs", "cancel", String(id)])
+      #expect(r.exitCode == 0, "jobs cancel: \(r.stderrText)")
+      try h.waitUntil("the job is cancelled", timeout: .seconds(5), every: .milliseconds(50)) {
+        try h.jobState(id) == "cancelled"
+      }
+      #expect(seconds(since: t0) < 3)
+      #expect(try h.workerPIDs("sleepy") == worker, "a cooperative cancel keeps the worker")
+      #expect(try h.stop().exitCode == 0)
+    }
+
+    /// The exec handler: exit 3 is permanent (stderr is the error), 75 is retried, 0 completes
+    /// with progress 100.
+    @Test func execHandlerExitCodesClassifyTheOutcome() throws {
+      let script = """
+        read x; echo PROGRESS 50; case $x in *perm*) echo bad input $x >&2; exit 3;; \
+        *temp*) echo try later >&2; exit 75;; esac; exit 0
+        """
+      let h = try SupervisorHarness(
+        pools: poolTable(
+          "ex", #"handler = "exec""#, #"command = ["/bin/sh", "-c", "\#(script)"]"#, "min = 1",
+          "max = 1", "max_attempts = 2", #"backoff = { base = "50ms", cap = "100ms" }"#))
+      try h.start()
+      let perm = try h.enqueue("ex", #"{"mode": "perm"}"#)
+      let temp = try h.enqueue("ex", #"{"mode": "temp"}"#)
+      let ok = try h.enqueue("ex", #"{"mode": "fine"}"#)
+      try h.waitUntil("all three jobs are final", timeout: .seconds(15), every: .milliseconds(100)) {
+        try [perm, temp, ok].allSatisfy { try ["completed", "dead"].contains(h.jobState($0)) }
+      }
+      let p = try h.job(perm)
+      #expect(p["state"]?.stringValue == "dead")
+      #expect(p["attempts"]?.intValue == 1, "a permanent failure is not retried")
+      #expect(try h.jobErrors(perm).first?.contains("bad input") == true, "\(p.render())")
+
+      let t = try h.job(temp)
+      #expect(t["state"]?.stringValue == "dead")
+      #expect(t["attempts"]?.intValue == 2, "exit 75 is retried: \(t.render())")
+      let tempErrors = try h.jobErrors(temp)
+      #expect(tempErrors.count == 2 && tempErrors.allSatisfy { $0.contains("try later") }, "\(tempErrors)")
+
+      let o = try h.job(ok)
+      #expect(o["state"]?.stringValue == "completed")
+      #expect(o["progress"]?.intValue == 100)
+      #expect(o["attempts"]?.intValue == 1)
+      #expect(try h.stop().exitCode == 0)
+    }
+
+    /// 1000 enqueue lines in one write on one connection: 1000 ok replies, in order, ids
+    /// increasing, and every job completes.
+    @Test func pipelinedEnqueuesAreAnsweredInOrder() throws {
+      let h = try SupervisorHarness(pools: poolTable("noop", #"handler = "noop""#, "min = 1", "max = 2"))
+      try h.start()
+      let count = 1000
+      let lines = (0..<count).map { #"{"cmd":"enqueue","type":"noop","payload":{"n":\#($0)}}"# }
+      let client = try ControlSocket(path: h.socketPath)
+      try client.send(lines.joined(separator: "\n") + "\n")
+      var ids: [Int64] = []
+      for n in 0..<count {
+        guard let line = try client.readLine(timeout: .seconds(20)) else {
+          Issue.record("the connection closed after \(n) replies")
+          break
+        }
+        let reply = try JSONValue.parse(line)
+        #expect(reply["ok"]?.boolValue == true, "reply \(n): \(line)")
+        if let id = reply["id"]?.intValue { ids.append(id) }
+      }
+      #expect(ids.count == count)
+      #expect(zip(ids, ids.dropFirst()).allSatisfy { $0 < $1 }, "ids in request order")
+      try h.waitUntil("every job completed", timeout: .seconds(30), every: .milliseconds(100)) {
+        try h.jobCounts()["completed"] == Int64(count)
+      }
+      #expect(Set(try storeJobs(h).map(\.id)) == Set(ids))
+      #expect(try h.stop().exitCode == 0)
+    }
+  }
+}

@@ -1,0 +1,529 @@
+public import DroverCore
+import DroverSystem
+import Foundation
+import Synchronization
+
+#if canImport(Glibc)
+  import Glibc
+#endif
+
+/// A harness failure: a bounded wait that ran out, a supervisor that died, a bad reply. The
+/// text carries the tail of the supervisor's log.
+public struct HarnessError: Error, CustomStringConvertible {
+  public var description: String
+  public init(_ description: String) { self.description = description }
+}
+
+/// Runs the real `drover serve` in a temp folder for process-level tests, and cleans up after
+/// it without leaks.
+///
+/// Every wait is bounded. When the harness goes away (test passed, failed or threw) it
+/// SIGKILLs every supervisor it started, their process groups, and every worker it ever saw
+/// (found in `status` replies and in `/proc/PID/task/*/children` of the supervisor), so even
+/// workers that moved to a group of their own or outlived a killed supervisor die.
+///
+/// Not thread-safe: one test drives one harness.
+public final class SupervisorHarness {
+  /// Flags for fast tests: frequent heartbeats, a short hung-worker and stop grace, debug logs.
+  public static let fastFlags = [
+    "--heartbeat-ms", "200", "--heartbeat-timeout-ms", "3000", "--stop-grace-ms", "300",
+    "--log-level", "debug",
+  ]
+
+  public let dir: TempDirectory
+  /// The `drover` executable.
+  public let binary: String
+  public let configPath: String
+  /// The supervisor now running (nil before `start` and after `stop`/`kill`).
+  public private(set) var serve: RunningChild?
+  /// Every supervisor started, oldest first (their logs, and cleanup).
+  public private(set) var started: [RunningChild] = []
+  /// Every worker pid ever seen.
+  public private(set) var seenWorkers: Set<Int32> = []
+
+  /// A folder with `drover.toml` made of `configText(pools:drainTimeout:)`.
+  public init(pools: String, drainTimeout: String = "10s") throws {
+    dir = try TempDirectory(prefix: "drover-sup")
+    binary = try DroverBinary.path()
+    configPath = dir.file("drover.toml")
+    try writeConfig(Self.configText(pools: pools, drainTimeout: drainTimeout))
+  }
+
+  deinit { cleanup() }
+
+  /// A whole config: store and socket under `var/`, the drain timeout, then `pools` verbatim.
+  public static func configText(pools: String, drainTimeout: String = "10s") -> String {
+    """
+    [store]
+    path = "var/drover.db"
+
+    [control]
+    socket = "var/control.sock"
+
+    [supervisor]
+    drain_timeout = "\(drainTimeout)"
+
+    \(pools)
+    """
+  }
+
+  public var storePath: String { dir.file("var/drover.db") }
+  public var socketPath: String { dir.file("var/control.sock") }
+
+  /// Replaces the config file (atomically: a reload never reads half a file).
+  public func writeConfig(_ text: String) throws {
+    try write("drover.toml", text)
+  }
+
+  /// Writes `text` to `name` in the folder (atomically) and returns its path.
+  @discardableResult
+  public func write(_ name: String, _ text: String, mode: Int? = nil) throws -> String {
+    let path = dir.file(name)
+    try Data(text.utf8).write(to: URL(fileURLWithPath: path), options: .atomic)
+    if let mode { chmod(path, mode_t(mode)) }
+    return path
+  }
+
+  /// The environment of every child: this process's, minus what would change what drover
+  /// does, plus `changes` (nil removes).
+  public func environment(_ changes: [String: String?] = [:]) -> [String: String] {
+    var all: [String: String?] = [
+      "DROVER_CONFIG": nil, "NOTIFY_SOCKET": nil, "WATCHDOG_USEC": nil, "WATCHDOG_PID": nil,
+    ]
+    for (k, v) in changes { all[k] = v }
+    return ChildProcess.environment(all)
+  }
+
+  // MARK: Supervisor life
+
+  /// Starts `drover serve --config … FLAGS` and, unless told otherwise, waits until its status
+  /// says `running`. Throws (with its log) if it exits or does not get there in time.
+  @discardableResult
+  public func start(
+    flags: [String] = SupervisorHarness.fastFlags, environment changes: [String: String?] = [:],
+    waitUntilRunning: Bool = true, timeout: Duration = .seconds(20)
+  ) throws -> RunningChild {
+    precondition(serve == nil, "a supervisor is already running")
+    let child = try ChildProcess.start(
+      binary, ["serve", "--config", configPath] + flags, environment: environment(changes))
+    serve = child
+    started.append(child)
+    if waitUntilRunning {
+      try waitUntil("the supervisor is running", timeout: timeout) {
+        try state() == "running"
+      }
+    }
+    return child
+  }
+
+  /// The running supervisor, or a failure naming what happened to it.
+  public func supervisor() throws -> RunningChild {
+    guard let serve else { throw HarnessError("no supervisor is running") }
+    if let status = serve.poll() {
+      throw HarnessError("the supervisor exited (\(status)); log:\n\(logTail())")
+    }
+    return serve
+  }
+
+  /// Sends `signal` to the supervisor only (not its group) and waits for it to exit.
+  @discardableResult
+  public func stop(signal: Int32 = 15 /* SIGTERM */, timeout: Duration = .seconds(20)) throws
+    -> ProcessOutput
+  {
+    let child = try supervisor()
+    child.kill(signal)
+    return try waitForExit(timeout: timeout)
+  }
+
+  /// Waits for the supervisor to exit by itself; on timeout it is SIGKILLed (by
+  /// `waitForExit`) and this throws.
+  @discardableResult
+  public func waitForExit(timeout: Duration) throws -> ProcessOutput {
+    guard let child = serve else { throw HarnessError("no supervisor is running") }
+    noteChildren()
+    defer { serve = nil }
+    return try child.waitForExit(timeout: timeout)
+  }
+
+  /// SIGKILLs everything this harness started: supervisors, their groups, every worker seen.
+  /// Harmless when repeated.
+  public func cleanup() {
+    for child in started { noteChildren(of: child.pid) }
+    for child in started {
+      child.killGroup(SIGKILL)
+      child.kill(SIGKILL)
+    }
+    let groups = Set(started.map(\.pid))
+    for pid in seenWorkers.union(Self.processes(inGroups: groups))
+    where Self.isWorkerOf(binary: binary, pid: pid) {
+      Glibc.kill(pid, SIGKILL)
+    }
+    for child in started { _ = try? child.waitForExit(timeout: .seconds(10)) }
+    serve = nil
+  }
+
+  /// The current supervisor's stderr (its log) so far.
+  public func log() -> String {
+    String(decoding: serve?.stderrSoFar() ?? started.last?.stderrSoFar() ?? [], as: UTF8.self)
+  }
+
+  /// Every supervisor's log, oldest first.
+  public func allLogs() -> String {
+    started.map { String(decoding: $0.stderrSoFar(), as: UTF8.self) }.joined(
+      separator: "\n----- next supervisor -----\n")
+  }
+
+  /// The last ~4000 characters of every log, for failure messages.
+  public func logTail() -> String { String(allLogs().suffix(4000)) }
+
+  // MARK: Control socket
+
+  /// One request on a fresh connection; the reply parsed. Does not check `ok`.
+  public func request(_ line: String, timeout: Duration = .seconds(10)) throws -> JSONValue {
+    let client = try ControlSocket(path: socketPath)
+    try client.send(line + "\n")
+    guard let reply = try client.readLine(timeout: timeout) else {
+      throw HarnessError("the supervisor hung up without answering \(line)")
+    }
+    do { return try JSONValue.parse(reply) } catch {
+      throw HarnessError("the reply to \(line) is not JSON (\(error)): \(reply)")
+    }
+  }
+
+  /// `{"cmd": "status"}`; remembers the workers it names.
+  public func status() throws -> JSONValue {
+    let s = try request(#"{"cmd":"status"}"#)
+    guard s["ok"]?.boolValue == true else { throw HarnessError("status failed: \(s.render())") }
+    for p in s["pools"]?.arrayValue ?? [] {
+      for w in p["workers"]?.arrayValue ?? [] {
+        if let pid = w["pid"]?.intValue { seenWorkers.insert(Int32(pid)) }
+      }
+    }
+    noteChildren()
+    return s
+  }
+
+  /// The supervisor's `state`.
+  public func state() throws -> String? { try status()["state"]?.stringValue }
+
+  /// One pool's object in `status`.
+  public func pool(_ name: String) throws -> JSONValue {
+    guard let p = try status()["pools"]?.arrayValue?.first(where: { $0["name"]?.stringValue == name })
+    else { throw HarnessError("status has no pool \(name)") }
+    return p
+  }
+
+  /// The workers of a pool in `status` (all of them: booting, ready and retiring).
+  public func workers(_ pool: String) throws -> [JSONValue] {
+    try self.pool(pool)["workers"]?.arrayValue ?? []
+  }
+
+  /// The pids of a pool's workers in `status`.
+  public func workerPIDs(_ pool: String) throws -> [Int32] {
+    try workers(pool).compactMap { $0["pid"]?.intValue.map { Int32($0) } }
+  }
+
+  /// Job counts by state from `status`.
+  public func jobCounts() throws -> [String: Int64] {
+    var counts: [String: Int64] = [:]
+    for f in try status()["jobs"]?.objectValue ?? [] { counts[f.key] = f.value.intValue }
+    return counts
+  }
+
+  /// `enqueue` over the control socket; returns the id.
+  public func enqueueViaSocket(_ type: String, _ payload: String = "{}") throws -> JobID {
+    let r = try request(#"{"cmd":"enqueue","type":"\#(type)","payload":\#(payload)}"#)
+    guard r["ok"]?.boolValue == true, let id = r["id"]?.intValue else {
+      throw HarnessError("enqueue failed: \(r.render())")
+    }
+    return id
+  }
+
+  // MARK: CLI
+
+  /// Runs `drover ARGS --config CONFIG` to completion.
+  public func drover(_ args: [String], timeout: Duration = .seconds(30)) throws -> ProcessOutput {
+    try ChildProcess.run(
+      binary, args + ["--config", configPath], environment: environment(), timeout: timeout)
+  }
+
+  /// `drover enqueue TYPE PAYLOAD ARGS`; returns the printed id.
+  public func enqueue(_ type: String, _ payload: String = "{}", _ args: [String] = []) throws
+    -> JobID
+  {
+    let r = try drover(["enqueue", type, payload] + args)
+    guard r.exitCode == 0, let id = JobID(r.trimmedStdout) else {
+      throw HarnessError("enqueue \(type) \(payload) failed (\(r.status)): \(r.stderrText)")
+    }
+    return id
+  }
+
+  /// `drover jobs show ID --json`, parsed.
+  public func job(_ id: JobID) throws -> JSONValue {
+    let r = try drover(["jobs", "show", String(id), "--json"])
+    guard r.exitCode == 0 else { throw HarnessError("jobs show \(id) failed: \(r.stderrText)") }
+    return try JSONValue.parse(r.stdoutText)
+  }
+
+  /// A job's state name.
+  public func jobState(_ id: JobID) throws -> String? { try job(id)["state"]?.stringValue }
+
+  /// The messages of a job's errors, oldest first.
+  public func jobErrors(_ id: JobID) throws -> [String] {
+    try job(id)["errors"]?.arrayValue?.compactMap { $0["message"]?.stringValue } ?? []
+  }
+
+  /// `drover jobs stats --json`, as state name → count.
+  public func stats() throws -> [String: Int64] {
+    let r = try drover(["jobs", "stats", "--json"])
+    guard r.exitCode == 0 else { throw HarnessError("jobs stats failed: \(r.stderrText)") }
+    var counts: [String: Int64] = [:]
+    for f in try JSONValue.parse(r.stdoutText).objectValue ?? [] {
+      counts[f.key] = f.value.intValue
+    }
+    return counts
+  }
+
+  // MARK: Waiting and processes
+
+  /// Polls `condition` every `every` until it is true; throws after `timeout`, naming `what`,
+  /// the condition's last error, and the supervisor's log. An error thrown by the condition
+  /// counts as "not yet".
+  public func waitUntil(
+    _ what: String, timeout: Duration = .seconds(10), every: Duration = .milliseconds(25),
+    _ condition: () throws -> Bool
+  ) throws {
+    let deadline = ContinuousClock.now + timeout
+    var lastError: (any Error)?
+    while true {
+      do {
+        if try condition() { return }
+        lastError = nil
+      } catch {
+        lastError = error
+      }
+      if ContinuousClock.now >= deadline {
+        throw HarnessError(
+          "timed out after \(timeout) waiting until \(what)"
+            + (lastError.map { " (last error: \($0))" } ?? "") + "; log:\n\(logTail())")
+      }
+      Self.pause(every)
+    }
+  }
+
+  /// Records the current children of the supervisor (its workers) as seen.
+  public func noteChildren() {
+    if let serve { noteChildren(of: serve.pid) }
+  }
+
+  private func noteChildren(of pid: Int32) {
+    for child in Self.children(of: pid) { seenWorkers.insert(child) }
+  }
+
+  /// The live children of `pid`, from `/proc/PID/task/*/children`.
+  public static func children(of pid: Int32) -> [Int32] {
+    let tasks = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(pid)/task")) ?? []
+    var out: [Int32] = []
+    for t in tasks {
+      guard let text = try? String(contentsOfFile: "/proc/\(pid)/task/\(t)/children", encoding: .utf8)
+      else { continue }
+      out += text.split(separator: " ").compactMap { Int32($0.trimmingCharacters(in: .whitespacesAndNewlines)) }
+    }
+    return out
+  }
+
+  /// Live processes whose process group is one of `groups`.
+  static func processes(inGroups groups: Set<Int32>) -> [Int32] {
+    let entries = (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []
+    return entries.compactMap { Int32($0) }.filter { pid in
+      guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+        let close = stat.lastIndex(of: ")")
+      else { return false }
+      // After "comm)": state, ppid, pgrp.
+      let fields = stat[stat.index(after: close)...].split(separator: " ")
+      return fields.count > 2 && Int32(fields[2]).map(groups.contains) == true
+    }
+  }
+
+  /// Whether `pid` is a live process (not gone, not a zombie waiting for its reaper).
+  public static func isAlive(_ pid: Int32) -> Bool {
+    guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+      let close = stat.lastIndex(of: ")")
+    else { return false }
+    let state = stat[stat.index(after: close)...].dropFirst().first
+    return state != "Z" && state != "X"
+  }
+
+  /// The argv of `pid`, or nil when it is gone.
+  public static func commandLine(_ pid: Int32) -> [String]? {
+    guard let data = FileManager.default.contents(atPath: "/proc/\(pid)/cmdline"), !data.isEmpty
+    else { return nil }
+    return data.split(separator: 0).map { String(decoding: $0, as: UTF8.self) }
+  }
+
+  /// Whether `pid` is alive and runs `BINARY worker …` (or is a fake worker script).
+  static func isWorkerOf(binary: String, pid: Int32) -> Bool {
+    guard isAlive(pid), let argv = commandLine(pid) else { return false }
+    return argv.contains("worker") && argv.contains("--pool")
+  }
+
+  /// Sleeps for `d` (a test's pause between polls).
+  public static func pause(_ d: Duration) {
+    let ns = max(Int64(d.components.seconds) * 1_000_000_000 + d.components.attoseconds / 1_000_000_000, 0)
+    var ts = timespec(tv_sec: Int(ns / 1_000_000_000), tv_nsec: Int(ns % 1_000_000_000))
+    var left = timespec()
+    while nanosleep(&ts, &left) != 0 && errno == EINTR { ts = left }
+  }
+}
+
+/// A blocking client connection to a control socket, for tests that speak the raw protocol
+/// (pipelining, garbage). Writes never raise SIGPIPE; every read is bounded.
+public final class ControlSocket {
+  public let fd: Int32
+  private var pending: [UInt8] = []
+
+  public init(path: String) throws {
+    do { fd = try UnixSocket.connect(path: path, timeout: .seconds(5)) } catch {
+      throw HarnessError("cannot connect to \(path): \(error)")
+    }
+  }
+
+  deinit { Glibc.close(fd) }
+
+  /// Sends text.
+  public func send(_ text: String) throws { try send(Array(text.utf8)) }
+
+  /// Sends bytes, all of them, or throws (EPIPE when the supervisor hung up: no signal).
+  public func send(_ bytes: [UInt8], timeout: Duration = .seconds(10)) throws {
+    let deadline = ContinuousClock.now + timeout
+    var off = 0
+    while off < bytes.count {
+      let n = bytes.withUnsafeBytes {
+        Glibc.send(fd, $0.baseAddress! + off, $0.count - off, Int32(MSG_NOSIGNAL) | Int32(MSG_DONTWAIT))
+      }
+      if n > 0 {
+        off += n
+        continue
+      }
+      let e = errno
+      if e == EINTR { continue }
+      guard e == EAGAIN || e == EWOULDBLOCK else {
+        throw HarnessError("send failed after \(off) of \(bytes.count) bytes: \(String(cString: strerror(e)))")
+      }
+      guard ContinuousClock.now < deadline else {
+        throw HarnessError("send blocked for \(timeout) after \(off) of \(bytes.count) bytes")
+      }
+      var p = pollfd(fd: fd, events: Int16(POLLOUT), revents: 0)
+      _ = poll(&p, 1, 50)
+    }
+  }
+
+  /// The next line (without its newline); nil at end of file. Throws after `timeout`, or on a
+  /// read error such as ECONNRESET.
+  public func readLine(timeout: Duration = .seconds(10)) throws -> String? {
+    let deadline = ContinuousClock.now + timeout
+    var buf = [UInt8](repeating: 0, count: 65536)
+    while true {
+      if let nl = pending.firstIndex(of: 0x0A) {
+        let line = String(decoding: pending[..<nl], as: UTF8.self)
+        pending.removeSubrange(...nl)
+        return line
+      }
+      let left = deadline - ContinuousClock.now
+      guard left > .zero else { throw HarnessError("no reply line within \(timeout)") }
+      var p = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+      let ms = Int32(clamping: left.components.seconds * 1000 + left.components.attoseconds / 1_000_000_000_000_000 + 1)
+      let r = poll(&p, 1, ms)
+      if r < 0 && errno == EINTR { continue }
+      if r <= 0 { continue }
+      let n = buf.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, Int32(MSG_DONTWAIT)) }
+      if n < 0 {
+        let e = errno
+        if e == EINTR || e == EAGAIN { continue }
+        throw HarnessError("read failed: \(String(cString: strerror(e)))")
+      }
+      if n == 0 {
+        if pending.isEmpty { return nil }
+        let line = String(decoding: pending, as: UTF8.self)
+        pending = []
+        return line
+      }
+      pending.append(contentsOf: buf[0..<n])
+    }
+  }
+
+  /// Half-closes the writing side (the supervisor sees end of file after the last line).
+  public func shutdownWrite() { _ = shutdown(fd, Int32(SHUT_WR)) }
+}
+
+/// A stand-in for systemd's notification socket: a datagram socket in a folder, read by a
+/// background thread so the sender never finds its queue full.
+public final class NotifyListener: Sendable {
+  /// One datagram and when it arrived.
+  public struct Message: Sendable {
+    public var text: String
+    public var at: ContinuousClock.Instant
+    /// Its `NAME=value` assignments.
+    public var fields: [String: String] {
+      var out: [String: String] = [:]
+      for line in text.split(separator: "\n") {
+        guard let eq = line.firstIndex(of: "=") else { continue }
+        out[String(line[..<eq])] = String(line[line.index(after: eq)...])
+      }
+      return out
+    }
+  }
+
+  public let path: String
+  private let received = Mutex<[Message]>([])
+  private let stopped = Atomic<Bool>(false)
+
+  public init(path: String) throws {
+    self.path = path
+    let fd = socket(AF_UNIX, Int32(SOCK_DGRAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+    guard fd >= 0 else { throw HarnessError("socket: \(String(cString: strerror(errno)))") }
+    var addr = sockaddr_un()
+    addr.sun_family = sa_family_t(AF_UNIX)
+    let bytes = Array(path.utf8)
+    withUnsafeMutableBytes(of: &addr.sun_path) { raw in
+      raw.copyBytes(from: bytes)
+      raw[bytes.count] = 0
+    }
+    let rc = withUnsafePointer(to: &addr) {
+      $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+        bind(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size))
+      }
+    }
+    guard rc == 0 else {
+      Glibc.close(fd)
+      throw HarnessError("bind \(path): \(String(cString: strerror(errno)))")
+    }
+    // The thread owns the descriptor and closes it when the listener is stopped or gone; it
+    // holds the listener only weakly, so dropping the listener ends it.
+    let thread = Thread { [weak self] in
+      var buf = [UInt8](repeating: 0, count: 65536)
+      defer { Glibc.close(fd) }
+      while true {
+        var p = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+        let ready = poll(&p, 1, 50) > 0
+        guard let me = self, !me.stopped.load(ordering: .sequentiallyConsistent) else { return }
+        guard ready else { continue }
+        let n = buf.withUnsafeMutableBytes {
+          recv(fd, $0.baseAddress, $0.count, Int32(MSG_DONTWAIT))
+        }
+        guard n > 0 else { continue }
+        let m = Message(text: String(decoding: buf[0..<n], as: UTF8.self), at: .now)
+        me.received.withLock { $0.append(m) }
+      }
+    }
+    thread.start()
+  }
+
+  deinit { stop() }
+
+  /// Stops listening (the messages received so far stay readable).
+  public func stop() { stopped.store(true, ordering: .sequentiallyConsistent) }
+
+  /// Every datagram so far, in arrival order.
+  public var messages: [Message] { received.withLock { $0 } }
+}
