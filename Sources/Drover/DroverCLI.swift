@@ -41,11 +41,9 @@ public enum DroverCLI {
       try command.run()
     } catch let error as CLIError {
       fail(error.message, code: error.exitCode)
-    } catch let error as ExitCode {
-      DroverCommand.exit(withError: error)
-    } catch let error as CleanExit {
-      DroverCommand.exit(withError: error)
-    } catch let error as ValidationError {
+    } catch  where String(reflecting: type(of: error)).hasPrefix("ArgumentParser.") {
+      // Argument-parser's own outcomes (ExitCode, CleanExit, ValidationError, and the internal
+      // error `help` subcommands throw from run()) print and exit its way.
       DroverCommand.exit(withError: error)
     } catch {
       fail(String(describing: error), code: 1)

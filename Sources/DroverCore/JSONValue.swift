@@ -221,9 +221,15 @@ private struct JSONParser {
     case 0x7B: return try object(depth: depth)
     case 0x5B: return try array(depth: depth)
     case 0x22: return .string(try string())
-    case 0x74: try word("true"); return .bool(true)
-    case 0x66: try word("false"); return .bool(false)
-    case 0x6E: try word("null"); return .null
+    case 0x74:
+      try word("true")
+      return .bool(true)
+    case 0x66:
+      try word("false")
+      return .bool(false)
+    case 0x6E:
+      try word("null")
+      return .null
     case 0x2D, 0x30...0x39: return try number()
     default: throw fail("unexpected character '\(Character(Unicode.Scalar(b[i])))'")
     }

@@ -3,18 +3,18 @@ public enum PoolPolicy {
   /// Consecutive boot failures after which a pool is marked crash-looping.
   public static let crashLoopThreshold = 5
 
-  /// The wait before respawning a worker after `consecutiveFailures` (≥ 1) deaths in a row
-  /// that came soon after spawn: 50 ms doubling to a 30 s cap. A worker that lived long gets
-  /// `consecutiveFailures == 0` and is replaced at once (zero).
+  /// The wait before respawning a worker after `consecutiveFailures` deaths in a row that came
+  /// soon after spawn. The first is replaced at once (a single crash, or a kill -9, must not
+  /// leave the pool short); from the second on, 50 ms doubling to a 30 s cap.
   public static func restartDelay(consecutiveFailures n: Int) -> Duration {
-    guard n > 0 else { return .zero }
+    guard n > 1 else { return .zero }
     var ms: Int64 = 50
-    for _ in 1..<min(n, 20) { ms = min(ms * 2, 30_000) }
+    for _ in 2..<min(n, 20) { ms = min(ms * 2, 30_000) }
     return .milliseconds(ms)
   }
 
   /// A worker that lived at least this long before dying resets the failure count.
-  public static let stableAfter: Duration = .seconds(10)
+  public static let stableAfter: Duration = .seconds(1)
 
   /// The number of workers a pool in automatic mode wants: enough to run its running jobs plus
   /// its ready backlog at `concurrency` jobs each, between `min` and `max`.

@@ -39,6 +39,10 @@ public protocol JobStore: AnyObject {
   func retry(_ p: RetryParams) throws(StoreError) -> Job
 
   /// `retry` for every dead job (or the given ones); returns how many were requeued.
+  ///
+  /// Without ids, dead jobs whose unique key another live job holds stay dead. With ids the call
+  /// is all or nothing: an unknown id (`.noSuchJob`), a job that is not dead (`.invalidState`)
+  /// or a taken key (`.uniqueKeyTaken`) throws and nothing is requeued.
   func requeueDead(_ p: RequeueDeadParams) throws(StoreError) -> Int
 
   /// Returns every `running` job to the queue without spending an attempt, recording
@@ -56,7 +60,8 @@ public protocol JobStore: AnyObject {
 /// One job to enqueue.
 public struct EnqueueParams: Sendable, Hashable {
   public var type: String
-  /// A JSON object, as text. The store checks only that it is not empty.
+  /// A JSON object, as text. The store checks only that its first non-blank character is `{`
+  /// (full JSON validation is the caller's job).
   public var payload: String
   public var priority: Int
   /// Due time; at or before `now` means `queued`, later means `scheduled`.
@@ -160,7 +165,7 @@ public struct FinishResult: Sendable, Hashable {
   /// The job's new state; nil when the job was not running (unknown id, or already settled:
   /// the finish was ignored).
   public var state: JobState?
-  /// The attempt number that was settled.
+  /// The attempt number that was settled; 0 when the finish was ignored.
   public var attempt: Int
   public init(id: JobID, state: JobState?, attempt: Int) {
     self.id = id
@@ -215,6 +220,7 @@ public struct BatchResult: Sendable {
 public struct ListParams: Sendable, Hashable {
   public var state: JobState?
   public var type: String?
+  /// At most this many jobs; at least 1.
   public var limit: Int
   public init(state: JobState? = nil, type: String? = nil, limit: Int = 100) {
     self.state = state

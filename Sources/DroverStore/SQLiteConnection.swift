@@ -18,23 +18,49 @@ package final class SQLiteConnection {
   private var cache: [UInt: SQLiteStatement] = [:]
 
   /// Opens `path`. `create` allows making a missing file; `readOnly` opens for reading only
-  /// (used to inspect a file before anything may write to it).
-  package init(path: String, create: Bool = true, readOnly: Bool = false) throws(StoreError) {
+  /// (used to inspect a file before anything may write to it); `immutable` (read-only) also
+  /// skips locking and never creates `-wal`/`-shm` files beside the database.
+  package init(
+    path: String, create: Bool = true, readOnly: Bool = false, immutable: Bool = false
+  ) throws(StoreError) {
     var flags = SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_EXRESCODE
-    if readOnly {
+    if readOnly || immutable {
       flags |= SQLITE_OPEN_READONLY
     } else {
       flags |= SQLITE_OPEN_READWRITE | (create ? SQLITE_OPEN_CREATE : 0)
     }
+    var name = path
+    if immutable {
+      flags |= SQLITE_OPEN_URI
+      name = "file:" + Self.uriEscaped(path) + "?immutable=1"
+    }
     var db: OpaquePointer?
-    let rc = sqlite3_open_v2(path, &db, flags, nil)
+    let rc = sqlite3_open_v2(name, &db, flags, nil)
     guard rc == SQLITE_OK, let db else {
-      let reason = db.map { String(cString: sqlite3_errmsg($0)) } ?? String(cString: sqlite3_errstr(rc))
+      let reason =
+        db.map { String(cString: sqlite3_errmsg($0)) } ?? String(cString: sqlite3_errstr(rc))
       sqlite3_close_v2(db)
       throw .cannotOpen(path: path, reason: reason)
     }
     self.handle = db
     self.path = path
+  }
+
+  /// `path` with every byte but unreserved ones and `/` percent-encoded, for a `file:` URI.
+  static func uriEscaped(_ path: String) -> String {
+    let hex = Array("0123456789ABCDEF".utf8)
+    var out: [UInt8] = []
+    for b in path.utf8 {
+      switch b {
+      case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"),
+        UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "/"), UInt8(ascii: "-"),
+        UInt8(ascii: "."), UInt8(ascii: "_"), UInt8(ascii: "~"):
+        out.append(b)
+      default:
+        out += [UInt8(ascii: "%"), hex[Int(b >> 4)], hex[Int(b & 15)]]
+      }
+    }
+    return String(decoding: out, as: UTF8.self)
   }
 
   deinit {

@@ -116,28 +116,38 @@ enum SQLiteSchema {
     return .migrate(from: 0)
   }
 
-  private static func hex(_ v: Int64) -> String { "0x" + String(UInt32(truncatingIfNeeded: v), radix: 16) }
+  private static func hex(_ v: Int64) -> String {
+    "0x" + String(UInt32(truncatingIfNeeded: v), radix: 16)
+  }
 
   /// Checks an existing, non-empty file without writing to it: its first bytes must be SQLite's
   /// magic, and a read-only connection must find a Drover (or empty) database.
   ///
   /// Read-only matters: a read-write connection would roll back a foreign hot journal or
-  /// checkpoint a foreign WAL on close, changing the file.
+  /// checkpoint a foreign WAL on close, changing the file. And a WAL-mode file without a `-wal`
+  /// beside it (closed cleanly: everything is in the main file) is read immutable, because even
+  /// a read-only connection would leave empty `-wal` and `-shm` files next to someone else's
+  /// database.
   static func inspect(path: String, busyTimeout: Duration) throws(StoreError) {
-    guard let header = readPrefix(path: path, count: 16) else {
+    guard let header = readPrefix(path: path, count: 20) else {
       throw .cannotOpen(path: path, reason: "cannot read the file")
     }
     let magic = Array("SQLite format 3".utf8) + [0]
-    guard header == magic else {
+    guard header.count == 20, Array(header[..<16]) == magic else {
       throw .notADroverDatabase(path: path, reason: "it is not an SQLite database")
     }
-    let db = try SQLiteConnection(path: path, create: false, readOnly: true)
+    // Bytes 18 and 19: the write and read format versions, 2 in WAL mode.
+    let walMode = header[18] == 2 || header[19] == 2
+    let walExists = (try? fileSize(path: path + "-wal")) != nil
+    let db = try SQLiteConnection(
+      path: path, create: false, readOnly: true, immutable: walMode && !walExists)
     // Another process may be recovering or checkpointing the WAL right now: wait for it.
     db.setBusyTimeout(busyTimeout)
     let found: Identity
     do throws(StoreError) {
       found = try identity(of: db)
-    } catch .database(let code, let message) where code & 0xff == SQLITE_NOTADB
+    } catch .database(let code, let message)
+      where code & 0xff == SQLITE_NOTADB
       || code & 0xff == SQLITE_CORRUPT
     {
       throw .notADroverDatabase(path: path, reason: message)

@@ -25,8 +25,7 @@ extension SQLiteStore {
           min(max(progress, 0), 100))
       }
       if batch.promoteDue {
-        result.promoted = try db.run(
-          Self.promoteSQL, now)
+        result.promoted = try db.run(Self.promoteSQL, now)
       }
       result.claimed.reserveCapacity(batch.claims.count)
       for claim in batch.claims { result.claimed.append(try self.claim(claim, now: now)) }
@@ -52,7 +51,8 @@ extension SQLiteStore {
     let maxAttempts = st.int(2)
     var backoff = f.backoff
     if let base = st.optionalInt64(3) {
-      backoff = BackoffPolicy(base: .microseconds(base), cap: .microseconds(st.optionalInt64(4) ?? base))
+      backoff = BackoffPolicy(
+        base: .microseconds(base), cap: .microseconds(st.optionalInt64(4) ?? base))
     }
     let cancelRequested = st.int64(5) != 0
     let pid = f.workerPID.map(Int64.init) ?? st.optionalInt64(6)
@@ -115,16 +115,18 @@ extension SQLiteStore {
   /// `jobs_ready (type, priority DESC, run_at, id) WHERE state = 1`.
   ///
   /// The hot queries name their index (`INDEXED BY`): without `ANALYZE` statistics SQLite's
-  /// planner guesses, and it prefers `jobs_state` for `state = 0`, turning a due-time range into
-  /// a scan of every scheduled job. A named index also fails loudly at prepare time if a
-  /// migration ever drops it.
+  /// planner guesses, and with an index on `(state, id)` it once preferred that for
+  /// `state = 0 AND run_at <= ?`, scanning every scheduled job on each promotion. A named index
+  /// pins the plan whatever the data, and fails loudly at prepare time if a migration ever
+  /// drops it.
   static let claimSQL: SQLText = """
     SELECT id, payload, attempts, max_attempts, priority, run_at FROM jobs INDEXED BY jobs_ready
     WHERE state = 1 AND type = ?1 ORDER BY priority DESC, run_at, id LIMIT ?2
     """
   static let promoteSQL: SQLText =
     "UPDATE jobs INDEXED BY jobs_scheduled SET state = 1 WHERE state = 0 AND run_at <= ?1"
-  static let startSQL: SQLText = "UPDATE jobs SET state = 2, started_at = ?2, worker_pid = ?3 WHERE id = ?1"
+  static let startSQL: SQLText =
+    "UPDATE jobs SET state = 2, started_at = ?2, worker_pid = ?3 WHERE id = ?1"
 
   /// Two statements (select ids, then update each by primary key) under the write lock: faster
   /// than one `UPDATE … RETURNING` (MEASURED.md), and safe because nobody else can write.

@@ -22,7 +22,8 @@ extension Supervisor {
       guard allowed else {
         // Refused peers get one line saying why, then the door.
         let uid = cred.map { String($0.uid) } ?? "unknown"
-        _ = try? FD.writeAll(fd, errorReply("permission denied: uid \(uid) may not use this socket") + "\n")
+        _ = try? FD.writeAll(
+          fd, errorReply("permission denied: uid \(uid) may not use this socket") + "\n")
         FD.close(fd)
         log(.warning, "refused a control connection from uid \(uid)")
         continue
@@ -164,7 +165,9 @@ extension Supervisor {
   /// `ctl status` (CONTRACT.md shape, plus `crash_looping` per pool).
   func statusJSON() -> JSONValue {
     let stats = (try? store.stats()) ?? [:]
-    let jobs: [JSONField] = JobState.allCases.map { JSONField($0.name, .int(Int64(stats[$0] ?? 0))) }
+    let jobs: [JSONField] = JobState.allCases.map {
+      JSONField($0.name, .int(Int64(stats[$0] ?? 0)))
+    }
     return .object([
       JSONField("ok", true),
       JSONField("pid", .int(Int64(getpid()))),
@@ -205,7 +208,8 @@ extension Supervisor {
     let workers = pools.reduce(0) { $0 + $1.workers.count }
     let busy = pools.reduce(0) { $0 + $1.workers.filter(\.busy).count }
     let looping = pools.filter(\.crashLooping).map(\.name)
-    var s = "\(state.rawValue): \(pools.count) pools, \(workers) workers (\(busy) busy), \(completedTotal) jobs completed"
+    var s =
+      "\(state.rawValue): \(pools.count) pools, \(workers) workers (\(busy) busy), \(completedTotal) jobs completed"
     if !looping.isEmpty { s += "; crash-looping: " + looping.joined(separator: ", ") }
     return s
   }

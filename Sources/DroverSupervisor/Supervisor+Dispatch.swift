@@ -57,7 +57,10 @@ extension Supervisor {
   func hand(_ jobs: [ClaimedJob], to p: PoolState, nowNS: Int64) {
     var next = 0
     while next < jobs.count {
-      guard let w = p.workers.filter({ $0.freeSlots > 0 }).min(by: { $0.inFlight.count < $1.inFlight.count })
+      guard
+        let w = p.workers.filter({ $0.freeSlots > 0 }).min(by: {
+          $0.inFlight.count < $1.inFlight.count
+        })
       else {
         // Cannot happen (we claimed no more than the free slots); give them back if it does.
         for j in jobs[next...] {
@@ -112,7 +115,9 @@ extension Supervisor {
             JSONField("warning", .string("no pool runs type \"\(item.request.type)\"")))
         }
         item.conn.fill(item.slot, JSONValue.object(fields).render())
-        if let p = config.pool(forType: item.request.type) { pool(named: p.name)?.maybeHasWork = true }
+        if let p = config.pool(forType: item.request.type) {
+          pool(named: p.name)?.maybeHasWork = true
+        }
         if item.request.delay != nil || item.request.at != nil { delayed = true }
       case .failure(let e):
         item.conn.fill(item.slot, errorReply(e.description))

@@ -56,7 +56,10 @@ extension Supervisor {
       drainDeadlineNS = now
       return
     }
-    log(.notice, "signal \(sig): draining, then exiting (drain_timeout \(DurationText.format(config.supervisor.drainTimeout)))")
+    log(
+      .notice,
+      "signal \(sig): draining, then exiting (drain_timeout \(DurationText.format(config.supervisor.drainTimeout)))"
+    )
     _ = drain(nil)
     state = .stopping
     drainDeadlineNS = now + config.supervisor.drainTimeout.microseconds * 1000
@@ -76,7 +79,9 @@ extension Supervisor {
         if w.inFlight.isEmpty {
           retire(w)
         } else if timedOut && w.kill == nil {
-          log(.warning, "drain timeout: stopping a worker with running jobs", ["worker_pid": "\(w.pid)"])
+          log(
+            .warning, "drain timeout: stopping a worker with running jobs",
+            ["worker_pid": "\(w.pid)"])
           terminate(w, .drainTimeout)
         }
       }

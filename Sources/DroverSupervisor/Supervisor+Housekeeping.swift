@@ -48,12 +48,14 @@ extension Supervisor {
         if p.config.maxRSS > 0, w.phase == .ready, now - w.lastRSSCheckNS > ns(.seconds(2)) {
           w.lastRSSCheckNS = now
           if let rss = ResourceUsage.rss(of: w.pid), rss > p.config.maxRSS {
-            log(.info, "recycling worker: RSS \(rss) bytes above max_rss", ["worker_pid": "\(w.pid)"])
+            log(
+              .info, "recycling worker: RSS \(rss) bytes above max_rss", ["worker_pid": "\(w.pid)"])
             retire(w)
           }
         }
         // A retiring worker that does not exit gets the staged kill.
-        if w.phase == .retiring, w.inFlight.isEmpty, now - w.lastIdleSinceNS > ns(options.termGrace) {
+        if w.phase == .retiring, w.inFlight.isEmpty, now - w.lastIdleSinceNS > ns(options.termGrace)
+        {
           terminate(w, .retireTimeout)
         }
       }
@@ -90,11 +92,14 @@ extension Supervisor {
     let wanted = Set(ids)
     for p in pools {
       for w in p.workers {
-        for i in w.inFlight.indices where wanted.contains(w.inFlight[i].id) && w.inFlight[i].stop == nil {
+        for i in w.inFlight.indices
+        where wanted.contains(w.inFlight[i].id) && w.inFlight[i].stop == nil {
           w.inFlight[i].stop = .cancel
           w.inFlight[i].stopDeadlineNS = now + options.stopGrace.microseconds * 1000
           FrameEncoder.append(SupervisorMessage.cancel(w.inFlight[i].id), to: &w.outBuffer)
-          log(.info, "cancelling running job", ["job_id": "\(w.inFlight[i].id)", "worker_pid": "\(w.pid)"])
+          log(
+            .info, "cancelling running job",
+            ["job_id": "\(w.inFlight[i].id)", "worker_pid": "\(w.pid)"])
         }
       }
     }

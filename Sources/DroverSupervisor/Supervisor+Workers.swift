@@ -78,7 +78,8 @@ extension Supervisor {
     switch m {
     case .hello(let version, _):
       guard version == workerProtocolVersion else {
-        murder(w, .protocolViolation("protocol version \(version), expected \(workerProtocolVersion)"))
+        murder(
+          w, .protocolViolation("protocol version \(version), expected \(workerProtocolVersion)"))
         return
       }
       if w.phase == .booting { w.phase = .ready }
@@ -172,7 +173,8 @@ extension Supervisor {
         switch w.kill {
         case .drainTimeout?, .stopping?:
           s = .interrupted("drain timeout: \(cause) before the job finished")
-        case .hung?: s = .failed("worker \(w.pid) stopped sending heartbeats and was killed (\(status))")
+        case .hung?:
+          s = .failed("worker \(w.pid) stopped sending heartbeats and was killed (\(status))")
         case .protocolViolation(let why)?:
           s = .failed("worker \(w.pid) broke the protocol (\(why)) and was killed (\(status))")
         default: s = .failed(cause)

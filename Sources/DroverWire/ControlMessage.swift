@@ -189,7 +189,9 @@ extension ControlRequest {
         case .auto: "auto"
         case .count(let n): .int(Int64(n))
         }
-      return JSONValue.object([JSONField("cmd", "scale"), JSONField("pool", .string(p)), JSONField("workers", w)]).render()
+      return JSONValue.object([
+        JSONField("cmd", "scale"), JSONField("pool", .string(p)), JSONField("workers", w),
+      ]).render()
     case .enqueue(let r):
       var f: [JSONField] = [
         JSONField("cmd", "enqueue"), JSONField("type", .string(r.type)),

@@ -87,4 +87,3 @@ public enum WorkerExit {
   /// marks the pool crash-looping at once (EX_CONFIG).
   public static let cannotBoot: Int32 = 78
 }
-

@@ -23,7 +23,9 @@ enum ExecHandler {
     spawnLock.lock()
     var locked = true
     defer { if locked { spawnLock.unlock() } }
-    guard cloexecPipe(&inPipe), cloexecPipe(&outPipe), cloexecPipe(&errPipe) else { return .retryable("exec: pipe failed: \(String(cString: strerror(errno)))") }
+    guard cloexecPipe(&inPipe), cloexecPipe(&outPipe), cloexecPipe(&errPipe) else {
+      return .retryable("exec: pipe failed: \(String(cString: strerror(errno)))")
+    }
 
     var actions = posix_spawn_file_actions_t()
     posix_spawn_file_actions_init(&actions)

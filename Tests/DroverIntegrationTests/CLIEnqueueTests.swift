@@ -297,7 +297,7 @@ final class UnixListener {
     guard poll(&pfd, 1, timeoutMilliseconds) == 1 else {
       throw ChildProcessError("nobody connected")
     }
-    let conn = accept4(fd, nil, nil, Int32(SOCK_CLOEXEC.rawValue))
+    let conn = accept(fd, nil, nil)
     guard conn >= 0 else { throw ChildProcessError("accept failed") }
     defer { close(conn) }
     var line: [UInt8] = []

@@ -48,7 +48,9 @@ import Testing
     let cancelled = try f.add("c")
     _ = try f.store.cancel(CancelParams(id: cancelled))
     for (id, state) in [(done, JobState.completed), (dead, .dead), (cancelled, .cancelled)] {
-      #expect(throws: StoreError.invalidState(id: id, state: state, operation: "cancel", allowed: allowed)) {
+      #expect(
+        throws: StoreError.invalidState(id: id, state: state, operation: "cancel", allowed: allowed)
+      ) {
         _ = try f.store.cancel(CancelParams(id: id))
       }
     }
@@ -60,14 +62,21 @@ import Testing
     let f = try StoreFixture(kind)
     let done = try f.completed()
     let error = #expect(throws: StoreError.self) { try f.store.retry(RetryParams(id: done)) }
-    #expect(error == .invalidState(id: done, state: .completed, operation: "retry", allowed: [.dead, .cancelled]))
     #expect(
-      error?.description == "cannot retry job \(done): it is completed (only dead or cancelled jobs can be)")
+      error
+        == .invalidState(
+          id: done, state: .completed, operation: "retry", allowed: [.dead, .cancelled]))
+    #expect(
+      error?.description
+        == "cannot retry job \(done): it is completed (only dead or cancelled jobs can be)")
     let queued = try f.add("q")
     let running = try f.running("r")
     let scheduled = try f.add("s", runAt: f.at(60))
     for (id, state) in [(queued, JobState.queued), (running, .running), (scheduled, .scheduled)] {
-      #expect(throws: StoreError.invalidState(id: id, state: state, operation: "retry", allowed: [.dead, .cancelled])) {
+      #expect(
+        throws: StoreError.invalidState(
+          id: id, state: state, operation: "retry", allowed: [.dead, .cancelled])
+      ) {
         try f.store.retry(RetryParams(id: id))
       }
     }
@@ -154,10 +163,15 @@ import Testing
     #expect(try f.job(d2).state == .queued)
     #expect(try f.job(d2).runAt == f.at(5))
     // Strict with ids: one bad id and nothing moves.
-    #expect(throws: StoreError.invalidState(id: done, state: .completed, operation: "requeue", allowed: [.dead])) {
+    #expect(
+      throws: StoreError.invalidState(
+        id: done, state: .completed, operation: "requeue", allowed: [.dead])
+    ) {
       try f.store.requeueDead(RequeueDeadParams(ids: [d1, done]))
     }
-    #expect(throws: StoreError.noSuchJob(5555)) { try f.store.requeueDead(RequeueDeadParams(ids: [d1, 5555])) }
+    #expect(throws: StoreError.noSuchJob(5555)) {
+      try f.store.requeueDead(RequeueDeadParams(ids: [d1, 5555]))
+    }
     #expect(try f.job(d1).state == .dead)
     #expect(try f.store.requeueDead(RequeueDeadParams()) == 2)
     for id in [d1, d3] {

@@ -222,7 +222,8 @@ import Testing
   @Test(arguments: StoreKind.allCases)
   func statsCountEveryState(_ kind: StoreKind) throws {
     let f = try StoreFixture(kind)
-    #expect(try f.store.stats() == Dictionary(uniqueKeysWithValues: JobState.allCases.map { ($0, 0) }))
+    #expect(
+      try f.store.stats() == Dictionary(uniqueKeysWithValues: JobState.allCases.map { ($0, 0) }))
     try f.add("s", runAt: f.at(60))
     try f.add("q")
     try f.add("q")
@@ -266,5 +267,29 @@ import Testing
     #expect(dead.map(\.id) == [d])
     #expect(dead[0].errors.map(\.message) == ["bad input"])
     #expect(throws: StoreError.self) { try f.store.list(ListParams(limit: 0)) }
+  }
+
+  @Test(arguments: StoreKind.allCases)
+  func listEveryStateWithAndWithoutType(_ kind: StoreKind) throws {
+    let f = try StoreFixture(kind)
+    var byState: [JobState: [JobID]] = [:]
+    for type in ["x", "y"] {
+      byState[.completed, default: []].append(try f.completed(type))
+      byState[.dead, default: []].append(try f.dead(type))
+      let cancelled = try f.add(type)
+      _ = try f.store.cancel(CancelParams(id: cancelled))
+      byState[.cancelled, default: []].append(cancelled)
+      byState[.running, default: []].append(try f.running(type))
+      byState[.scheduled, default: []].append(try f.add(type, runAt: f.at(60)))
+      byState[.queued, default: []].append(try f.add(type))
+    }
+    for state in JobState.allCases {
+      let ids = byState[state] ?? []
+      #expect(try f.store.list(ListParams(state: state)).map(\.id) == ids.reversed(), "\(state)")
+      #expect(try f.store.list(ListParams(state: state, limit: 1)).map(\.id) == [ids[1]])
+      #expect(try f.store.list(ListParams(state: state, type: "x")).map(\.id) == [ids[0]])
+      #expect(try f.store.list(ListParams(state: state, type: "z")).isEmpty)
+    }
+    #expect(try f.store.list(ListParams(type: "y")).count == 6)
   }
 }

@@ -51,7 +51,8 @@ import Testing
     for (attempt, jitter) in [(2, 0.999_999), (3, 0.999_999)] {
       let claimAt = job.runAt
       #expect(try f.claim(now: claimAt).map(\.attempt) == [attempt])
-      try f.finish(id, .failed("worker exited on signal 9"), now: claimAt, backoff: pool, jitter: jitter)
+      try f.finish(
+        id, .failed("worker exited on signal 9"), now: claimAt, backoff: pool, jitter: jitter)
       job = try f.job(id)
       let wait = job.runAt.micros - claimAt.micros
       #expect(wait >= 0)
@@ -80,7 +81,8 @@ import Testing
     let own = BackoffPolicy(base: .seconds(100), cap: .seconds(100))
     let id = try f.running(backoff: own)
     try f.finish(
-      id, .outcome(.retryable("x")), now: f.at(0), backoff: BackoffPolicy(base: .seconds(1), cap: .seconds(1)),
+      id, .outcome(.retryable("x")), now: f.at(0),
+      backoff: BackoffPolicy(base: .seconds(1), cap: .seconds(1)),
       jitter: 0.5)
     #expect(try f.job(id).runAt == f.at(50))
   }
@@ -146,7 +148,8 @@ import Testing
     #expect(job.state == .queued)
     #expect(job.attempts == 0)
     #expect(job.runAt == f.at(7))
-    #expect(job.errors == [JobError(attempt: 1, message: "drain timeout", at: f.at(7), workerPID: 4121)])
+    #expect(
+      job.errors == [JobError(attempt: 1, message: "drain timeout", at: f.at(7), workerPID: 4121)])
     // The budget is intact: the next attempt's failure is the first that counts.
     _ = try f.claim(now: f.at(8))
     #expect(try f.finish(id, .outcome(.retryable("x")), now: f.at(9)).state == .dead)
@@ -157,7 +160,9 @@ import Testing
     let f = try StoreFixture(kind)
     let queued = try f.add("q")
     let before = try f.job(queued)
-    #expect(try f.finish(queued, .outcome(.completed)) == FinishResult(id: queued, state: nil, attempt: 0))
+    #expect(
+      try f.finish(queued, .outcome(.completed)) == FinishResult(id: queued, state: nil, attempt: 0)
+    )
     #expect(try f.job(queued) == before)
     #expect(try f.finish(9999, .outcome(.completed)).state == nil)
     let id = try f.running()
@@ -170,8 +175,10 @@ import Testing
   @Test(arguments: StoreKind.allCases)
   func oneBatchSettlesSeveralJobsAndClaimsTheFreedOnes(_ kind: StoreKind) throws {
     let f = try StoreFixture(kind)
-    let ids = try f.store.enqueue((0..<4).map { _ in EnqueueParams(type: "email", now: StoreFixture.t0) })
-      .map(\.id)
+    let ids = try f.store.enqueue(
+      (0..<4).map { _ in EnqueueParams(type: "email", now: StoreFixture.t0) }
+    )
+    .map(\.id)
     let first = try f.claim(limit: 2)
     #expect(first.map(\.id) == Array(ids.prefix(2)))
     let result = try f.store.apply(
@@ -192,7 +199,8 @@ import Testing
     let f = try StoreFixture(kind)
     let id = try f.running(maxAttempts: 5)
     #expect(try f.store.cancel(CancelParams(id: id)) == .requested)
-    #expect(try f.finish(id, .failed("worker killed after cancel"), now: f.at(2)).state == .cancelled)
+    #expect(
+      try f.finish(id, .failed("worker killed after cancel"), now: f.at(2)).state == .cancelled)
     let job = try f.job(id)
     #expect(job.state == .cancelled)
     #expect(job.attempts == 1)

@@ -95,7 +95,8 @@ import Testing
     #expect(try ControlRequest.parse(line: #"{"cmd":"drain"}"#) == .drain(pool: nil))
     #expect(try ControlRequest.parse(line: #"{"cmd":"resume","pool":"x"}"#) == .resume(pool: "x"))
     let e = try ControlRequest.parse(
-      line: #"{"cmd":"enqueue","type":"t","payload":{"a":1},"priority":5,"delay":"5s","unique_key":"k"}"#
+      line:
+        #"{"cmd":"enqueue","type":"t","payload":{"a":1},"priority":5,"delay":"5s","unique_key":"k"}"#
     )
     guard case .enqueue(let r) = e else {
       Issue.record("not an enqueue")

@@ -47,7 +47,8 @@ struct CtlCommand: ParsableCommand {
       }
       let jobs = reply["jobs"]
       Output.out(
-        "  jobs: " + JobState.allCases.map { "\($0.name) \(jobs?[$0.name]?.intValue ?? 0)" }
+        "  jobs: "
+          + JobState.allCases.map { "\($0.name) \(jobs?[$0.name]?.intValue ?? 0)" }
           .joined(separator: ", "))
     }
   }

@@ -36,7 +36,9 @@ struct DemoCommand: ParsableCommand {
     do { cfg = try ConfigLoader.load(path: config) } catch { throw CLIError(error.description) }
     try Directories.makeParents(of: cfg.store.path)
     try Directories.makeParents(of: cfg.control.socket)
-    let logPath = String(cfg.store.path[..<(cfg.store.path.lastIndex(of: "/") ?? cfg.store.path.startIndex)]) + "/serve.log"
+    let logPath =
+      String(cfg.store.path[..<(cfg.store.path.lastIndex(of: "/") ?? cfg.store.path.startIndex)])
+      + "/serve.log"
     let logFD = open(logPath, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o644)
     guard logFD >= 0 else { throw CLIError("cannot open \(logPath)") }
     // Its own process group: Ctrl-C reaches only the demo, which then asks the supervisor to
@@ -45,7 +47,8 @@ struct DemoCommand: ParsableCommand {
       executable: SelfExecutable.path(), arguments: ["serve", "--config", config],
       standardError: .fd(logFD), processGroup: .newGroup)
     FD.close(logFD)
-    Output.err("drover demo: supervisor \(pid) on \(config), log in \(logPath); Ctrl-C drains and exits")
+    Output.err(
+      "drover demo: supervisor \(pid) on \(config), log in \(logPath); Ctrl-C drains and exits")
 
     var client: ControlClient? = nil
     let bootDeadline = Monotonic.nanoseconds() + 15_000_000_000
@@ -111,7 +114,9 @@ struct DemoCommand: ParsableCommand {
         if let status = try? ctl.call(.status, timeout: .seconds(5)) {
           let jobs = status["jobs"]
           let completed = jobs?["completed"]?.intValue ?? 0
-          let rate = lastCompleted == 0 ? 0 : Double(completed - lastCompleted) * 1e9 / Double(now - lastPrint)
+          let rate =
+            lastCompleted == 0
+            ? 0 : Double(completed - lastCompleted) * 1e9 / Double(now - lastPrint)
           lastCompleted = completed
           var pools: [String] = []
           for p in status["pools"]?.arrayValue ?? [] {
@@ -125,7 +130,8 @@ struct DemoCommand: ParsableCommand {
           Output.out(
             "t=\(t)s \(status["state"]?.stringValue ?? "?") | workers "
               + pools.joined(separator: " ") + " | "
-              + JobState.allCases.map { "\($0.name) \(jobs?[$0.name]?.intValue ?? 0)" }.joined(separator: ", ")
+              + JobState.allCases.map { "\($0.name) \(jobs?[$0.name]?.intValue ?? 0)" }.joined(
+                separator: ", ")
               + " | \(Int(rate)) jobs/s")
         }
         lastPrint = now

@@ -41,7 +41,9 @@ struct ServeCommand: ParsableCommand {
     LogSetup.bootstrap(level: level)
     var opts = SupervisorOptions(
       configPath: path,
-      workerExecutable: workerExecutable ?? SelfExecutable.path())
+      // The literal /proc/self/exe: after a package upgrade replaces the file, workers still
+      // run the same binary as their supervisor (same protocol version).
+      workerExecutable: workerExecutable ?? "/proc/self/exe")
     if let ms = heartbeatMS { opts.heartbeatInterval = .milliseconds(ms) }
     if let ms = heartbeatTimeoutMS { opts.heartbeatTimeout = .milliseconds(ms) }
     if let ms = stopGraceMS { opts.stopGrace = .milliseconds(ms) }
