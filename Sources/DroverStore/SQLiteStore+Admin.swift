@@ -137,7 +137,8 @@ extension SQLiteStore {
         if job.cancel {
           try db.run("UPDATE jobs SET state = 4, finished_at = ?2 WHERE id = ?1", job.id, p.now)
         } else {
-          try db.run("UPDATE jobs SET state = 1, run_at = ?2 WHERE id = ?1", job.id, p.now)
+          // Back where it was in the claim order: the attempt never counted.
+          try db.run("UPDATE jobs SET state = 1 WHERE id = ?1", job.id)
         }
       }
       return running.map(\.id)

@@ -101,11 +101,15 @@ extension SQLiteStore {
           """, f.id, now, spendsAttempt ? 1 : 0, pid)
       } else {
         state = delay > .zero ? .scheduled : .queued
+        // An attempt given back without spending anything (a prefetched job released, or one
+        // interrupted by a drain or a dead supervisor) keeps its place in the claim order.
+        let keepPlace = delay == .zero && !spendsAttempt
         try db.run(
           """
-          UPDATE jobs SET state = ?2, run_at = ?3, attempts = attempts + ?4, worker_pid = ?5
+          UPDATE jobs SET state = ?2, run_at = CASE WHEN ?6 THEN run_at ELSE ?3 END,
+            attempts = attempts + ?4, worker_pid = ?5
           WHERE id = ?1
-          """, f.id, state.rawValue, now.adding(delay), spendsAttempt ? 1 : 0, pid)
+          """, f.id, state.rawValue, now.adding(delay), spendsAttempt ? 1 : 0, pid, keepPlace)
       }
     }
     return FinishResult(id: f.id, state: state, attempt: attempt)

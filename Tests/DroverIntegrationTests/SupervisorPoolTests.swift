@@ -151,14 +151,21 @@ extension SupervisorTests {
       #expect(r.exitCode != 0)
       #expect(r.stderrText.contains("bogus_key"), "\(r.stderrText)")
 
-      // Removing a pool retires its workers and forgets it.
+      // Removing a pool retires its workers and forgets it; a new handler rolls the workers.
       let bWorkers = try h.workerPIDs("b")
-      try h.writeConfig(SupervisorHarness.configText(pools: a3))
+      let aWorkers = try h.workerPIDs("a")
+      let aSleep = poolTable("a", #"handler = "sleep""#, "min = 1", "max = 3")
+      try h.writeConfig(SupervisorHarness.configText(pools: aSleep))
       #expect(try h.request(#"{"cmd":"reload"}"#)["ok"]?.boolValue == true)
-      try h.waitUntil("pool b is gone with its workers") {
+      try h.waitUntil("pool b is gone with its workers, and a's workers are new") {
         let names = try h.status()["pools"]?.arrayValue?.compactMap { $0["name"]?.stringValue }
+        let a = try h.workers("a")
         return names == ["a"] && bWorkers.allSatisfy { !SupervisorHarness.isAlive($0) }
+          && aWorkers.allSatisfy { !SupervisorHarness.isAlive($0) } && a.count == 1
+          && a.first?["ready"]?.boolValue == true
       }
+      let slept = try h.enqueue("a", #"{"ms": 10}"#)
+      try h.waitUntil("a job of the rolled pool completed") { try h.jobState(slept) == "completed" }
       #expect(try h.stop().exitCode == 0)
     }
 

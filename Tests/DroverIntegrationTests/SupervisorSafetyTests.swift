@@ -85,6 +85,7 @@ extension SupervisorTests {
       // Let uid 65534 reach the socket: the folders and the socket file itself.
       chmod(h.dir.path, 0o755)
       chmod(h.dir.file("var"), 0o755)
+      chmod(h.configPath, 0o644)
       #expect(chmod(h.socketPath, 0o666) == 0)
       // A careful client: it reads the reply even when its write finds the door shut.
       let probe = """

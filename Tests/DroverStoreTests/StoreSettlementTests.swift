@@ -142,17 +142,32 @@ import Testing
   func interruptedKeepsTheErrorButNotTheAttempt(_ kind: StoreKind) throws {
     let f = try StoreFixture(kind)
     let id = try f.running(maxAttempts: 1)
+    let place = try f.job(id).runAt
     let result = try f.finish(id, .interrupted("drain timeout"), now: f.at(7))
     #expect(result == FinishResult(id: id, state: .queued, attempt: 1))
     let job = try f.job(id)
     #expect(job.state == .queued)
     #expect(job.attempts == 0)
-    #expect(job.runAt == f.at(7))
+    // It keeps its place in the claim order: the interruption was not the job's doing.
+    #expect(job.runAt == place)
     #expect(
       job.errors == [JobError(attempt: 1, message: "drain timeout", at: f.at(7), workerPID: 4121)])
     // The budget is intact: the next attempt's failure is the first that counts.
     _ = try f.claim(now: f.at(8))
     #expect(try f.finish(id, .outcome(.retryable("x")), now: f.at(9)).state == .dead)
+  }
+
+  @Test(arguments: StoreKind.allCases)
+  func releasedJobGoesBackUnchangedToItsPlace(_ kind: StoreKind) throws {
+    let f = try StoreFixture(kind)
+    let id = try f.running(maxAttempts: 3)
+    let before = try f.job(id)
+    #expect(try f.finish(id, .released, now: f.at(9)).state == .queued)
+    let job = try f.job(id)
+    #expect(job.state == .queued)
+    #expect(job.attempts == before.attempts)
+    #expect(job.runAt == before.runAt)
+    #expect(job.errors.isEmpty)
   }
 
   @Test(arguments: StoreKind.allCases)
@@ -190,7 +205,8 @@ import Testing
         ], progress: [(ids[0], 10)], claims: [ClaimParams(types: ["email"], limit: 10)],
         now: f.at(1)))
     #expect(result.finished.map(\.state) == [.completed, .queued, nil])
-    #expect(result.claimed[0].map(\.id) == [ids[2], ids[3], ids[1]])
+    // The interrupted job kept its run_at, so it is claimed first again.
+    #expect(result.claimed[0].map(\.id) == [ids[1], ids[2], ids[3]])
     #expect(try f.job(ids[0]).progress == 100)
   }
 
