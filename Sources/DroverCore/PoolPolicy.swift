@@ -26,9 +26,30 @@ public enum PoolPolicy {
     return Swift.min(hi, Swift.max(lo, need))
   }
 
-  /// How many jobs one worker may hold at once: `concurrency` running plus as many prefetched
-  /// on its socket, so it never waits for a store round trip between jobs.
-  public static func capacity(concurrency: Int) -> Int { Swift.max(1, concurrency) * 2 }
+  /// How many jobs one worker may hold at once: `concurrency` running plus some prefetched on
+  /// its socket, so it never waits for a store round trip between jobs.
+  ///
+  /// The prefetch depth follows the pool's recent job run time (`averageRun`, nil before the
+  /// first job): tiny jobs (under 1 ms) need a deep queue to cover the supervisor's commit
+  /// (16 per slot); ordinary jobs one per slot; long jobs (over 50 ms) none, since a round
+  /// trip is nothing next to them and a prefetched job would wait behind a long one.
+  public static func capacity(concurrency: Int, averageRun: Duration? = nil) -> Int {
+    let c = Swift.max(1, concurrency)
+    guard let avg = averageRun else { return c * 2 }
+    if avg < .milliseconds(1) { return c * 17 }
+    if avg < .milliseconds(50) { return c * 2 }
+    return c
+  }
+
+  /// A worker holding prefetched jobs while its running job has run this long, when another
+  /// worker of the pool is idle, is asked to give the prefetched ones back (work stealing).
+  public static let stealAfter: Duration = .milliseconds(100)
+
+  /// Exponentially weighted moving average of job run times (weight 1/8 for the newest).
+  public static func averageRun(previous: Duration?, latest: Duration) -> Duration {
+    guard let p = previous else { return latest }
+    return p * 7 / 8 + latest / 8
+  }
 
   /// The job count after which a worker is recycled, with up to +10 % jitter so a pool's
   /// workers do not all restart together. Zero means never.

@@ -16,6 +16,8 @@ public import DroverCore
 /// for concurrency.
 public final class SQLiteStore: JobStore {
   let db: SQLiteConnection
+  /// The file this store was opened on.
+  public let path: String
 
   /// Opens (creating when missing) the store at `path`.
   ///
@@ -44,6 +46,7 @@ public final class SQLiteStore: JobStore {
       PRAGMA cache_size = -16384;
       """)
     self.db = db
+    self.path = path
   }
 
   // MARK: Enqueue

@@ -60,6 +60,7 @@ extension Supervisor {
         }
       }
     }
+    steal(nowNS: now)
     if checkCancels || now - lastCancelCheckNS > ns(.seconds(1)) {
       lastCancelCheckNS = now
       checkCancels = false
@@ -81,6 +82,20 @@ extension Supervisor {
     if now - lastStatusNS > ns(.seconds(2)) {
       lastStatusNS = now
       notifier.notify("STATUS=" + statusLine())
+    }
+  }
+
+  /// Work stealing: while a worker of a pool is idle, a sibling whose running job has run
+  /// longer than `PoolPolicy.stealAfter` gives back its prefetched jobs, so they run now
+  /// instead of after the long one.
+  func steal(nowNS now: Int64) {
+    let after = PoolPolicy.stealAfter.microseconds * 1000
+    for p in pools where dispatching(p) && p.workers.contains(where: { $0.acceptsJobs && !$0.busy }) {
+      for w in p.workers where w.prefetched > 0 && w.socketOpen && now - w.lastReleaseNS > after {
+        guard let started = w.inFlight.first?.startedNS, now - started > after else { continue }
+        w.lastReleaseNS = now
+        FrameEncoder.append(SupervisorMessage.release, to: &w.outBuffer)
+      }
     }
   }
 

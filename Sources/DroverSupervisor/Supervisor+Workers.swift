@@ -106,6 +106,10 @@ extension Supervisor {
         settlement = .outcome(outcome)
       }
       settle(job, settlement, worker: w)
+      if let started = job.startedNS {
+        w.averageRun = PoolPolicy.averageRun(
+          previous: w.averageRun, latest: .nanoseconds(now - started))
+      }
       w.jobsDone += 1
       if case .completed = outcome { completedTotal += 1 }
       w.promoteStarted(nowNS: now)

@@ -61,6 +61,10 @@ final class WorkerHandle {
   var sentSIGKILL = false
   var socketOpen = true
   var lastRSSCheckNS: Int64 = 0
+  /// Recent job run time (EWMA), nil before the first job: sets the prefetch depth.
+  var averageRun: Duration?
+  /// When prefetched jobs were last asked back (work stealing), monotonic ns.
+  var lastReleaseNS: Int64 = 0
   /// The pool's concurrency when spawned (a reload may change the pool's).
   let concurrency: Int
 
@@ -84,11 +88,16 @@ final class WorkerHandle {
 
   /// Free job slots (running + prefetched up to capacity).
   var freeSlots: Int {
-    acceptsJobs ? max(0, PoolPolicy.capacity(concurrency: concurrency) - inFlight.count) : 0
+    acceptsJobs
+      ? max(0, PoolPolicy.capacity(concurrency: concurrency, averageRun: averageRun) - inFlight.count)
+      : 0
   }
 
   /// Has at least one job started.
   var busy: Bool { !inFlight.isEmpty }
+
+  /// Jobs waiting on this worker behind its running ones.
+  var prefetched: Int { max(0, inFlight.count - concurrency) }
 
   /// Workers start jobs in arrival order and keep `concurrency` running: the first
   /// `concurrency` in-flight jobs are the running ones. Marks newly promoted ones started.

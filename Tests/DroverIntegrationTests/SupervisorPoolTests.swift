@@ -41,7 +41,8 @@ extension SupervisorTests {
 
     /// `ctl scale` pins a pool's worker count within min and max, and `auto` releases it.
     @Test func scaleUpDownOutOfBoundsAndAuto() throws {
-      let h = try SupervisorHarness(pools: poolTable("p", #"handler = "noop""#, "min = 1", "max = 4"))
+      let h = try SupervisorHarness(
+        pools: poolTable("p", #"handler = "noop""#, "min = 1", "max = 4"))
       let serve = try h.start()
       func liveWorkerProcesses() -> Int {
         SupervisorHarness.children(of: serve.pid).filter(SupervisorHarness.isAlive).count
@@ -102,7 +103,8 @@ extension SupervisorTests {
       var most = 0
       try h.waitUntil("the backlog is done", timeout: .seconds(20), every: .milliseconds(50)) {
         let s = try h.status()
-        let live = s["pools"]?.arrayValue?.first?["workers"]?.arrayValue?
+        let live =
+          s["pools"]?.arrayValue?.first?["workers"]?.arrayValue?
           .filter { $0["retiring"]?.boolValue != true }.count ?? 0
         most = max(most, live)
         return s["jobs"]?["completed"]?.intValue == 12
@@ -169,24 +171,81 @@ extension SupervisorTests {
       #expect(try h.stop().exitCode == 0)
     }
 
-    /// `ctl drain` stops dispatch but keeps the workers and stays up; `resume` picks the queued
-    /// work up again.
-    @Test func drainIsAQuietModeUntilResume() throws {
-      let h = try SupervisorHarness(pools: poolTable("noop", #"handler = "noop""#, "min = 1", "max = 1"))
+    /// A pool with min 0 has no workers until work comes, then scales back to none when idle.
+    @Test func aPoolScalesFromZeroAndBack() throws {
+      let h = try SupervisorHarness(
+        pools: poolTable(
+          "lazy", #"handler = "noop""#, "min = 0", "max = 2", #"idle_timeout = "1s""#))
       try h.start()
-      let workers = try h.workerPIDs("noop")
+      #expect(try h.workers("lazy").isEmpty)
+      let t0 = ContinuousClock.now
+      let id = try h.enqueue("lazy")
+      try h.waitUntil("the job completed", timeout: .seconds(5)) {
+        try h.jobState(id) == "completed"
+      }
+      #expect(seconds(since: t0) < 3, "a job on an empty pool waited \(seconds(since: t0)) s")
+      try h.waitUntil("the pool is empty again", timeout: .seconds(6)) {
+        try h.workers("lazy").isEmpty
+      }
+      #expect(try h.stop().exitCode == 0)
+    }
+
+    /// concurrency N: one worker runs N jobs at once.
+    @Test func oneWorkerRunsConcurrencyJobsAtOnce() throws {
+      let h = try SupervisorHarness(
+        pools: poolTable("sleepy", #"handler = "sleep""#, "min = 1", "max = 1", "concurrency = 4"))
+      try h.start()
+      let lines = (0..<8).map { _ in #"{"type": "sleepy", "payload": {"ms": 600}}"# }
+      let file = try h.write("batch.ndjson", lines.joined(separator: "\n") + "\n")
+      #expect(try h.drover(["enqueue", "--batch", file]).exitCode == 0)
+      try h.waitUntil("every job completed", timeout: .seconds(10), every: .milliseconds(50)) {
+        try h.jobCounts()["completed"] == 8
+      }
+      let jobs = try storeJobs(h)
+      // Two waves of four: four finish together, the next four about 0.6 s later.
+      let ends = jobs.compactMap(\.finishedAt).sorted().map { Double($0.micros) / 1e6 }
+      #expect(ends.count == 8)
+      if ends.count == 8 {
+        #expect(ends[3] - ends[0] < 0.3, "first wave finished at \(ends)")
+        #expect(ends[4] - ends[3] > 0.4, "a fifth job ran alongside the first four: \(ends)")
+        #expect(ends[7] - ends[4] < 0.3, "second wave finished at \(ends)")
+      }
+      #expect(Set(jobs.compactMap(\.workerPID)).count == 1)
+      #expect(jobs.allSatisfy { $0.attempts == 1 && $0.errors.isEmpty })
+      #expect(try h.stop().exitCode == 0)
+    }
+
+    /// `ctl drain` stops dispatch but keeps the workers and stays up; `resume` picks the queued
+    /// work up again, in claim order.
+    @Test func drainIsAQuietModeUntilResume() throws {
+      let h = try SupervisorHarness(
+        pools: poolTable("q", #"handler = "sleep""#, "min = 1", "max = 1", "concurrency = 1"))
+      try h.start()
+      let workers = try h.workerPIDs("q")
       var r = try h.drover(["ctl", "drain"])
       #expect(r.exitCode == 0, "\(r.stderrText)")
       try h.waitUntil("drained") { try h.state() == "drained" }
-      #expect(try h.pool("noop")["paused"]?.boolValue == true)
-      let id = try h.enqueue("noop")
-      SupervisorHarness.pause(.milliseconds(500))
-      #expect(try h.jobState(id) == "queued")
-      #expect(try h.workerPIDs("noop") == workers)
+      #expect(try h.pool("q")["paused"]?.boolValue == true)
+      // Queued while drained; once resumed they run by priority, then FIFO. Each takes 30 ms
+      // so their finish times differ.
+      let priorities = [0, 5, 1, 9, 5, 3]
+      var ids: [JobID] = []
+      for p in priorities {
+        ids.append(try h.enqueue("q", #"{"ms": 30}"#, ["--priority", String(p)]))
+      }
+      SupervisorHarness.pause(.milliseconds(300))
+      #expect(try h.jobCounts()["queued"] == Int64(priorities.count))
+      #expect(try h.workerPIDs("q") == workers)
       r = try h.drover(["ctl", "resume"])
       #expect(r.exitCode == 0, "\(r.stderrText)")
-      try h.waitUntil("the job completed after resume") { try h.jobState(id) == "completed" }
+      try h.waitUntil("the jobs completed after resume") {
+        try h.jobCounts()["completed"] == Int64(priorities.count)
+      }
       #expect(try h.state() == "running")
+      let finished = try storeJobs(h).sorted {
+        ($0.finishedAt ?? .now(), $0.id) < ($1.finishedAt ?? .now(), $1.id)
+      }
+      #expect(finished.map(\.id) == [ids[3], ids[1], ids[4], ids[5], ids[2], ids[0]])
       #expect(try h.stop().exitCode == 0)
     }
   }

@@ -123,7 +123,8 @@ extension SupervisorTests {
         uid: 65534, gid: 65534, [h.binary, "ctl", "status", "--config", h.configPath])
       #expect(cli.exitCode != 0)
       #expect(cli.stdoutText.isEmpty)
-      #expect(cli.stderrText.contains("permission denied"), "ctl status as uid 65534: \(cli.stderrText)")
+      #expect(
+        cli.stderrText.contains("permission denied"), "ctl status as uid 65534: \(cli.stderrText)")
 
       // The socket's group (root's, 0) is let in.
       let member = try run(
@@ -171,7 +172,9 @@ extension SupervisorTests {
       let stopping = try #require(index("STOPPING"), "messages: \(all.map(\.text))")
       #expect(all[stopping].fields["STOPPING"] == "1")
       #expect(
-        all[stopping...].contains { Int($0.fields["EXTEND_TIMEOUT_USEC"] ?? "") ?? 0 >= 10_000_000 },
+        all[stopping...].contains {
+          Int($0.fields["EXTEND_TIMEOUT_USEC"] ?? "") ?? 0 >= 10_000_000
+        },
         "EXTEND_TIMEOUT_USEC covers drain_timeout (10 s): \(all[stopping...].map(\.text))")
       #expect(stopping > ready)
       #expect(index("READY", after: stopping) == nil, "no READY=1 after STOPPING=1")

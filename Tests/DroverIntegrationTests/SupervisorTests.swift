@@ -38,7 +38,8 @@ extension SupervisorTests {
   struct Jobs {
     /// 10,000 jobs drain through 2 workers: all completed, none lost, none run twice.
     @Test func tenThousandNoopJobsDrainWithTwoWorkers() throws {
-      let h = try SupervisorHarness(pools: poolTable("noop", #"handler = "noop""#, "min = 2", "max = 2"))
+      let h = try SupervisorHarness(
+        pools: poolTable("noop", #"handler = "noop""#, "min = 2", "max = 2"))
       try h.start()
       let count = 10_000
       var text = ""
@@ -78,11 +79,12 @@ extension SupervisorTests {
       try h.start()
       let id = try h.enqueue("sleepy", #"{"ms": 3000}"#)
       var victim: Int32 = 0
-      try h.waitUntil("a worker is busy with the job") {
+      try h.waitUntil("a worker is busy with the job and reported progress") {
         guard let w = try h.workers("sleepy").first(where: { $0["busy"]?.boolValue == true })
         else { return false }
         victim = Int32(w["pid"]?.intValue ?? 0)
-        return try h.jobState(id) == "running"
+        let job = try h.job(id)
+        return job["state"]?.stringValue == "running" && (job["progress"]?.intValue ?? 0) >= 10
       }
       #expect(kill(victim, SIGKILL) == 0)
 
@@ -91,6 +93,7 @@ extension SupervisorTests {
       }
       let job = try h.job(id)
       #expect(job["attempts"]?.intValue == 2)
+      #expect(job["progress"]?.intValue == 100)
       let errors = try h.jobErrors(id)
       #expect(errors.count == 1)
       #expect(errors.first?.contains("signal 9") == true, "errors: \(errors)")
@@ -111,12 +114,8 @@ extension SupervisorTests {
       let batch = (0..<4).map { _ in #"{"type": "sleepy", "payload": {"ms": 1500}}"# }
       let file = try h.write("batch.ndjson", batch.joined(separator: "\n") + "\n")
       #expect(try h.drover(["enqueue", "--batch", file]).exitCode == 0)
-      // 2 workers × capacity 2: all four are claimed (two run, two are prefetched).
-      try h.waitUntil("both workers are busy and all four jobs claimed") {
-        let s = try h.status()
-        let busy = s["pools"]?.arrayValue?.first?["workers"]?.arrayValue?
-          .filter { $0["busy"]?.boolValue == true }.count
-        return busy == 2 && s["jobs"]?["running"]?.intValue == 4
+      try h.waitUntil("both workers are busy") {
+        try h.workers("sleepy").filter { $0["busy"]?.boolValue == true }.count == 2
       }
       let workers = try h.workerPIDs("sleepy")
       #expect(workers.count == 2)
@@ -127,10 +126,12 @@ extension SupervisorTests {
       try h.waitUntil("the orphaned workers exited by themselves", timeout: .seconds(5)) {
         workers.allSatisfy { !SupervisorHarness.isAlive($0) }
       }
-      #expect(try h.stats()["running"] == 4, "the store still says running before the restart")
+      // Running (and prefetched) jobs stay `running` in the store until the next start.
+      let lost = Set(try storeJobs(h).filter { $0.state == .running }.map(\.id))
+      #expect(lost.count >= 2)
 
       try h.start()
-      #expect(h.log().contains("rescued 4 jobs"), "log: \(h.log())")
+      #expect(h.log().contains("rescued \(lost.count) jobs"), "log: \(h.log())")
       try h.waitUntil("every job completed", timeout: .seconds(20), every: .milliseconds(100)) {
         try h.jobCounts()["completed"] == 4
       }
@@ -138,6 +139,10 @@ extension SupervisorTests {
       for job in try storeJobs(h) {
         #expect(job.state == .completed)
         #expect(job.attempts == 1, "job \(job.id): the lost attempt must not count")
+        guard lost.contains(job.id) else {
+          #expect(job.errors.isEmpty, "job \(job.id) was never claimed: \(job.errors)")
+          continue
+        }
         #expect(job.errors.count == 1, "job \(job.id): \(job.errors)")
         #expect(
           job.errors.first?.message.contains("supervisor") == true
@@ -158,8 +163,10 @@ extension SupervisorTests {
         try h.workers("sleepy").first?["busy"]?.boolValue == true
       }
       let rest = try (0..<3).map { _ in try h.enqueue("sleepy", #"{"ms": 3000}"#) }
-      // The worker prefetches one of the rest: it must come back too.
-      try h.waitUntil("a second job is prefetched") { try h.stats()["running"] == 2 }
+      // The worker may prefetch one of the rest (the policy decides): it must come back too.
+      _ = try? h.waitUntil("a second job is prefetched", timeout: .seconds(1)) {
+        try h.stats()["running"] == 2
+      }
 
       let t0 = ContinuousClock.now
       let out = try h.stop(signal: SIGTERM, timeout: .seconds(15))
@@ -265,7 +272,8 @@ extension SupervisorTests {
       let perm = try h.enqueue("ex", #"{"mode": "perm"}"#)
       let temp = try h.enqueue("ex", #"{"mode": "temp"}"#)
       let ok = try h.enqueue("ex", #"{"mode": "fine"}"#)
-      try h.waitUntil("all three jobs are final", timeout: .seconds(15), every: .milliseconds(100)) {
+      try h.waitUntil("all three jobs are final", timeout: .seconds(15), every: .milliseconds(100))
+      {
         try [perm, temp, ok].allSatisfy { try ["completed", "dead"].contains(h.jobState($0)) }
       }
       let p = try h.job(perm)
@@ -277,7 +285,9 @@ extension SupervisorTests {
       #expect(t["state"]?.stringValue == "dead")
       #expect(t["attempts"]?.intValue == 2, "exit 75 is retried: \(t.render())")
       let tempErrors = try h.jobErrors(temp)
-      #expect(tempErrors.count == 2 && tempErrors.allSatisfy { $0.contains("try later") }, "\(tempErrors)")
+      #expect(
+        tempErrors.count == 2 && tempErrors.allSatisfy { $0.contains("try later") }, "\(tempErrors)"
+      )
 
       let o = try h.job(ok)
       #expect(o["state"]?.stringValue == "completed")
@@ -289,7 +299,8 @@ extension SupervisorTests {
     /// 1000 enqueue lines in one write on one connection: 1000 ok replies, in order, ids
     /// increasing, and every job completes.
     @Test func pipelinedEnqueuesAreAnsweredInOrder() throws {
-      let h = try SupervisorHarness(pools: poolTable("noop", #"handler = "noop""#, "min = 1", "max = 2"))
+      let h = try SupervisorHarness(
+        pools: poolTable("noop", #"handler = "noop""#, "min = 1", "max = 2"))
       try h.start()
       let count = 1000
       let lines = (0..<count).map { #"{"cmd":"enqueue","type":"noop","payload":{"n":\#($0)}}"# }

@@ -125,9 +125,10 @@ public final class SupervisorHarness {
     return serve
   }
 
-  /// Sends `signal` to the supervisor only (not its group) and waits for it to exit.
+  /// Sends `signal` (default 15, SIGTERM) to the supervisor only (not its group) and waits for
+  /// it to exit.
   @discardableResult
-  public func stop(signal: Int32 = 15 /* SIGTERM */, timeout: Duration = .seconds(20)) throws
+  public func stop(signal: Int32 = 15, timeout: Duration = .seconds(20)) throws
     -> ProcessOutput
   {
     let child = try supervisor()
@@ -208,7 +209,8 @@ public final class SupervisorHarness {
 
   /// One pool's object in `status`.
   public func pool(_ name: String) throws -> JSONValue {
-    guard let p = try status()["pools"]?.arrayValue?.first(where: { $0["name"]?.stringValue == name })
+    guard
+      let p = try status()["pools"]?.arrayValue?.first(where: { $0["name"]?.stringValue == name })
     else { throw HarnessError("status has no pool \(name)") }
     return p
   }
@@ -325,9 +327,12 @@ public final class SupervisorHarness {
     let tasks = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(pid)/task")) ?? []
     var out: [Int32] = []
     for t in tasks {
-      guard let text = try? String(contentsOfFile: "/proc/\(pid)/task/\(t)/children", encoding: .utf8)
+      guard
+        let text = try? String(contentsOfFile: "/proc/\(pid)/task/\(t)/children", encoding: .utf8)
       else { continue }
-      out += text.split(separator: " ").compactMap { Int32($0.trimmingCharacters(in: .whitespacesAndNewlines)) }
+      out += text.split(separator: " ").compactMap {
+        Int32($0.trimmingCharacters(in: .whitespacesAndNewlines))
+      }
     }
     return out
   }
@@ -369,7 +374,8 @@ public final class SupervisorHarness {
 
   /// Sleeps for `d` (a test's pause between polls).
   public static func pause(_ d: Duration) {
-    let ns = max(Int64(d.components.seconds) * 1_000_000_000 + d.components.attoseconds / 1_000_000_000, 0)
+    let ns = max(
+      Int64(d.components.seconds) * 1_000_000_000 + d.components.attoseconds / 1_000_000_000, 0)
     var ts = timespec(tv_sec: Int(ns / 1_000_000_000), tv_nsec: Int(ns % 1_000_000_000))
     var left = timespec()
     while nanosleep(&ts, &left) != 0 && errno == EINTR { ts = left }
@@ -399,7 +405,8 @@ public final class ControlSocket {
     var off = 0
     while off < bytes.count {
       let n = bytes.withUnsafeBytes {
-        Glibc.send(fd, $0.baseAddress! + off, $0.count - off, Int32(MSG_NOSIGNAL) | Int32(MSG_DONTWAIT))
+        Glibc.send(
+          fd, $0.baseAddress! + off, $0.count - off, Int32(MSG_NOSIGNAL) | Int32(MSG_DONTWAIT))
       }
       if n > 0 {
         off += n
@@ -408,7 +415,8 @@ public final class ControlSocket {
       let e = errno
       if e == EINTR { continue }
       guard e == EAGAIN || e == EWOULDBLOCK else {
-        throw HarnessError("send failed after \(off) of \(bytes.count) bytes: \(String(cString: strerror(e)))")
+        throw HarnessError(
+          "send failed after \(off) of \(bytes.count) bytes: \(String(cString: strerror(e)))")
       }
       guard ContinuousClock.now < deadline else {
         throw HarnessError("send blocked for \(timeout) after \(off) of \(bytes.count) bytes")
@@ -432,7 +440,9 @@ public final class ControlSocket {
       let left = deadline - ContinuousClock.now
       guard left > .zero else { throw HarnessError("no reply line within \(timeout)") }
       var p = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
-      let ms = Int32(clamping: left.components.seconds * 1000 + left.components.attoseconds / 1_000_000_000_000_000 + 1)
+      let ms = Int32(
+        clamping: left.components.seconds * 1000 + left.components.attoseconds
+          / 1_000_000_000_000_000 + 1)
       let r = poll(&p, 1, ms)
       if r < 0 && errno == EINTR { continue }
       if r <= 0 { continue }
