@@ -5,5 +5,5 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install-deps.sh
-swift build -c release --product drover
+swift build -c release --static-swift-stdlib --product drover
 exec .build/release/drover demo --config config/demo.toml "$@"

@@ -21,29 +21,9 @@ struct ControlClient {
   mutating func call(_ request: ControlRequest, timeout: Duration = .seconds(30)) throws(CLIError)
     -> JSONValue
   {
-    do {
-      try FD.writeAll(fd, request.line + "\n")
-      var buf = [UInt8](repeating: 0, count: 65536)
-      while true {
-        if let nl = pending.firstIndex(of: 0x0A) {
-          let line = String(decoding: pending[..<nl], as: UTF8.self)
-          pending.removeSubrange(...nl)
-          do { return try JSONValue.parse(line) } catch {
-            throw CLIError("the supervisor sent a reply that is not JSON: \(error)")
-          }
-        }
-        guard try FD.waitUntilReadable(fd, timeout: timeout) else {
-          throw CLIError("the supervisor did not answer within \(DurationText.format(timeout))")
-        }
-        guard let n = try FD.read(fd, into: &buf) else { continue }
-        if n == 0 { throw CLIError("the supervisor closed the connection") }
-        pending.append(contentsOf: buf[0..<n])
-      }
-    } catch let e as CLIError {
-      throw e
-    } catch {
-      throw CLIError("control socket: \(error)")
-    }
+    let reply = try pipeline([request], timeout: timeout)[0]
+    guard reply != .null else { throw CLIError("the supervisor sent a reply that is not JSON") }
+    return reply
   }
 
   func close() { FD.close(fd) }

@@ -12,13 +12,7 @@ extension Supervisor {
   /// Stops dispatching to the pools (all when nil) and gives back prefetched jobs; running jobs
   /// finish. Returns the names drained, or nil for an unknown pool.
   func drain(_ name: String?) -> [String]? {
-    let targets: [PoolState]
-    if let name {
-      guard let p = pool(named: name) else { return nil }
-      targets = [p]
-    } else {
-      targets = pools
-    }
+    guard let targets = pools(named: name) else { return nil }
     for p in targets where !p.paused {
       p.paused = true
       for w in p.workers where w.socketOpen && w.phase == .ready && w.inFlight.count > 0 {
@@ -31,13 +25,7 @@ extension Supervisor {
 
   /// Ends quiet mode for the pools (all when nil). Returns the names, or nil for an unknown pool.
   func resume(_ name: String?) -> [String]? {
-    let targets: [PoolState]
-    if let name {
-      guard let p = pool(named: name) else { return nil }
-      targets = [p]
-    } else {
-      targets = pools
-    }
+    guard let targets = pools(named: name) else { return nil }
     guard state != .stopping else { return [] }
     for p in targets where p.paused {
       p.paused = false
@@ -45,6 +33,12 @@ extension Supervisor {
       log(.notice, "pool resumed", ["pool": "\(p.name)"])
     }
     return targets.map(\.name)
+  }
+
+  /// The pool named `name`, or every pool when nil; nil for an unknown name.
+  func pools(named name: String?) -> [PoolState]? {
+    guard let name else { return pools }
+    return pool(named: name).map { [$0] }
   }
 
   /// SIGTERM / SIGINT: drain everything, then stop the workers and exit. A second signal cuts

@@ -215,6 +215,29 @@ extension SupervisorTests {
       #expect(try h.stop().exitCode == 0)
     }
 
+    /// A job prefetched behind a long one moves to a sibling that becomes idle (work
+    /// stealing) instead of waiting for the long one to end.
+    @Test func aPrefetchedJobDoesNotWaitBehindALongOne() throws {
+      let h = try SupervisorHarness(
+        pools: poolTable("p", #"handler = "sleep""#, "min = 1", "max = 2", "concurrency = 1"))
+      try h.start()
+      #expect(try h.drover(["ctl", "scale", "p", "1"]).exitCode == 0)
+      let first = try #require(try h.workerPIDs("p").first)
+      let long = try h.enqueue("p", #"{"ms": 4000}"#)
+      try h.waitUntil("the long job is running") { try h.jobState(long) == "running" }
+      let short = try h.enqueue("p", #"{"ms": 10}"#)
+      try h.waitUntil("the short job is prefetched behind it") {
+        try h.jobState(short) == "running"
+      }
+      #expect(try h.drover(["ctl", "scale", "p", "2"]).exitCode == 0)
+      try h.waitUntil("the short job completed", timeout: .seconds(3)) {
+        try h.jobState(short) == "completed"
+      }
+      #expect(try h.jobState(long) == "running", "the short job waited for the long one")
+      let ranOn = try h.job(short)["worker_pid"]?.intValue
+      #expect(ranOn != nil && ranOn != Int64(first), "the short job ran on the new worker")
+    }
+
     /// `ctl drain` stops dispatch but keeps the workers and stays up; `resume` picks the queued
     /// work up again, in claim order.
     @Test func drainIsAQuietModeUntilResume() throws {

@@ -107,7 +107,8 @@ extension SupervisorTests {
       #expect(try h.stop().exitCode == 0)
     }
 
-    /// max_jobs recycles workers between jobs: every job still runs exactly once.
+    /// max_jobs recycles workers between jobs: every job still runs exactly once, and no
+    /// worker runs many more than max_jobs (however deep the prefetch).
     @Test func maxJobsRecyclesWorkersWithoutLosingJobs() throws {
       let h = try SupervisorHarness(
         pools: poolTable("noop", #"handler = "noop""#, "min = 1", "max = 1", "max_jobs = 5"))

@@ -260,14 +260,22 @@ extension SupervisorTests {
     /// The exec handler: exit 3 is permanent (stderr is the error), 75 is retried, 0 completes
     /// with progress 100.
     @Test func execHandlerExitCodesClassifyTheOutcome() throws {
-      let script = """
-        read x; echo PROGRESS 50; case $x in *perm*) echo bad input $x >&2; exit 3;; \
-        *temp*) echo try later >&2; exit 75;; esac; exit 0
+      let h = try SupervisorHarness(pools: "")
+      // A script file: `sh -c` arguments are the next test's business.
+      let script = try h.write(
+        "ex.sh",
         """
-      let h = try SupervisorHarness(
-        pools: poolTable(
-          "ex", #"handler = "exec""#, #"command = ["/bin/sh", "-c", "\#(script)"]"#, "min = 1",
-          "max = 1", "max_attempts = 2", #"backoff = { base = "50ms", cap = "100ms" }"#))
+        #!/bin/sh
+        read x; echo PROGRESS 50
+        case $x in *perm*) echo bad input $x >&2; exit 3;; *temp*) echo try later >&2; exit 75;; esac
+        exit 0
+
+        """, mode: 0o755)
+      try h.writeConfig(
+        SupervisorHarness.configText(
+          pools: poolTable(
+            "ex", #"handler = "exec""#, #"command = ["\#(script)"]"#, "min = 1", "max = 1",
+            "max_attempts = 2", #"backoff = { base = "50ms", cap = "100ms" }"#)))
       try h.start()
       let perm = try h.enqueue("ex", #"{"mode": "perm"}"#)
       let temp = try h.enqueue("ex", #"{"mode": "temp"}"#)
@@ -293,6 +301,49 @@ extension SupervisorTests {
       #expect(o["state"]?.stringValue == "completed")
       #expect(o["progress"]?.intValue == 100)
       #expect(o["attempts"]?.intValue == 1)
+      #expect(try h.stop().exitCode == 0)
+    }
+
+    /// An exec command's arguments reach it as written, also those that start with a dash
+    /// (`sh -c …`, the usual way to run a one-liner).
+    @Test func execCommandArgumentsMayStartWithADash() throws {
+      let h = try SupervisorHarness(
+        pools: poolTable(
+          "ex", #"handler = "exec""#, #"command = ["/bin/sh", "-c", "cat > /dev/null; exit 0"]"#,
+          "min = 1", "max = 1", "max_attempts = 1"))
+      try h.start(waitUntilRunning: false)
+      try h.waitUntil("the pool's worker is up", timeout: .seconds(10)) {
+        try h.workers("ex").contains { $0["ready"]?.boolValue == true }
+      }
+      let id = try h.enqueue("ex")
+      try h.waitUntil("the job completed", timeout: .seconds(5)) {
+        try h.jobState(id) == "completed"
+      }
+      #expect(try h.stop().exitCode == 0)
+    }
+
+    /// `started_at` is when the attempt started (CONTRACT.md), not when a worker prefetched
+    /// the job behind another one.
+    @Test func startedAtIsWhenTheAttemptStarted() throws {
+      let h = try SupervisorHarness(
+        pools: poolTable("sleepy", #"handler = "sleep""#, "min = 1", "max = 1"))
+      try h.start()
+      let batch = [
+        #"{"type": "sleepy", "payload": {"ms": 800}, "priority": 1}"#,
+        #"{"type": "sleepy", "payload": {"ms": 10}}"#,
+      ]
+      let file = try h.write("batch.ndjson", batch.joined(separator: "\n") + "\n")
+      #expect(try h.drover(["enqueue", "--batch", file]).exitCode == 0)
+      try h.waitUntil("both jobs completed", timeout: .seconds(10)) {
+        try h.jobCounts()["completed"] == 2
+      }
+      let jobs = try storeJobs(h).sorted { $0.id < $1.id }
+      let (long, short) = (jobs[0], jobs[1])
+      let longEnd = try #require(long.finishedAt)
+      let shortStart = try #require(short.startedAt)
+      #expect(
+        shortStart.micros >= longEnd.micros - 20_000,
+        "the second job started at \(shortStart), the first one ended at \(longEnd)")
       #expect(try h.stop().exitCode == 0)
     }
 
