@@ -312,7 +312,7 @@ extension SupervisorTests {
           "ex", #"handler = "exec""#, #"command = ["/bin/sh", "-c", "cat > /dev/null; exit 0"]"#,
           "min = 1", "max = 1", "max_attempts = 1"))
       try h.start(waitUntilRunning: false)
-      try h.waitUntil("the pool's worker is up", timeout: .seconds(10)) {
+      try h.waitUntil("the pool's worker is up", timeout: .seconds(5)) {
         try h.workers("ex").contains { $0["ready"]?.boolValue == true }
       }
       let id = try h.enqueue("ex")

@@ -154,12 +154,17 @@ public final class SupervisorHarness {
       child.killGroup(SIGKILL)
       child.kill(SIGKILL)
     }
-    let groups = Set(started.map(\.pid))
-    for pid in seenWorkers.union(Self.processes(inGroups: groups))
-    where Self.isWorkerOf(binary: binary, pid: pid) {
+    for pid in seenWorkers where Self.isWorkerOf(binary: binary, pid: pid) {
       Glibc.kill(pid, SIGKILL)
     }
     for child in started { _ = try? child.waitForExit(timeout: .seconds(10)) }
+    // What they started in groups of their own (a worker's group, an exec command): a group
+    // id stays allocated while the group has members, so a group whose leader is gone, or is
+    // still one of our workers, is ours. (pid_max may be small: never trust a bare pid.)
+    let groups = Set(started.map(\.pid)).union(seenWorkers).filter {
+      !Self.isAlive($0) || Self.isWorkerOf(binary: binary, pid: $0)
+    }
+    for pid in Self.processes(inGroups: groups) { Glibc.kill(pid, SIGKILL) }
     serve = nil
   }
 
