@@ -90,7 +90,8 @@ extension Supervisor {
   /// instead of after the long one.
   func steal(nowNS now: Int64) {
     let after = PoolPolicy.stealAfter.microseconds * 1000
-    for p in pools where dispatching(p) && p.workers.contains(where: { $0.acceptsJobs && !$0.busy }) {
+    for p in pools where dispatching(p) && p.workers.contains(where: { $0.acceptsJobs && !$0.busy })
+    {
       for w in p.workers where w.prefetched > 0 && w.socketOpen && now - w.lastReleaseNS > after {
         guard let started = w.inFlight.first?.startedNS, now - started > after else { continue }
         w.lastReleaseNS = now

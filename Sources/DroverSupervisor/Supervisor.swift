@@ -40,7 +40,8 @@ public struct SupervisorOptions: Sendable {
 /// A fast, seeded random stream for backoff jitter (not for secrets).
 public enum JitterSource {
   /// A closure drawing uniformly from 0 ..< 1.
-  public static func make(seed: UInt64 = UInt64.random(in: .min ... .max)) -> @Sendable () -> Double {
+  public static func make(seed: UInt64 = UInt64.random(in: .min ... .max)) -> @Sendable () -> Double
+  {
     let state = JitterState(seed: seed)
     return { state.next() }
   }

@@ -89,7 +89,8 @@ final class WorkerHandle {
   /// Free job slots (running + prefetched up to capacity).
   var freeSlots: Int {
     acceptsJobs
-      ? max(0, PoolPolicy.capacity(concurrency: concurrency, averageRun: averageRun) - inFlight.count)
+      ? max(
+        0, PoolPolicy.capacity(concurrency: concurrency, averageRun: averageRun) - inFlight.count)
       : 0
   }
 

@@ -39,6 +39,12 @@ struct ServeCommand: ParsableCommand {
       throw CLIError.usage("--log-level: unknown level \"\(logLevel)\"")
     }
     LogSetup.bootstrap(level: level)
+    if config.http != nil {
+      Output.warn("[http] is configured but this build has no HTTP API yet; it is ignored")
+    }
+    if config.store.url != nil {
+      throw CLIError("store.url: PostgreSQL stores are not supported by this build")
+    }
     var opts = SupervisorOptions(
       configPath: path,
       // The literal /proc/self/exe: after a package upgrade replaces the file, workers still
