@@ -179,17 +179,22 @@ public struct StoreBatch: Sendable {
   public var finishes: [FinishParams]
   /// Progress reports of running jobs: (job, 0-100). Ignored for jobs not running.
   public var progress: [(JobID, Int)]
+  /// Actual start times of running jobs that waited on their worker after the claim
+  /// (prefetched): `started_at` becomes this. Ignored for jobs not running.
+  public var started: [(JobID, Timestamp)]
   /// Move scheduled jobs whose run_at ≤ now to queued first.
   public var promoteDue: Bool
   public var claims: [ClaimParams]
   /// The time of this turn: finish times, start times, due checks.
   public var now: Timestamp
   public init(
-    finishes: [FinishParams] = [], progress: [(JobID, Int)] = [], promoteDue: Bool = true,
-    claims: [ClaimParams] = [], now: Timestamp = .now()
+    finishes: [FinishParams] = [], progress: [(JobID, Int)] = [],
+    started: [(JobID, Timestamp)] = [], promoteDue: Bool = true, claims: [ClaimParams] = [],
+    now: Timestamp = .now()
   ) {
     self.finishes = finishes
     self.progress = progress
+    self.started = started
     self.promoteDue = promoteDue
     self.claims = claims
     self.now = now
@@ -197,7 +202,8 @@ public struct StoreBatch: Sendable {
 
   /// True when there is nothing to write or read.
   public var isEmpty: Bool {
-    finishes.isEmpty && progress.isEmpty && !promoteDue && claims.allSatisfy { $0.limit <= 0 }
+    finishes.isEmpty && progress.isEmpty && started.isEmpty && !promoteDue
+      && claims.allSatisfy { $0.limit <= 0 }
   }
 }
 

@@ -4,11 +4,13 @@ import DroverCore
 extension SQLiteStore {
   /// Applies one turn of the supervisor in one `BEGIN IMMEDIATE` transaction, in this order:
   ///
+  /// Order: progress and start times (2), then finishes (1), then promotion and claims.
   /// 1. `finishes`: each job that is `running` is settled by `RetryRule.decide` (the job's own
   ///    backoff wins over the pool's). A requeue of a job whose cancel was requested cancels it
   ///    instead. A finish for a job that is not running (unknown, or already settled) is
   ///    ignored: its result has a nil state and attempt 0.
-  /// 2. `progress` of running jobs, clamped to 0-100.
+  /// 2. `progress` of running jobs, clamped to 0-100, and `started` times (both applied
+  ///    before the finishes).
   /// 3. `promoteDue`: scheduled jobs with `run_at` ≤ `now` become queued.
   /// 4. `claims`, one after another, each taking up to `limit` queued jobs of its types in claim
   ///    order (priority descending, then `run_at`, then id) and marking them running.
@@ -18,12 +20,17 @@ extension SQLiteStore {
     return try db.transaction(write: true) { () throws(StoreError) in
       var result = BatchResult()
       result.finished.reserveCapacity(batch.finishes.count)
-      for f in batch.finishes { result.finished.append(try finish(f, now: now)) }
+      // Progress and start times first: a job that reports progress and then fails in the
+      // same turn keeps the progress it reached.
       for (id, progress) in batch.progress {
         try db.run(
           "UPDATE jobs SET progress = ?2 WHERE id = ?1 AND state = 2", id,
           min(max(progress, 0), 100))
       }
+      for (id, at) in batch.started {
+        try db.run("UPDATE jobs SET started_at = ?2 WHERE id = ?1 AND state = 2", id, at)
+      }
+      for f in batch.finishes { result.finished.append(try finish(f, now: now)) }
       if batch.promoteDue {
         result.promoted = try db.run(Self.promoteSQL, now)
       }

@@ -16,6 +16,9 @@ final class ControlConnection {
   var output: [UInt8] = []
   var closing = false
   var wantsWritable = false
+  /// A refused peer: told why, write side shut, its input discarded until EOF or a second
+  /// passes (closing at once would turn the refusal into EPIPE for a client still writing).
+  var refusedAtNS: Int64?
 
   /// Bytes of one request line at most; a longer line is refused and the peer dropped.
   static let maxLine = 1 << 20

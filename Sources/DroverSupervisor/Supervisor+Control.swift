@@ -19,19 +19,20 @@ extension Supervisor {
             $0, peerGroups: (try? PeerCredentials.groups(of: fd)) ?? [], serverUID: geteuid(),
             socketGID: controlSocketGID)
         } ?? false
+      try? FD.setNonBlocking(fd)
+      let c = ControlConnection(fd: fd, peerUID: cred?.uid ?? UInt32.max)
+      connections[fd] = c
+      register(fd, .control(c))
       guard allowed else {
-        // Refused peers get one line saying why, then the door.
+        // Refused peers get one line saying why, then EOF; their input is read and dropped.
         let uid = cred.map { String($0.uid) } ?? "unknown"
-        _ = try? FD.writeAll(
-          fd, errorReply("permission denied: uid \(uid) may not use this socket") + "\n")
-        FD.close(fd)
+        c.refusedAtNS = Monotonic.nanoseconds()
+        c.fill(c.reserve(), errorReply("permission denied: uid \(uid) may not use this socket"))
+        flush(c)
+        UnixSocket.shutdownWrite(fd)
         log(.warning, "refused a control connection from uid \(uid)")
         continue
       }
-      try? FD.setNonBlocking(fd)
-      let c = ControlConnection(fd: fd, peerUID: cred!.uid)
-      connections[fd] = c
-      register(fd, .control(c))
     }
   }
 
@@ -44,6 +45,11 @@ extension Supervisor {
       }
       c.input.append(contentsOf: readBuffer[0..<n])
       if n < readBuffer.count { break }
+    }
+    if c.refusedAtNS != nil {
+      c.input.removeAll(keepingCapacity: true)
+      if eof { closeControl(c) }
+      return
     }
     while let line = c.nextLine() {
       if line.isEmpty { continue }

@@ -25,7 +25,8 @@ extension Supervisor {
       claims.append(ClaimParams(types: p.config.types, limit: free))
     }
     let batch = StoreBatch(
-      finishes: pendingFinishes, progress: pendingProgress, promoteDue: promoteDue,
+      finishes: pendingFinishes, progress: pendingProgress, started: pendingStarts,
+      promoteDue: promoteDue,
       claims: claims, now: now)
     guard !batch.isEmpty else { return }
     let result: BatchResult
@@ -42,6 +43,7 @@ extension Supervisor {
     }
     pendingFinishes.removeAll(keepingCapacity: true)
     pendingProgress.removeAll(keepingCapacity: true)
+    pendingStarts.removeAll(keepingCapacity: true)
     if promoteDue || hadRetries { refreshNextDue() }
     if result.promoted > 0 { for p in pools { p.maybeHasWork = true } }
     promoteDue = false
@@ -72,7 +74,8 @@ extension Supervisor {
       let j = jobs[next]
       next += 1
       w.inFlight.append(
-        WorkerHandle.InFlight(id: j.id, attempt: j.attempt, type: j.type, startedNS: nil))
+        WorkerHandle.InFlight(
+          id: j.id, attempt: j.attempt, type: j.type, assignedNS: nowNS, startedNS: nil))
       w.promoteStarted(nowNS: nowNS)
       FrameEncoder.append(
         SupervisorMessage.assign(

@@ -61,6 +61,9 @@ extension Supervisor {
       }
     }
     steal(nowNS: now)
+    for c in Array(connections.values) {
+      if let at = c.refusedAtNS, now - at > ns(.seconds(1)) { closeControl(c) }
+    }
     if checkCancels || now - lastCancelCheckNS > ns(.seconds(1)) {
       lastCancelCheckNS = now
       checkCancels = false

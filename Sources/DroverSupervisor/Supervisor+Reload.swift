@@ -51,6 +51,7 @@ extension Supervisor {
         }
         p.crashLooping = false
         p.failures = 0
+        p.bootFailures = 0
         p.restartNotBeforeNS = 0
         p.maybeHasWork = true
       } else {

@@ -18,7 +18,8 @@ extension Supervisor {
       "worker", "--pool", c.name, "--handler", c.handler, "--concurrency", String(c.concurrency),
       "--heartbeat-ms", String(options.heartbeatInterval.milliseconds),
     ]
-    for a in c.command { args += ["--arg", a] }
+    // `--arg=VALUE`: a value starting with a dash ("-c") must not read as an option.
+    for a in c.command { args.append("--arg=" + a) }
     let now = Monotonic.nanoseconds()
     do {
       let (mine, theirs) = try SocketPair.make()
@@ -28,7 +29,10 @@ extension Supervisor {
         pid = try ProcessSpawner.spawn(
           executable: options.workerExecutable, arguments: args,
           environment: .inheritWith(overrides: [:], removing: SystemdNotifier.environmentKeys),
-          childFD: theirs)
+          childFD: theirs,
+          // Its own process group: a terminal's Ctrl-C reaches only the supervisor (which
+          // drains), and a dead worker's leftovers (exec commands) can be killed as a group.
+          processGroup: .newGroup)
       } catch {
         FD.close(mine)
         FD.close(theirs)
@@ -47,7 +51,7 @@ extension Supervisor {
       log(.info, "spawned worker", ["pool": "\(c.name)", "worker_pid": "\(pid)"])
     } catch {
       log(.error, "cannot spawn a worker: \(error)", ["pool": "\(c.name)"])
-      noteEarlyDeath(pool, cannotBoot: true, nowNS: now)
+      noteEarlyDeath(pool, bootFailure: true, cannotBoot: true, nowNS: now)
     }
   }
 
@@ -86,6 +90,7 @@ extension Supervisor {
       w.lastIdleSinceNS = now
       if let p = pool(named: w.pool) {
         p.maybeHasWork = true
+        p.bootFailures = 0
         if p.crashLooping {
           p.crashLooping = false
           log(.notice, "pool recovered: a worker booted", ["pool": "\(p.name)"])
@@ -112,7 +117,7 @@ extension Supervisor {
       }
       w.jobsDone += 1
       if case .completed = outcome { completedTotal += 1 }
-      w.promoteStarted(nowNS: now)
+      noteStarts(w, nowNS: now)
       if w.inFlight.isEmpty { w.lastIdleSinceNS = now }
       if w.recycleAfter > 0, w.jobsDone >= w.recycleAfter, w.phase == .ready {
         log(.info, "recycling worker after \(w.jobsDone) jobs", ["worker_pid": "\(w.pid)"])
@@ -122,7 +127,19 @@ extension Supervisor {
       guard let i = w.index(of: id) else { return }
       let job = w.inFlight.remove(at: i)
       settle(job, .released, worker: w)
+      noteStarts(w, nowNS: now)
       if w.inFlight.isEmpty { w.lastIdleSinceNS = now }
+    }
+  }
+
+  /// Marks the jobs that just moved into the worker's running window as started, and records
+  /// the real start of those that waited on the worker for more than a millisecond (the claim
+  /// time stands for the rest), so `started_at` is the attempt's start.
+  func noteStarts(_ w: WorkerHandle, nowNS now: Int64) {
+    var wall: Timestamp?
+    for (id, waitedNS) in w.promoteStarted(nowNS: now) where waitedNS > 1_000_000 {
+      if wall == nil { wall = .now() }
+      pendingStarts.append((id, wall!))
     }
   }
 
@@ -163,6 +180,9 @@ extension Supervisor {
     closeSocket(w)
     unregister(w.pidfd)
     FD.close(w.pidfd)
+    // Whatever the worker started (exec commands) dies with it: a retry must never run next
+    // to a leftover of the attempt it replaces.
+    try? Signals.send(signal: SIGKILL, toGroup: w.pid)
     let cause = "worker \(w.pid) \(status)"
     for (i, job) in w.inFlight.enumerated() {
       let started = i < w.concurrency && job.startedNS != nil
@@ -196,21 +216,28 @@ extension Supervisor {
     log(level, "worker exited: \(status)", ["pool": "\(p.name)", "worker_pid": "\(w.pid)"])
     if expected { return }
     if w.phase == .booting || now - w.spawnedNS < PoolPolicy.stableAfter.microseconds * 1000 {
-      noteEarlyDeath(p, cannotBoot: cannotBoot, nowNS: now)
+      noteEarlyDeath(p, bootFailure: w.phase == .booting, cannotBoot: cannotBoot, nowNS: now)
     } else {
       p.failures = 0
       p.restartNotBeforeNS = now
     }
   }
 
-  /// Counts a death soon after spawn; past the threshold (or at once for "cannot boot") the
-  /// pool is marked crash-looping. Respawns back off either way: no fork bomb.
-  func noteEarlyDeath(_ p: PoolState, cannotBoot: Bool, nowNS now: Int64) {
+  /// Counts a death soon after spawn: respawns back off either way (no fork bomb). Deaths
+  /// before hello are boot failures; past the threshold (or at once for "cannot boot") the
+  /// pool is marked crash-looping. A worker killed by a job after booting (a poison job) only
+  /// slows respawns: the job itself goes dead through its attempts.
+  func noteEarlyDeath(_ p: PoolState, bootFailure: Bool, cannotBoot: Bool, nowNS now: Int64) {
     p.failures += 1
     if cannotBoot { p.failures = max(p.failures, PoolPolicy.crashLoopThreshold) }
+    if cannotBoot {
+      p.bootFailures = max(p.bootFailures + 1, PoolPolicy.crashLoopThreshold)
+    } else if bootFailure {
+      p.bootFailures += 1
+    }
     let delay = PoolPolicy.restartDelay(consecutiveFailures: p.failures)
     p.restartNotBeforeNS = now + delay.microseconds * 1000
-    if p.failures >= PoolPolicy.crashLoopThreshold && !p.crashLooping {
+    if p.bootFailures >= PoolPolicy.crashLoopThreshold && !p.crashLooping {
       p.crashLooping = true
       log(
         .critical,

@@ -88,6 +88,7 @@ public final class Supervisor {
   // Group commit, filled during a turn and written at its end.
   var pendingFinishes: [FinishParams] = []
   var pendingProgress: [(JobID, Int)] = []
+  var pendingStarts: [(JobID, Timestamp)] = []
   var pendingEnqueues: [(conn: ControlConnection, slot: Int, request: EnqueueRequest)] = []
   var promoteDue = true
   var checkCancels = true

@@ -35,6 +35,8 @@ final class WorkerHandle {
     var id: JobID
     var attempt: Int
     var type: String
+    /// Monotonic ns when it was handed to the worker.
+    var assignedNS: Int64
     /// Monotonic ns when it started on the worker; nil while prefetched.
     var startedNS: Int64?
     var stop: StopReason?
@@ -88,10 +90,12 @@ final class WorkerHandle {
 
   /// Free job slots (running + prefetched up to capacity).
   var freeSlots: Int {
-    acceptsJobs
-      ? max(
-        0, PoolPolicy.capacity(concurrency: concurrency, averageRun: averageRun) - inFlight.count)
-      : 0
+    guard acceptsJobs else { return 0 }
+    var free =
+      PoolPolicy.capacity(concurrency: concurrency, averageRun: averageRun) - inFlight.count
+    // Never hand a worker more than it will run before it is recycled.
+    if recycleAfter > 0 { free = min(free, recycleAfter - jobsDone - inFlight.count) }
+    return max(0, free)
   }
 
   /// Has at least one job started.
@@ -102,10 +106,15 @@ final class WorkerHandle {
 
   /// Workers start jobs in arrival order and keep `concurrency` running: the first
   /// `concurrency` in-flight jobs are the running ones. Marks newly promoted ones started.
-  func promoteStarted(nowNS: Int64) {
+  /// Returns the newly started jobs with how long each waited since it was assigned.
+  @discardableResult
+  func promoteStarted(nowNS: Int64) -> [(JobID, Int64)] {
+    var started: [(JobID, Int64)] = []
     for i in 0..<min(concurrency, inFlight.count) where inFlight[i].startedNS == nil {
       inFlight[i].startedNS = nowNS
+      started.append((inFlight[i].id, nowNS - inFlight[i].assignedNS))
     }
+    return started
   }
 
   func index(of id: JobID) -> Int? { inFlight.firstIndex { $0.id == id } }
@@ -121,8 +130,10 @@ final class PoolState {
   /// Quiet mode from `ctl drain`.
   var paused = false
   var crashLooping = false
-  /// Consecutive early deaths (boot failures or crashes soon after spawn).
+  /// Consecutive early deaths (boot failures or crashes soon after spawn): restart backoff.
   var failures = 0
+  /// Consecutive deaths before hello: crash-looping past the threshold.
+  var bootFailures = 0
   /// Monotonic ns before which no replacement is spawned.
   var restartNotBeforeNS: Int64 = 0
   /// A claim may find work (set by wake-ups, releases, retries; cleared by a short claim).

@@ -63,6 +63,13 @@ public enum UnixSocket {
     return UnixListener(fd: fd, path: path, groupID: info.st_gid, identity: FileIdentity(info))
   }
 
+  /// Closes the sending half of a connected socket (`shutdown(SHUT_WR)`): the peer reads what
+  /// was written, then EOF, while its own writes still land. Errors are ignored (the peer may
+  /// be gone already).
+  public static func shutdownWrite(_ fd: Int32) {
+    _ = shutdown(fd, Int32(SHUT_WR))
+  }
+
   /// Accepts one pending connection on a listening descriptor.
   ///
   /// - Returns: the connection, non-blocking and close-on-exec; `nil` when none is pending.

@@ -118,6 +118,22 @@ extension SupervisorTests {
       #expect(refused["pools"] == nil, "a refused peer learns nothing")
       #expect(h.log().contains("refused a control connection from uid 65534"))
 
+      // An ordinary client that is slow to send (it writes, then reads) must not find the
+      // door shut before it could ask: the refusal waits for its request.
+      let slow = """
+        import socket, sys, time
+        s = socket.socket(socket.AF_UNIX)
+        s.settimeout(5)
+        s.connect(sys.argv[1])
+        time.sleep(0.3)
+        s.sendall(b'{"cmd":"status"}\\n')
+        print(s.recv(65536).decode())
+        """
+      let late = try run(
+        uid: 65534, gid: 65534, ["/usr/bin/python3", "-I", "-c", slow, h.socketPath])
+      #expect(late.exitCode == 0, "a slow client got: \(late.stderrText)")
+      #expect(late.stdoutText.contains("permission denied"), "\(late.stdoutText)")
+
       // What the operator sees: the real CLI names the refusal (not a broken pipe).
       let cli = try run(
         uid: 65534, gid: 65534, [h.binary, "ctl", "status", "--config", h.configPath])
