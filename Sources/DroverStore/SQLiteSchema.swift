@@ -35,7 +35,7 @@ enum SQLiteSchema {
     // v1
     """
     CREATE TABLE jobs (
-      id INTEGER PRIMARY KEY AUTOINCREMENT,
+      id INTEGER PRIMARY KEY,
       type TEXT NOT NULL,
       state INTEGER NOT NULL,
       priority INTEGER NOT NULL DEFAULT 0,

@@ -150,17 +150,23 @@ extension SQLiteStore {
     DELETE FROM job_errors WHERE job_id IN (
       SELECT id FROM jobs INDEXED BY jobs_finished
       WHERE finished_at IS NOT NULL AND (
-        (state IN (3, 4) AND finished_at < ?1) OR (state = 5 AND finished_at < ?2)))
+        (state IN (3, 4) AND finished_at < ?1) OR (state = 5 AND finished_at < ?2))
+      AND id <> (SELECT max(id) FROM jobs))
     """
   static let pruneJobsSQL: SQLText = """
     DELETE FROM jobs WHERE id IN (
       SELECT id FROM jobs INDEXED BY jobs_finished
       WHERE finished_at IS NOT NULL AND (
-        (state IN (3, 4) AND finished_at < ?1) OR (state = 5 AND finished_at < ?2)))
+        (state IN (3, 4) AND finished_at < ?1) OR (state = 5 AND finished_at < ?2))
+      AND id <> (SELECT max(id) FROM jobs))
     """
 
   /// Deletes completed and cancelled jobs finished before `p.completedBefore` and dead jobs
   /// finished before `p.deadBefore`, with their errors.
+  ///
+  /// The newest job is always kept: ids come from `max(id) + 1` (no AUTOINCREMENT, whose
+  /// `sqlite_sequence` row costs every enqueue commit an extra page write), so keeping the
+  /// highest row is what guarantees an id is never handed out twice.
   ///
   /// - Returns: how many jobs were deleted.
   public func prune(_ p: PruneParams) throws(StoreError) -> Int {

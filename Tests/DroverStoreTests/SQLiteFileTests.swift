@@ -202,6 +202,7 @@ import Testing
   @Test func pruneDeletesTheErrorRowsToo() throws {
     let f = try StoreFixture(.sqlite)
     let id = try f.dead()
+    _ = try f.add()  // a newer job: prune always keeps the newest one
     let db = try SQLiteConnection(path: f.path, create: false)
     #expect(try db.strings("SELECT count(*) FROM job_errors") == ["1"])
     #expect(try f.store.prune(PruneParams(completedBefore: f.at(1), deadBefore: f.at(1))) == 1)
