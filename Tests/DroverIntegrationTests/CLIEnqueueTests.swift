@@ -269,20 +269,11 @@ final class UnixListener {
   let fd: Int32
 
   init(path: String) throws {
-    fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
-    var addr = sockaddr_un()
-    addr.sun_family = sa_family_t(AF_UNIX)
-    let bytes = Array(path.utf8)
-    withUnsafeMutableBytes(of: &addr.sun_path) { raw in
-      raw.copyBytes(from: bytes)
-      raw[bytes.count] = 0
+    switch bindUnixSocket(path: path, type: Int32(SOCK_STREAM.rawValue)) {
+    case .success(let bound): fd = bound
+    case .failure(let e): throw ChildProcessError("cannot listen on \(path): \(e)")
     }
-    let rc = withUnsafePointer(to: &addr) {
-      $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-        bind(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size))
-      }
-    }
-    guard rc == 0, listen(fd, 8) == 0 else {
+    guard listen(fd, 8) == 0 else {
       close(fd)
       throw ChildProcessError("cannot listen on \(path): \(String(cString: strerror(errno)))")
     }

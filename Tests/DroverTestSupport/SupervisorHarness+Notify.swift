@@ -29,23 +29,10 @@ public final class NotifyListener: Sendable {
 
   public init(path: String) throws {
     self.path = path
-    let fd = socket(AF_UNIX, Int32(SOCK_DGRAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
-    guard fd >= 0 else { throw HarnessError("socket: \(String(cString: strerror(errno)))") }
-    var addr = sockaddr_un()
-    addr.sun_family = sa_family_t(AF_UNIX)
-    let bytes = Array(path.utf8)
-    withUnsafeMutableBytes(of: &addr.sun_path) { raw in
-      raw.copyBytes(from: bytes)
-      raw[bytes.count] = 0
-    }
-    let rc = withUnsafePointer(to: &addr) {
-      $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-        bind(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size))
-      }
-    }
-    guard rc == 0 else {
-      Glibc.close(fd)
-      throw HarnessError("bind \(path): \(String(cString: strerror(errno)))")
+    let fd: Int32
+    switch bindUnixSocket(path: path, type: Int32(SOCK_DGRAM.rawValue)) {
+    case .success(let bound): fd = bound
+    case .failure(let e): throw HarnessError("\(e)")
     }
     // The thread owns the descriptor and closes it when the listener is stopped or gone; it
     // holds the listener only weakly, so dropping the listener ends it.
