@@ -11,7 +11,6 @@ import Logging
 /// Start, stop and the plumbing between epoll and the event enum.
 extension Supervisor {
   func start() throws {
-    try store.startBackgroundCheckpoints()
     let rescued = try store.rescueRunning(
       RescueParams(message: "the supervisor that ran this attempt died; rescued at start-up"))
     if !rescued.isEmpty {
