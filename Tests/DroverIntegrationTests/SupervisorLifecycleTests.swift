@@ -8,53 +8,8 @@ import Testing
 #endif
 
 extension SupervisorTests {
-  @Suite("recycling, hung workers and quiet mode")
+  @Suite("recycling by size, drain of a busy pool")
   struct Lifecycle {
-    /// A worker that stops sending heartbeats (SIGSTOP) is killed and replaced; its running
-    /// job's attempt fails with the cause.
-    @Test func aHungWorkerIsKilledAndReplaced() throws {
-      let h = try SupervisorHarness(
-        pools: poolTable("p", #"handler = "sleep""#, "min = 1", "max = 1", "max_attempts = 1"))
-      try h.start()
-      let id = try h.enqueue("p", #"{"ms": 20000}"#)
-      try h.waitUntil("the job runs") { try h.jobState(id) == "running" }
-      let hung = try #require(try h.workerPIDs("p").first)
-      kill(hung, SIGSTOP)
-      // fastFlags: heartbeats every 200 ms, hung after 3 s.
-      try h.waitUntil("the job is dead", timeout: .seconds(15)) { try h.jobState(id) == "dead" }
-      let errors = try h.jobErrors(id)
-      #expect(errors.contains { $0.contains("heartbeat") && $0.contains("\(hung)") }, "\(errors)")
-      try h.waitUntil("a replacement worker is ready") {
-        let pids = try h.workerPIDs("p")
-        return pids.count == 1 && pids[0] != hung
-      }
-      #expect(!SupervisorHarness.isAlive(hung))
-      #expect(try h.stop().exitCode == 0)
-    }
-
-    /// `max_jobs` recycles a worker between jobs: every job completes on its first attempt
-    /// and several worker processes took turns.
-    @Test func maxJobsRecyclesWorkersBetweenJobs() throws {
-      let h = try SupervisorHarness(
-        pools: poolTable("p", #"handler = "noop""#, "min = 1", "max = 1", "max_jobs = 5"))
-      try h.start()
-      var ids: [JobID] = []
-      for _ in 0..<30 { ids.append(try h.enqueue("p")) }
-      try h.waitUntil("all jobs completed", timeout: .seconds(20)) {
-        try h.stats()["completed"] == 30
-      }
-      for id in ids {
-        let job = try h.job(id)
-        #expect(job["attempts"]?.intValue == 1)
-        #expect(job["errors"]?.arrayValue?.isEmpty == true)
-      }
-      let pids = Set(ids.compactMap { try? h.job($0)["worker_pid"]?.intValue })
-      // 30 jobs at 5-5.5 jobs per worker: at least 5 workers took turns.
-      #expect(pids.count >= 5, "workers used: \(pids)")
-      #expect(h.log().contains("recycling worker after"))
-      #expect(try h.stop().exitCode == 0)
-    }
-
     /// `max_rss` below any worker's size recycles workers (between jobs, never mid-job).
     @Test func maxRSSRecyclesAWorkerAboveIt() throws {
       let h = try SupervisorHarness(
@@ -77,9 +32,10 @@ extension SupervisorTests {
       #expect(try h.stop().exitCode == 0)
     }
 
-    /// `ctl drain`: dispatch stops, the running job finishes, prefetched and queued jobs stay
-    /// queued untouched, the workers stay up; `ctl resume` runs the rest.
-    @Test func drainIsAQuietModeUntilResume() throws {
+    /// `ctl drain` while a job runs: dispatch stops, the running job finishes, prefetched and
+    /// queued jobs stay queued untouched (draining, then drained), the workers stay up;
+    /// `ctl resume` runs the rest.
+    @Test func drainLetsTheRunningJobFinishAndGivesBackPrefetchedOnes() throws {
       let h = try SupervisorHarness(
         pools: poolTable("p", #"handler = "sleep""#, "min = 1", "max = 1"))
       try h.start()
