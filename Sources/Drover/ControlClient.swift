@@ -6,6 +6,9 @@ import DroverWire
 struct ControlClient {
   let fd: Int32
   var pending: [UInt8] = []
+  /// The socket's current SO_RCVTIMEO: a blocking read with a kernel timeout costs one
+  /// syscall per reply instead of poll + read.
+  var receiveTimeout: Duration?
 
   /// Connects, or fails with a line that says whether a supervisor is running at all.
   init(socketPath: String, timeout: Duration = .seconds(5)) throws(CLIError) {
@@ -49,10 +52,13 @@ extension ControlClient {
       }
       if replies.count == requests.count { break }
       do {
-        guard try FD.waitUntilReadable(fd, timeout: timeout) else {
+        if receiveTimeout != timeout {
+          try UnixSocket.setTimeouts(fd, receive: timeout, send: timeout)
+          receiveTimeout = timeout
+        }
+        guard let n = try FD.read(fd, into: &buf) else {
           throw CLIError("the supervisor did not answer within \(DurationText.format(timeout))")
         }
-        guard let n = try FD.read(fd, into: &buf) else { continue }
         if n == 0 { throw CLIError("the supervisor closed the connection") }
         pending.append(contentsOf: buf[0..<n])
       } catch let e as CLIError {
