@@ -89,6 +89,26 @@ public struct EnqueueParams: Sendable, Hashable {
   }
 }
 
+extension EnqueueParams {
+  /// The checks every driver applies before inserting: a type, a payload that is a JSON
+  /// object's text (first non-blank character `{`), at least one attempt, no negative backoff.
+  /// `index`/`count` name the job's place in a batch in the message.
+  public func validate(index: Int = 0, of count: Int = 1) throws(StoreError) {
+    let which = count == 1 ? "job" : "job \(index + 1) of \(count)"
+    guard !type.isEmpty else { throw .invalidInput("\(which): the type is empty") }
+    let first = payload.utf8.first { $0 != 0x20 && $0 != 0x09 && $0 != 0x0A && $0 != 0x0D }
+    guard first == UInt8(ascii: "{") else {
+      throw .invalidInput("\(which) (\(type)): the payload must be a JSON object")
+    }
+    guard maxAttempts >= 1 else {
+      throw .invalidInput("\(which) (\(type)): max_attempts must be at least 1")
+    }
+    if let b = backoff, b.base < .zero || b.cap < .zero {
+      throw .invalidInput("\(which) (\(type)): backoff durations must not be negative")
+    }
+  }
+}
+
 /// What one enqueue did.
 public struct EnqueueResult: Sendable, Hashable {
   public var id: JobID
@@ -176,6 +196,9 @@ public struct FinishResult: Sendable, Hashable {
 
 /// The supervisor's per-turn group commit.
 public struct StoreBatch: Sendable {
+  /// New jobs, inserted first (so this batch's claims can take them). They must already be
+  /// valid (`EnqueueParams.validate`); an invalid one fails the whole batch.
+  public var enqueues: [EnqueueParams]
   public var finishes: [FinishParams]
   /// Progress reports of running jobs: (job, 0-100). Ignored for jobs not running.
   public var progress: [(JobID, Int)]
@@ -188,10 +211,11 @@ public struct StoreBatch: Sendable {
   /// The time of this turn: finish times, start times, due checks.
   public var now: Timestamp
   public init(
-    finishes: [FinishParams] = [], progress: [(JobID, Int)] = [],
+    enqueues: [EnqueueParams] = [], finishes: [FinishParams] = [], progress: [(JobID, Int)] = [],
     started: [(JobID, Timestamp)] = [], promoteDue: Bool = true, claims: [ClaimParams] = [],
     now: Timestamp = .now()
   ) {
+    self.enqueues = enqueues
     self.finishes = finishes
     self.progress = progress
     self.started = started
@@ -202,13 +226,15 @@ public struct StoreBatch: Sendable {
 
   /// True when there is nothing to write or read.
   public var isEmpty: Bool {
-    finishes.isEmpty && progress.isEmpty && started.isEmpty && !promoteDue
+    enqueues.isEmpty && finishes.isEmpty && progress.isEmpty && started.isEmpty && !promoteDue
       && claims.allSatisfy { $0.limit <= 0 }
   }
 }
 
 /// What a group commit did.
 public struct BatchResult: Sendable {
+  /// One per enqueue, in order.
+  public var enqueued: [EnqueueResult] = []
   /// One per finish, in order.
   public var finished: [FinishResult]
   /// One array per claim, in order; jobs are now `running`.

@@ -4,7 +4,8 @@ import DroverCore
 extension SQLiteStore {
   /// Applies one turn of the supervisor in one `BEGIN IMMEDIATE` transaction, in this order:
   ///
-  /// Order: progress and start times (2), then finishes (1), then promotion and claims.
+  /// Order: new jobs (`enqueues`), progress and start times (2), finishes (1), then promotion
+  /// and claims (which may take the jobs this batch enqueued).
   /// 1. `finishes`: each job that is `running` is settled by `RetryRule.decide` (the job's own
   ///    backoff wins over the pool's). A requeue of a job whose cancel was requested cancels it
   ///    instead. A finish for a job that is not running (unknown, or already settled) is
@@ -16,9 +17,13 @@ extension SQLiteStore {
   ///    order (priority descending, then `run_at`, then id) and marking them running.
   public func apply(_ batch: StoreBatch) throws(StoreError) -> BatchResult {
     if batch.isEmpty { return BatchResult(claimed: batch.claims.map { _ in [] }) }
+    for (i, job) in batch.enqueues.enumerated() {
+      try job.validate(index: i, of: batch.enqueues.count)
+    }
     let now = batch.now
     return try db.transaction(write: true) { () throws(StoreError) in
       var result = BatchResult()
+      result.enqueued = try insert(batch.enqueues)
       result.finished.reserveCapacity(batch.finishes.count)
       // Progress and start times first: a job that reports progress and then fails in the
       // same turn keeps the progress it reached.

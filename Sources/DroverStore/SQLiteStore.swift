@@ -69,40 +69,28 @@ public final class SQLiteStore: JobStore {
   /// - Throws: `.invalidInput` naming the job's position when a type is empty, a payload is not
   ///   a JSON object's text, `maxAttempts` < 1 or a backoff is negative; nothing is enqueued.
   public func enqueue(_ jobs: [EnqueueParams]) throws(StoreError) -> [EnqueueResult] {
-    for (i, job) in jobs.enumerated() { try Self.validate(job, index: i, of: jobs.count) }
+    for (i, job) in jobs.enumerated() { try job.validate(index: i, of: jobs.count) }
     if jobs.isEmpty { return [] }
-    return try db.transaction(write: true) { () throws(StoreError) in
-      var results: [EnqueueResult] = []
-      results.reserveCapacity(jobs.count)
-      for job in jobs {
-        if let key = job.uniqueKey, let holder = try db.int64(Self.liveKeySQL, key, Int64(0)) {
-          results.append(EnqueueResult(id: holder, existed: true))
-          continue
-        }
-        let state: JobState = job.runAt > job.now ? .scheduled : .queued
-        try db.run(
-          Self.insertSQL, job.type, state.rawValue, job.priority, job.maxAttempts, job.payload,
-          job.now, job.runAt, job.uniqueKey, job.backoff?.base.microseconds,
-          job.backoff?.cap.microseconds)
-        results.append(EnqueueResult(id: db.lastInsertID, existed: false))
-      }
-      return results
-    }
+    return try db.transaction(write: true) { () throws(StoreError) in try insert(jobs) }
   }
 
-  static func validate(_ job: EnqueueParams, index: Int, of count: Int) throws(StoreError) {
-    let which = count == 1 ? "job" : "job \(index + 1) of \(count)"
-    guard !job.type.isEmpty else { throw .invalidInput("\(which): the type is empty") }
-    let first = job.payload.utf8.first { $0 != 0x20 && $0 != 0x09 && $0 != 0x0A && $0 != 0x0D }
-    guard first == UInt8(ascii: "{") else {
-      throw .invalidInput("\(which) (\(job.type)): the payload must be a JSON object")
+  /// Inserts validated jobs inside the caller's write transaction.
+  func insert(_ jobs: [EnqueueParams]) throws(StoreError) -> [EnqueueResult] {
+    var results: [EnqueueResult] = []
+    results.reserveCapacity(jobs.count)
+    for job in jobs {
+      if let key = job.uniqueKey, let holder = try db.int64(Self.liveKeySQL, key, Int64(0)) {
+        results.append(EnqueueResult(id: holder, existed: true))
+        continue
+      }
+      let state: JobState = job.runAt > job.now ? .scheduled : .queued
+      try db.run(
+        Self.insertSQL, job.type, state.rawValue, job.priority, job.maxAttempts, job.payload,
+        job.now, job.runAt, job.uniqueKey, job.backoff?.base.microseconds,
+        job.backoff?.cap.microseconds)
+      results.append(EnqueueResult(id: db.lastInsertID, existed: false))
     }
-    guard job.maxAttempts >= 1 else {
-      throw .invalidInput("\(which) (\(job.type)): max_attempts must be at least 1")
-    }
-    if let b = job.backoff, b.base < .zero || b.cap < .zero {
-      throw .invalidInput("\(which) (\(job.type)): backoff durations must not be negative")
-    }
+    return results
   }
 
   // MARK: Reads

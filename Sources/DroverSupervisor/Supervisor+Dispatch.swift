@@ -4,18 +4,28 @@ import DroverSystem
 import DroverWire
 import Logging
 
-/// Dispatch: the per-turn group commit (settle, progress, promote, claim) and the hand-out of
-/// claimed jobs to workers.
+/// One control-socket enqueue waiting for this turn's commit.
+struct PendingEnqueue {
+  let conn: ControlConnection
+  let slot: Int
+  let params: EnqueueParams
+}
+
+/// Dispatch: the per-turn group commit (enqueue, settle, progress, promote, claim) and the
+/// hand-out of claimed jobs to workers.
 extension Supervisor {
   /// Whether new jobs may be handed to `pool` now.
   func dispatching(_ p: PoolState) -> Bool {
     state != .stopping && !p.paused && !p.removed
   }
 
-  /// One transaction for everything this turn produced, then the claimed jobs go out.
+  /// One transaction for everything this turn produced (new jobs from the control socket,
+  /// finishes, progress, start times, promotion, claims), then the replies and the claimed
+  /// jobs go out. A job enqueued this turn can be claimed in the same transaction.
   func commit() {
     let now = Timestamp.now()
     if let due = nextDue, due <= now { promoteDue = true }
+    let enqueues = takeValidEnqueues(now: now)
     var claimPools: [PoolState] = []
     var claims: [ClaimParams] = []
     for p in pools where dispatching(p) && p.maybeHasWork {
@@ -25,16 +35,17 @@ extension Supervisor {
       claims.append(ClaimParams(types: p.config.types, limit: free))
     }
     let batch = StoreBatch(
-      finishes: pendingFinishes, progress: pendingProgress, started: pendingStarts,
-      promoteDue: promoteDue,
-      claims: claims, now: now)
+      enqueues: enqueues.map(\.params), finishes: pendingFinishes, progress: pendingProgress,
+      started: pendingStarts, promoteDue: promoteDue, claims: claims, now: now)
     guard !batch.isEmpty else { return }
     let result: BatchResult
     do {
       result = try store.apply(batch)
     } catch {
-      // Keep the finishes for the next turn: nothing is lost, only later.
+      // Keep the finishes for the next turn: nothing is lost, only later. The enqueues were
+      // not acknowledged, so their clients hear that they failed.
       log(.error, "group commit failed, will retry: \(error)")
+      for e in enqueues { e.conn.fill(e.slot, errorReply("not enqueued: \(error)")) }
       return
     }
     let hadRetries = pendingFinishes.contains {
@@ -44,7 +55,10 @@ extension Supervisor {
     pendingFinishes.removeAll(keepingCapacity: true)
     pendingProgress.removeAll(keepingCapacity: true)
     pendingStarts.removeAll(keepingCapacity: true)
-    if promoteDue || hadRetries { refreshNextDue() }
+    acknowledge(enqueues, result.enqueued)
+    if promoteDue || hadRetries || enqueues.contains(where: { $0.params.runAt > now }) {
+      refreshNextDue()
+    }
     if result.promoted > 0 { for p in pools { p.maybeHasWork = true } }
     promoteDue = false
     let nowNS = Monotonic.nanoseconds()
@@ -84,49 +98,39 @@ extension Supervisor {
     }
   }
 
-  /// Control-socket enqueues of this turn: one transaction, then the replies.
-  func commitEnqueues() {
-    guard !pendingEnqueues.isEmpty else { return }
-    let items = pendingEnqueues
-    pendingEnqueues.removeAll()
-    let now = Timestamp.now()
-    let params = items.map {
-      $0.request.params(
-        now: now, defaultMaxAttempts: config.pool(forType: $0.request.type)?.maxAttempts ?? 20)
-    }
-    var results: [Result<EnqueueResult, StoreError>]
-    do {
-      results = try store.enqueue(params).map { .success($0) }
-    } catch {
-      // One bad job must not fail the others pipelined with it: retry one by one.
-      results = params.map { p in
-        do throws(StoreError) {
-          return .success(try store.enqueue([p])[0])
-        } catch {
-          return .failure(error)
-        }
+  /// This turn's control-socket enqueues that pass validation, as store params; the others
+  /// are answered with their error at once. Pools that run the new jobs' types may have work.
+  func takeValidEnqueues(now: Timestamp) -> [PendingEnqueue] {
+    guard !pendingEnqueues.isEmpty else { return [] }
+    var valid: [PendingEnqueue] = []
+    valid.reserveCapacity(pendingEnqueues.count)
+    for (conn, slot, request) in pendingEnqueues {
+      let pool = config.pool(forType: request.type)
+      let params = request.params(now: now, defaultMaxAttempts: pool?.maxAttempts ?? 20)
+      do throws(StoreError) {
+        try params.validate()
+      } catch {
+        conn.fill(slot, errorReply(error.description))
+        continue
       }
+      if let pool { self.pool(named: pool.name)?.maybeHasWork = true }
+      valid.append(PendingEnqueue(conn: conn, slot: slot, params: params))
     }
-    var delayed = false
-    for (item, r) in zip(items, results) {
-      switch r {
-      case .success(let e):
-        var fields: [JSONField] = [JSONField("ok", true), JSONField("id", .int(e.id))]
-        if e.existed { fields.append(JSONField("existed", true)) }
-        if config.pool(forType: item.request.type) == nil {
-          fields.append(
-            JSONField("warning", .string("no pool runs type \"\(item.request.type)\"")))
-        }
-        item.conn.fill(item.slot, JSONValue.object(fields).render())
-        if let p = config.pool(forType: item.request.type) {
-          pool(named: p.name)?.maybeHasWork = true
-        }
-        if item.request.delay != nil || item.request.at != nil { delayed = true }
-      case .failure(let e):
-        item.conn.fill(item.slot, errorReply(e.description))
+    pendingEnqueues.removeAll(keepingCapacity: true)
+    return valid
+  }
+
+  /// Replies to committed enqueues: `{"ok":true,"id":N}`, with `existed` for a live unique key
+  /// and a warning when no pool runs the type.
+  func acknowledge(_ enqueues: [PendingEnqueue], _ results: [EnqueueResult]) {
+    for (e, r) in zip(enqueues, results) {
+      var fields: [JSONField] = [JSONField("ok", true), JSONField("id", .int(r.id))]
+      if r.existed { fields.append(JSONField("existed", true)) }
+      if config.pool(forType: e.params.type) == nil {
+        fields.append(JSONField("warning", .string("no pool runs type \"\(e.params.type)\"")))
       }
+      e.conn.fill(e.slot, JSONValue.object(fields).render())
     }
-    if delayed { refreshNextDue() }
   }
 
   func refreshNextDue() {

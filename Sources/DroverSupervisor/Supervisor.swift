@@ -164,7 +164,6 @@ public final class Supervisor {
   /// Work done once per turn, after the turn's events: one group commit, then converge the
   /// pools on their targets, then send what the turn produced.
   func endOfTurn() {
-    commitEnqueues()
     commit()
     reconcile()
     for w in workersByFD.values where !w.outBuffer.isEmpty { flush(w) }

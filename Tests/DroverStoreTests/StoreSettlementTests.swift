@@ -188,6 +188,39 @@ import Testing
   }
 
   @Test(arguments: StoreKind.allCases)
+  func aBatchEnqueuesFirstAndCanClaimWhatItEnqueued(_ kind: StoreKind) throws {
+    let f = try StoreFixture(kind)
+    let result = try f.store.apply(
+      StoreBatch(
+        enqueues: [
+          EnqueueParams(type: "email", priority: 1, now: f.at(1)),
+          EnqueueParams(type: "email", now: f.at(1)),
+          EnqueueParams(type: "email", runAt: f.at(60), now: f.at(1)),
+        ],
+        promoteDue: false, claims: [ClaimParams(types: ["email"], limit: 5)], now: f.at(1)))
+    #expect(result.enqueued.count == 3)
+    #expect(result.enqueued.allSatisfy { !$0.existed })
+    // The due ones are claimed in the same transaction, by priority; the delayed one waits.
+    #expect(result.claimed[0].map(\.id) == [result.enqueued[0].id, result.enqueued[1].id])
+    #expect(try f.job(result.enqueued[2].id).state == .scheduled)
+  }
+
+  @Test(arguments: StoreKind.allCases)
+  func anInvalidEnqueueFailsTheWholeBatch(_ kind: StoreKind) throws {
+    let f = try StoreFixture(kind)
+    let id = try f.running()
+    #expect(throws: StoreError.self) {
+      try f.store.apply(
+        StoreBatch(
+          enqueues: [EnqueueParams(type: "email", payload: "[1]", now: f.at(1))],
+          finishes: [FinishParams(id: id, settlement: .outcome(.completed))], now: f.at(1)))
+    }
+    // Nothing of the batch happened: the finish did not land either.
+    #expect(try f.job(id).state == .running)
+    #expect(try f.store.stats()[.queued] == 0)
+  }
+
+  @Test(arguments: StoreKind.allCases)
   func oneBatchSettlesSeveralJobsAndClaimsTheFreedOnes(_ kind: StoreKind) throws {
     let f = try StoreFixture(kind)
     let ids = try f.store.enqueue(
