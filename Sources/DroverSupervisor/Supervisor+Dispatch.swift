@@ -45,9 +45,11 @@ extension Supervisor {
       // Keep the finishes for the next turn: nothing is lost, only later. The enqueues were
       // not acknowledged, so their clients hear that they failed.
       log(.error, "group commit failed, will retry: \(error)")
+      commitFailedNS = Monotonic.nanoseconds()
       for e in enqueues { e.conn.fill(e.slot, errorReply("not enqueued: \(error)")) }
       return
     }
+    commitFailedNS = nil
     let hadRetries = pendingFinishes.contains {
       if case .outcome(.completed) = $0.settlement { return false }
       return true

@@ -80,7 +80,19 @@ extension Supervisor {
         }
       }
     }
-    if pools.allSatisfy({ $0.workers.isEmpty }) && pendingFinishes.isEmpty {
+    // Exit once every worker is gone and its outcomes are stored. If the store keeps failing,
+    // give up 10 s past the drain deadline: the jobs are still `running` in the store, and the
+    // next start rescues them, so nothing is lost by leaving.
+    let storeGaveUp =
+      commitFailedNS != nil
+      && drainDeadlineNS.map { now - $0 > 10_000_000_000 } ?? false
+    if pools.allSatisfy({ $0.workers.isEmpty }) && (pendingFinishes.isEmpty || storeGaveUp) {
+      if storeGaveUp {
+        log(
+          .critical,
+          "exiting with \(pendingFinishes.count) outcomes not stored; they run again on the next start"
+        )
+      }
       exitRequested = true
     }
   }

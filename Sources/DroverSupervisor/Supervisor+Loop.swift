@@ -73,7 +73,12 @@ extension Supervisor {
 
   /// How long epoll may sleep: until the next tick, or at once when work is pending.
   func nextTimeoutMS() -> Int32 {
-    if !pendingFinishes.isEmpty || !pendingEnqueues.isEmpty { return 0 }
+    // Work waiting for a commit goes at once, unless the store just failed: then the next
+    // try waits for the tick instead of spinning on a broken disk.
+    let recentFailure =
+      commitFailedNS.map { Monotonic.nanoseconds() - $0 < options.tick.microseconds * 1000 }
+      ?? false
+    if !recentFailure && (!pendingFinishes.isEmpty || !pendingEnqueues.isEmpty) { return 0 }
     let elapsed = Monotonic.nanoseconds() - lastTickNS
     let left = options.tick.microseconds * 1000 - elapsed
     return Int32(clamping: max(0, (left + 999_999) / 1_000_000))

@@ -100,6 +100,8 @@ public final class Supervisor {
   var lastStatusNS: Int64 = 0
   var lastPruneNS: Int64 = 0
   var drainDeadlineNS: Int64?
+  /// When the last group commit failed (nil after a success): retries then wait for the tick.
+  var commitFailedNS: Int64?
   var exitRequested = false
   var readySent = false
   var completedTotal = 0

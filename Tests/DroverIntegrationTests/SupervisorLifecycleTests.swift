@@ -68,3 +68,37 @@ extension SupervisorTests {
     }
   }
 }
+
+extension SupervisorTests.Lifecycle {
+  /// Another process holds the store's write lock past the busy timeout (10 s): the group
+  /// commit fails, the supervisor keeps the outcome and retries without spinning, and once the
+  /// lock is gone the job is stored as completed, once.
+  @Test func aStoreLockedPastTheBusyTimeoutLosesNoOutcome() throws {
+    let h = try SupervisorHarness(
+      pools: poolTable("p", #"handler = "sleep""#, "min = 1", "max = 1"))
+    try h.start()
+    let id = try h.enqueue("p", #"{"ms": 1500}"#)
+    try h.waitUntil("the job runs") { try h.jobState(id) == "running" }
+    let script = """
+      import sqlite3, sys, time
+      c = sqlite3.connect(sys.argv[1], isolation_level=None, timeout=30)
+      c.execute("BEGIN IMMEDIATE")
+      print("locked", flush=True)
+      time.sleep(12)
+      c.execute("COMMIT")
+      """
+    let locker = try ChildProcess.start("/usr/bin/env", ["python3", "-c", script, h.storePath])
+    try h.waitUntil("the commit fails on the lock", timeout: .seconds(25)) {
+      h.log().contains("group commit failed")
+    }
+    let failures = h.log().components(separatedBy: "group commit failed").count - 1
+    // Retries wait for the 100 ms tick (each try itself waits out the busy timeout): a few.
+    #expect(failures < 5, "commit attempts while locked: \(failures)")
+    #expect(try locker.waitForExit(timeout: .seconds(20)).exitCode == 0)
+    try h.waitUntil("the job is stored as completed", timeout: .seconds(20)) {
+      try h.jobState(id) == "completed"
+    }
+    #expect(try h.job(id)["attempts"]?.intValue == 1)
+    #expect(try h.stop().exitCode == 0)
+  }
+}
