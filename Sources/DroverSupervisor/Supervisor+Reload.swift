@@ -37,7 +37,6 @@ extension Supervisor {
   /// Converges the pools on `new`: new pools start, removed pools retire their workers after
   /// their jobs, changed pools roll their workers when what a worker runs changed.
   func apply(_ new: DroverConfig) {
-    let old = config
     config = new
     for pc in new.pools {
       if let p = pool(named: pc.name), !p.removed {
@@ -66,6 +65,5 @@ extension Supervisor {
       p.removed = true
       for w in p.workers { retire(w) }
     }
-    _ = old
   }
 }
