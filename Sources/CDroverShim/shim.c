@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <malloc.h>
 #include <signal.h>
+#include <string.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
@@ -56,4 +57,19 @@ int drover_peer_credentials(int fd, int32_t *pid, uint32_t *uid, uint32_t *gid) 
   *uid = cred.uid;
   *gid = cred.gid;
   return 0;
+}
+
+static void drover_kill_group_handler(int sig) {
+  (void)sig;
+  // kill(0, …) reaches every process in the caller's group, the caller included.
+  kill(0, SIGKILL);
+  _exit(128 + SIGKILL);
+}
+
+int drover_kill_group_on_signal(int sig) {
+  struct sigaction sa;
+  memset(&sa, 0, sizeof sa);
+  sa.sa_handler = drover_kill_group_handler;
+  sigemptyset(&sa.sa_mask);
+  return sigaction(sig, &sa, NULL);
 }

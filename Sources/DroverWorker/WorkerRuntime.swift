@@ -1,4 +1,5 @@
 import DroverCore
+import DroverSystem
 import DroverWire
 
 #if canImport(Glibc)
@@ -87,8 +88,12 @@ public enum WorkerRuntime {
     while true {
       let n = buf.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
       if n < 0 && errno == EINTR { continue }
-      // EOF or error: the supervisor is gone; nobody can receive our outcomes.
-      if n <= 0 { exit(WorkerExit.orphaned) }
+      // EOF or error: the supervisor is gone; nobody can receive our outcomes, and nothing we
+      // started may go on running beside the retry a new supervisor will make.
+      if n <= 0 {
+        OwnProcessGroup.killAll()
+        exit(WorkerExit.orphaned)
+      }
       buf.withUnsafeBytes { decoder.feed(UnsafeRawBufferPointer(rebasing: $0[0..<n])) }
       do {
         while let m = try decoder.nextSupervisorMessage() {

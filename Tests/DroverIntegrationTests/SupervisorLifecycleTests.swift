@@ -102,3 +102,37 @@ extension SupervisorTests.Lifecycle {
     #expect(try h.stop().exitCode == 0)
   }
 }
+
+extension SupervisorTests.Lifecycle {
+  /// kill -9 of the supervisor while an exec job runs: the worker dies with it (parent-death
+  /// signal) and takes its command along (process-group kill), so the retry after the next
+  /// start never runs beside a leftover of the attempt it replaces.
+  @Test func execCommandsDieWithAKilledSupervisor() throws {
+    // The command writes its pid to a file in the harness's folder, known once it exists.
+    let h = try SupervisorHarness(pools: poolTable("x", #"handler = "noop""#))
+    let pidFile = h.dir.file("command.pid")
+    try h.writeConfig(
+      SupervisorHarness.configText(
+        pools: poolTable(
+          "x", #"handler = "exec""#, "min = 1", "max = 1",
+          "command = [\"/bin/sh\", \"-c\", \"echo $$ > \\\"$0\\\"; exec sleep 30\", \"\(pidFile)\"]"
+        )))
+    try h.start()
+    let id = try h.enqueue("x")
+    var commandPID: Int32 = 0
+    try h.waitUntil("the command runs and wrote its pid") {
+      guard let text = try? String(contentsOfFile: pidFile, encoding: .utf8),
+        let pid = Int32(text.trimmingCharacters(in: .whitespacesAndNewlines))
+      else { return false }
+      commandPID = pid
+      return SupervisorHarness.isAlive(pid)
+    }
+    let workers = try h.workerPIDs("x")
+    _ = try h.stop(signal: SIGKILL, timeout: .seconds(5))
+    try h.waitUntil("the worker and its command are gone", timeout: .seconds(5)) {
+      !SupervisorHarness.isAlive(commandPID)
+        && workers.allSatisfy { !SupervisorHarness.isAlive($0) }
+    }
+    #expect(try h.jobState(id) == "running", "left for the next start to rescue")
+  }
+}

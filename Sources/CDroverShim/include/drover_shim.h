@@ -30,6 +30,11 @@ int drover_pidfd_send_signal(int pidfd, int sig);
 /// created it exits. 0 clears it.
 int drover_set_parent_death_signal(int sig);
 
+/// Installs a handler for `sig` that SIGKILLs the caller's whole process group (itself and
+/// everything it started that stayed in the group), async-signal-safely. For a worker that
+/// leads its own group: its exec'd commands must not outlive it. Returns 0 or -1 with errno.
+int drover_kill_group_on_signal(int sig);
+
 /// prctl(PR_GET_PDEATHSIG): the current parent-death signal (0 = none), or -1 with errno.
 int drover_parent_death_signal(void);
 

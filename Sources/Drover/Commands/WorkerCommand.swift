@@ -22,9 +22,13 @@ struct WorkerCommand: ParsableCommand {
   @Option var fd: Int32 = 3
 
   func run() throws {
-    // Die with the supervisor even if it is SIGKILLed (the socket EOF is the second net).
+    // Die with the supervisor even if it is SIGKILLed (the socket EOF is the second net),
+    // and take the commands we started along: as the leader of our own process group, a
+    // SIGTERM (from the supervisor's staged kill, or as the parent-death signal) SIGKILLs the
+    // whole group. A worker started by hand, inside someone else's group, just dies.
     let parent = getppid()
-    _ = try? ParentDeath.arm(signal: SIGKILL, expectedParent: parent)
+    let signal = OwnProcessGroup.killAllOn(signal: SIGTERM) ? SIGTERM : SIGKILL
+    _ = try? ParentDeath.arm(signal: signal, expectedParent: parent)
     WorkerRuntime.run(
       WorkerOptions(
         fd: fd, pool: pool, handler: handler, command: command, concurrency: concurrency,
