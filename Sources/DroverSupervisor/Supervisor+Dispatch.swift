@@ -9,6 +9,8 @@ struct PendingEnqueue {
   let conn: ControlConnection
   let slot: Int
   let params: EnqueueParams
+  /// Whether a pool runs the job's type (no: the reply carries a warning).
+  let pooled: Bool
 }
 
 /// Dispatch: the per-turn group commit (enqueue, settle, progress, promote, claim) and the
@@ -76,7 +78,7 @@ extension Supervisor {
     var next = 0
     while next < jobs.count {
       guard
-        let w = p.workers.filter({ $0.freeSlots > 0 }).min(by: {
+        let w = p.workers.lazy.filter({ $0.freeSlots > 0 }).min(by: {
           $0.inFlight.count < $1.inFlight.count
         })
       else {
@@ -116,7 +118,7 @@ extension Supervisor {
         continue
       }
       if let pool { self.pool(named: pool.name)?.maybeHasWork = true }
-      valid.append(PendingEnqueue(conn: conn, slot: slot, params: params))
+      valid.append(PendingEnqueue(conn: conn, slot: slot, params: params, pooled: pool != nil))
     }
     pendingEnqueues.removeAll(keepingCapacity: true)
     return valid
@@ -128,7 +130,7 @@ extension Supervisor {
     for (e, r) in zip(enqueues, results) {
       var fields: [JSONField] = [JSONField("ok", true), JSONField("id", .int(r.id))]
       if r.existed { fields.append(JSONField("existed", true)) }
-      if config.pool(forType: e.params.type) == nil {
+      if !e.pooled {
         fields.append(JSONField("warning", .string("no pool runs type \"\(e.params.type)\"")))
       }
       e.conn.fill(e.slot, JSONValue.object(fields).render())

@@ -117,8 +117,7 @@ extension Supervisor {
       }
       w.jobsDone += 1
       if case .completed = outcome { completedTotal += 1 }
-      noteStarts(w, nowNS: now)
-      if w.inFlight.isEmpty { w.lastIdleSinceNS = now }
+      jobLeft(w, nowNS: now)
       if w.recycleAfter > 0, w.jobsDone >= w.recycleAfter, w.phase == .ready {
         log(.info, "recycling worker after \(w.jobsDone) jobs", ["worker_pid": "\(w.pid)"])
         retire(w)
@@ -127,9 +126,15 @@ extension Supervisor {
       guard let i = w.index(of: id) else { return }
       let job = w.inFlight.remove(at: i)
       settle(job, .released, worker: w)
-      noteStarts(w, nowNS: now)
-      if w.inFlight.isEmpty { w.lastIdleSinceNS = now }
+      jobLeft(w, nowNS: now)
     }
+  }
+
+  /// After a job left a live worker (finished or given back): the next ones move into its
+  /// running window, and an emptied worker starts its idle time.
+  func jobLeft(_ w: WorkerHandle, nowNS now: Int64) {
+    noteStarts(w, nowNS: now)
+    if w.inFlight.isEmpty { w.lastIdleSinceNS = now }
   }
 
   /// Marks the jobs that just moved into the worker's running window as started, and records
@@ -145,24 +150,26 @@ extension Supervisor {
 
   /// Queues a job's settlement for this turn's group commit.
   func settle(_ job: WorkerHandle.InFlight, _ s: Settlement, worker w: WorkerHandle) {
-    let backoff = pool(named: w.pool)?.config.backoff ?? .standard
+    let p = pool(named: w.pool)
     pendingFinishes.append(
       FinishParams(
-        id: job.id, settlement: s, backoff: backoff, jitter: options.jitter(), workerPID: w.pid))
+        id: job.id, settlement: s, backoff: p?.config.backoff ?? .standard,
+        jitter: options.jitter(), workerPID: w.pid))
     if case .outcome(.completed) = s {
     } else {
       // A retry or release may make work ready again.
-      pool(named: w.pool)?.maybeHasWork = true
+      p?.maybeHasWork = true
       promoteDue = true
     }
-    if case .outcome = s {
+    switch s {
+    case .outcome, .released:
       logger.debug(
         "job settled",
         metadata: [
           "job_id": "\(job.id)", "type": "\(job.type)", "attempt": "\(job.attempt)",
           "worker_pid": "\(w.pid)", "settlement": "\(s)",
         ])
-    } else {
+    case .failed, .interrupted:
       log(
         .warning, "job attempt ended: \(s)",
         [
