@@ -45,9 +45,7 @@ struct CommandContext {
   /// Opens the store of an already loaded `config`.
   init(config: DroverConfig) throws(CLIError) {
     self.config = config
-    if config.store.url != nil {
-      throw CLIError("store.url: PostgreSQL stores are not supported by this build")
-    }
+    try Self.requireSupportedStore(config)
     // Created when missing, like the store file itself: the default `var/drover.db` just works.
     try Directories.makeParents(of: config.store.path)
     do {
@@ -55,6 +53,20 @@ struct CommandContext {
     } catch {
       throw CLIError(error.description)
     }
+  }
+
+  /// Refuses a config this build cannot serve: a PostgreSQL `store.url`.
+  static func requireSupportedStore(_ config: DroverConfig) throws(CLIError) {
+    if config.store.url != nil {
+      throw CLIError("store.url: PostgreSQL stores are not supported by this build")
+    }
+  }
+
+  /// Prints the jobs `params` selects: a table, or a JSON array of `jobs show` objects.
+  func printJobs(_ params: ListParams, json: Bool) throws(CLIError) {
+    let jobs = try run { store throws(StoreError) in try store.list(params) }
+    Output.out(
+      json ? JSONValue.array(jobs.map(JobRendering.json)).render() : JobRendering.table(jobs))
   }
 
   /// Runs one store call, turning its error into the command's one-line error.

@@ -1,9 +1,18 @@
+import DroverCore
+
 #if canImport(Glibc)
   import Glibc
 #endif
 
 /// Creating the folders the config names (store, control socket) when missing.
 enum Directories {
+  /// The folders of the store file and the control socket, for commands that start a
+  /// supervisor.
+  static func makeParents(for config: DroverConfig) throws(CLIError) {
+    try makeParents(of: config.store.path)
+    try makeParents(of: config.control.socket)
+  }
+
   static func makeParents(of path: String) throws(CLIError) {
     var prefix = ""
     let parts = path.split(separator: "/", omittingEmptySubsequences: false).dropLast()

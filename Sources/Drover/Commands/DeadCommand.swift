@@ -27,10 +27,7 @@ extension DeadCommand {
 
     func run() throws {
       let params = ListParams(state: .dead, limit: try CLIArguments.limit(limit))
-      let context = try CommandContext(options)
-      let jobs = try context.run { store throws(StoreError) in try store.list(params) }
-      Output.out(
-        json ? JSONValue.array(jobs.map(JobRendering.json)).render() : JobRendering.table(jobs))
+      try CommandContext(options).printJobs(params, json: json)
     }
   }
 

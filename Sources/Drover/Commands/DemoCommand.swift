@@ -34,8 +34,7 @@ struct DemoCommand: ParsableCommand {
     let signals = try SignalFD(signals: [SIGINT, SIGTERM])
     let cfg: DroverConfig
     do { cfg = try ConfigLoader.load(path: config) } catch { throw CLIError(error.description) }
-    try Directories.makeParents(of: cfg.store.path)
-    try Directories.makeParents(of: cfg.control.socket)
+    try Directories.makeParents(for: cfg)
     let logPath =
       String(cfg.store.path[..<(cfg.store.path.lastIndex(of: "/") ?? cfg.store.path.startIndex)])
       + "/serve.log"

@@ -58,10 +58,7 @@ extension JobsCommand {
     func run() throws {
       let state = try state.map { name throws(CLIError) in try CLIArguments.state(name) }
       let params = ListParams(state: state, type: type, limit: try CLIArguments.limit(limit))
-      let context = try CommandContext(options)
-      let jobs = try context.run { store throws(StoreError) in try store.list(params) }
-      Output.out(
-        json ? JSONValue.array(jobs.map(JobRendering.json)).render() : JobRendering.table(jobs))
+      try CommandContext(options).printJobs(params, json: json)
     }
   }
 

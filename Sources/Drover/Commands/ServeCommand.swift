@@ -33,17 +33,14 @@ struct ServeCommand: ParsableCommand {
     signal(SIGPIPE, SIG_IGN)
     let path = options.resolvedPath()
     let config = try options.load()
-    try Directories.makeParents(of: config.store.path)
-    try Directories.makeParents(of: config.control.socket)
+    try CommandContext.requireSupportedStore(config)
+    try Directories.makeParents(for: config)
     guard let level = Logger.Level(rawValue: logLevel) else {
       throw CLIError.usage("--log-level: unknown level \"\(logLevel)\"")
     }
     LogSetup.bootstrap(level: level)
     if config.http != nil {
       Output.warn("[http] is configured but this build has no HTTP API yet; it is ignored")
-    }
-    if config.store.url != nil {
-      throw CLIError("store.url: PostgreSQL stores are not supported by this build")
     }
     var opts = SupervisorOptions(
       configPath: path,
