@@ -7,12 +7,17 @@ public import DroverCore
 /// transaction: it either happens whole or not at all, and returns only once durable (to the
 /// level `[store].synchronous` promises).
 public protocol JobStore: AnyObject {
+  // MARK: Jobs
+
   /// Enqueues every job in `jobs` in one transaction: all or none. A job whose unique key is
   /// live (scheduled, queued or running) is not inserted; its result names the existing job.
   func enqueue(_ jobs: [EnqueueParams]) throws(StoreError) -> [EnqueueResult]
 
   /// The supervisor's group commit: settles finished attempts, records progress, promotes due
-  /// scheduled jobs and claims new ones, all in one transaction.
+  /// scheduled jobs and claims new ones, all in one transaction. With `batch.owner` set, claims
+  /// are leased to that owner and finishes, progress and start times are accepted only for
+  /// jobs that owner holds (fencing: a job rescued from an owner whose lease ran out cannot be
+  /// settled by it any more).
   func apply(_ batch: StoreBatch) throws(StoreError) -> BatchResult
 
   /// One job with its errors, or nil.
@@ -21,8 +26,12 @@ public protocol JobStore: AnyObject {
   /// Jobs matching `filter`, newest id first.
   func list(_ filter: ListParams) throws(StoreError) -> [Job]
 
-  /// Count of jobs in each state (every state present, zero when none).
+  /// Count of jobs in each state (every state present, zero when none). O(types): read from
+  /// counters kept in the same transactions that change states, never a scan.
   func stats() throws(StoreError) -> [JobState: Int]
+
+  /// `stats` per job type: types with no job at all are absent; a present type has every state.
+  func counts() throws(StoreError) -> [String: [JobState: Int]]
 
   /// Count of ready (`queued`, and `scheduled` already due at `now`) jobs for each type.
   func backlog(now: Timestamp) throws(StoreError) -> [String: Int]
@@ -45,16 +54,114 @@ public protocol JobStore: AnyObject {
   /// or a taken key (`.uniqueKeyTaken`) throws and nothing is requeued.
   func requeueDead(_ p: RequeueDeadParams) throws(StoreError) -> Int
 
-  /// Returns every `running` job to the queue without spending an attempt, recording
-  /// `p.message` as an error (its previous owner is gone). Jobs with a pending cancel become
-  /// `cancelled`. Returns the ids touched.
-  func rescueRunning(_ p: RescueParams) throws(StoreError) -> [JobID]
-
   /// Ids of running jobs with a pending cancel request.
   func cancelRequested() throws(StoreError) -> [JobID]
 
-  /// Deletes finished jobs older than the retention; returns how many were deleted.
+  /// Deletes finished jobs older than the retention, at most `p.limit` of them (the caller
+  /// calls again while a call returns `p.limit`); returns how many were deleted.
   func prune(_ p: PruneParams) throws(StoreError) -> Int
+
+  // MARK: Owners, leases, leadership
+
+  /// Registers a supervisor instance as an owner of leases and returns its id. Its lease runs
+  /// until `p.now + p.lease`; `renewLease` extends it.
+  ///
+  /// The SQLite driver allows one owner per file: it takes an exclusive lock on `PATH.lock`
+  /// (held until `closeSession` or the process dies) and fails with `.conflict` naming the
+  /// holder's pid when another supervisor has it. Holding that lock proves every other owner
+  /// recorded in the file is dead, so their leases end at once (a restart rescues their jobs
+  /// without waiting out the lease).
+  func openSession(_ p: SessionParams) throws(StoreError) -> OwnerID
+
+  /// Extends `p.owner`'s lease to `p.now + p.lease`.
+  ///
+  /// - Throws: `.conflict` when the owner is no longer registered (its lease ran out and a
+  ///   peer rescued its jobs): the caller must stop settling jobs and start over.
+  func renewLease(_ p: LeaseParams) throws(StoreError)
+
+  /// Ends an owner: its row goes (any job it still holds becomes rescuable at once) and, for
+  /// SQLite, the file lock is released. Harmless for an unknown owner.
+  func closeSession(_ owner: OwnerID) throws(StoreError)
+
+  /// Returns to `queued` every running job whose owner is unknown or whose owner's lease ended
+  /// before `p.now`, without spending an attempt, recording `p.message` as the interrupted
+  /// attempt's error; a job whose cancel was requested becomes `cancelled` instead. Expired
+  /// owners are forgotten. A live owner's jobs are never touched.
+  func rescueExpired(_ p: RescueParams) throws(StoreError) -> [RescuedJob]
+
+  /// Takes or keeps the leadership called `p.name` (cron, maintenance: one holder among many
+  /// supervisors) for `p.owner` until `p.now + p.lease`. True when `p.owner` holds it now:
+  /// it was free, expired, or already this owner's.
+  func acquireLeadership(_ p: LeadershipParams) throws(StoreError) -> Bool
+
+  // MARK: Change notification
+
+  /// True when a writer other than this store object committed since the previous call (the
+  /// first call answers true). The supervisor calls it every tick so a job that reached the
+  /// store by any path (a CLI that could not reach the socket, a script) is picked up without
+  /// a nudge. SQLite: `PRAGMA data_version`; a network driver: its own notifications.
+  func othersWrote() throws(StoreError) -> Bool
+}
+
+/// A supervisor instance that holds leases on running jobs: assigned by `openSession`.
+public typealias OwnerID = Int64
+
+/// `openSession`: who is registering.
+public struct SessionParams: Sendable, Hashable {
+  /// A name for humans: `host:pid`.
+  public var name: String
+  public var pid: Int32
+  /// How long the lease lasts without a renewal.
+  public var lease: Duration
+  public var now: Timestamp
+  public init(name: String, pid: Int32, lease: Duration, now: Timestamp = .now()) {
+    self.name = name
+    self.pid = pid
+    self.lease = lease
+    self.now = now
+  }
+}
+
+/// `renewLease`.
+public struct LeaseParams: Sendable, Hashable {
+  public var owner: OwnerID
+  public var lease: Duration
+  public var now: Timestamp
+  public init(owner: OwnerID, lease: Duration, now: Timestamp = .now()) {
+    self.owner = owner
+    self.lease = lease
+    self.now = now
+  }
+}
+
+/// `acquireLeadership`.
+public struct LeadershipParams: Sendable, Hashable {
+  public var name: String
+  public var owner: OwnerID
+  public var lease: Duration
+  public var now: Timestamp
+  public init(name: String, owner: OwnerID, lease: Duration, now: Timestamp = .now()) {
+    self.name = name
+    self.owner = owner
+    self.lease = lease
+    self.now = now
+  }
+}
+
+/// A job `rescueExpired` took back from a dead owner.
+public struct RescuedJob: Sendable, Hashable {
+  public var id: JobID
+  public var type: String
+  /// `queued`, or `cancelled` when its cancel had been requested.
+  public var state: JobState
+  /// The attempt that was interrupted (not counted).
+  public var attempt: Int
+  public init(id: JobID, type: String, state: JobState, attempt: Int) {
+    self.id = id
+    self.type = type
+    self.state = state
+    self.attempt = attempt
+  }
 }
 
 /// One job to enqueue.
@@ -187,10 +294,22 @@ public struct FinishResult: Sendable, Hashable {
   public var state: JobState?
   /// The attempt number that was settled; 0 when the finish was ignored.
   public var attempt: Int
-  public init(id: JobID, state: JobState?, attempt: Int) {
+  /// The job's type ("" when the finish was ignored).
+  public var type: String
+  /// When the job runs again, for a job that went back to `scheduled` or `queued`.
+  public var retryAt: Timestamp?
+  /// The error recorded for this attempt, if any.
+  public var error: String?
+  public init(
+    id: JobID, state: JobState?, attempt: Int, type: String = "", retryAt: Timestamp? = nil,
+    error: String? = nil
+  ) {
     self.id = id
     self.state = state
     self.attempt = attempt
+    self.type = type
+    self.retryAt = retryAt
+    self.error = error
   }
 }
 
@@ -210,11 +329,15 @@ public struct StoreBatch: Sendable {
   public var claims: [ClaimParams]
   /// The time of this turn: finish times, start times, due checks.
   public var now: Timestamp
+  /// The owner claims are leased to, and the only one whose jobs finishes, progress and start
+  /// times may touch. nil: no lease, no fencing (single-process tools and tests).
+  public var owner: OwnerID?
   public init(
     enqueues: [EnqueueParams] = [], finishes: [FinishParams] = [], progress: [(JobID, Int)] = [],
     started: [(JobID, Timestamp)] = [], promoteDue: Bool = true, claims: [ClaimParams] = [],
-    now: Timestamp = .now()
+    now: Timestamp = .now(), owner: OwnerID? = nil
   ) {
+    self.owner = owner
     self.enqueues = enqueues
     self.finishes = finishes
     self.progress = progress
@@ -299,7 +422,7 @@ public struct RequeueDeadParams: Sendable, Hashable {
   }
 }
 
-/// Start-up rescue of a dead owner's running jobs.
+/// Rescue of dead owners' running jobs (`rescueExpired`).
 public struct RescueParams: Sendable, Hashable {
   public var message: String
   public var now: Timestamp
@@ -315,29 +438,64 @@ public struct PruneParams: Sendable, Hashable {
   public var completedBefore: Timestamp
   /// Dead jobs finished before this go.
   public var deadBefore: Timestamp
-  public init(completedBefore: Timestamp, deadBefore: Timestamp) {
+  /// At most this many jobs per call (bounded work per transaction); at least 1.
+  public var limit: Int
+  public init(completedBefore: Timestamp, deadBefore: Timestamp, limit: Int = 1000) {
     self.completedBefore = completedBefore
     self.deadBefore = deadBefore
+    self.limit = limit
   }
 }
 
-/// Store failures, each with enough context to act on.
+/// Store failures, driver-neutral: each case says what kind of trouble it is, with the driver's
+/// own detail (SQLite's or PostgreSQL's message and code) as text.
 public enum StoreError: Error, Sendable, Equatable, CustomStringConvertible {
   /// The file exists but is not a Drover database (or is from a newer Drover). It was not
   /// modified.
   case notADroverDatabase(path: String, reason: String)
   /// The store could not be opened or created.
   case cannotOpen(path: String, reason: String)
-  /// No job has this id.
+  /// No job has this id (not found).
   case noSuchJob(JobID)
-  /// The job's state forbids the operation, e.g. retry of a completed job.
+  /// The job's state forbids the operation, e.g. retry of a completed job (a conflict).
   case invalidState(id: JobID, state: JobState, operation: String, allowed: [JobState])
   /// A bad input value (empty type, payload not an object, limit out of range …).
   case invalidInput(String)
-  /// Requeueing would make two live jobs share a unique key.
+  /// Requeueing would make two live jobs share a unique key (a conflict).
   case uniqueKeyTaken(id: JobID, key: String, holder: JobID)
-  /// The database reported an error.
-  case database(code: Int32, message: String)
+  /// Another party holds what was asked for: a second supervisor on one SQLite file, a lease
+  /// that was lost, a constraint the database enforced.
+  case conflict(String)
+  /// Another writer held the store past the busy timeout; retrying later may succeed.
+  case busy(String)
+  /// The disk (or the database's quota) is full.
+  case full(String)
+  /// The store's data is damaged (or holds what no Drover wrote).
+  case corrupt(String)
+  /// The store can be read but not written (permissions, a read-only mount or connection).
+  case readOnly(String)
+  /// The store cannot be reached or failed for another reason (I/O error, lost connection).
+  case unavailable(String)
+
+  /// The kind of failure, for callers that act on it (retry a busy store, alert on a full one).
+  public enum Kind: String, Sendable, Hashable {
+    case busy, full, corrupt, readOnly = "read-only", unavailable, invalidInput = "invalid input"
+    case notFound = "not found", conflict
+  }
+
+  public var kind: Kind {
+    switch self {
+    case .notADroverDatabase: .corrupt
+    case .cannotOpen, .unavailable: .unavailable
+    case .noSuchJob: .notFound
+    case .invalidState, .uniqueKeyTaken, .conflict: .conflict
+    case .invalidInput: .invalidInput
+    case .busy: .busy
+    case .full: .full
+    case .corrupt: .corrupt
+    case .readOnly: .readOnly
+    }
+  }
 
   public var description: String {
     switch self {
@@ -351,7 +509,34 @@ public enum StoreError: Error, Sendable, Equatable, CustomStringConvertible {
     case .invalidInput(let m): m
     case .uniqueKeyTaken(let id, let key, let holder):
       "cannot requeue job \(id): unique key \"\(key)\" is held by live job \(holder)"
-    case .database(let code, let message): "store error \(code): \(message)"
+    case .conflict(let m): m
+    case .busy(let m): "store busy: \(m)"
+    case .full(let m): "store full: \(m)"
+    case .corrupt(let m): "store corrupt: \(m)"
+    case .readOnly(let m): "store read-only: \(m)"
+    case .unavailable(let m): "store unavailable: \(m)"
     }
+  }
+}
+
+/// Opens the store a `[store]` config names: the one place a driver is chosen.
+public enum StoreFactory {
+  /// What the caller will do with the store.
+  public enum Access: Sendable, Hashable {
+    /// Read and write; the store is created (with its schema) when missing.
+    case readWrite
+    /// Reads only, on a connection of its own (the supervisor's off-loop reader thread). The
+    /// store must exist already; every write method throws `.readOnly`.
+    case readOnly
+  }
+
+  /// Opens the store of `config`.
+  ///
+  /// - Throws: `.invalidInput` naming `store.url` when it asks for a driver this build lacks;
+  ///   otherwise what the driver's open throws.
+  public static func open(
+    _ config: StoreConfig, access: Access = .readWrite, busyTimeout: Duration = .seconds(10)
+  ) throws(StoreError) -> any JobStore {
+    fatalError("implemented by the driver work")
   }
 }
