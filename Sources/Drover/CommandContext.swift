@@ -1,6 +1,7 @@
 import ArgumentParser
 import DroverCore
 import DroverStore
+import DroverWire
 
 #if canImport(Glibc)
   import Glibc
@@ -66,7 +67,7 @@ struct CommandContext {
   func printJobs(_ params: ListParams, json: Bool) throws(CLIError) {
     let jobs = try run { store throws(StoreError) in try store.list(params) }
     Output.out(
-      json ? JSONValue.array(jobs.map(JobRendering.json)).render() : JobRendering.table(jobs))
+      json ? JSONValue.array(jobs.map(JobJSON.job)).render() : JobRendering.table(jobs))
   }
 
   /// Runs one store call, turning its error into the command's one-line error.
@@ -81,10 +82,5 @@ struct CommandContext {
   /// Tells a running supervisor to look at the store now (best effort; see `SupervisorNudge`).
   func nudgeSupervisor() {
     SupervisorNudge.wake(socketPath: config.control.socket)
-  }
-
-  /// The attempt budget for a new job of `type`: its pool's `max_attempts`, else 20.
-  func defaultMaxAttempts(forType type: String) -> Int {
-    config.pool(forType: type)?.maxAttempts ?? 20
   }
 }

@@ -30,6 +30,34 @@ struct ControlClient {
   }
 
   func close() { FD.close(fd) }
+
+  /// The next line the supervisor sends (without its newline), waiting at most `timeout`
+  /// (nil: without limit); nil at end of stream.
+  mutating func readLine(timeout: Duration?) throws(CLIError) -> String? {
+    var buf = [UInt8](repeating: 0, count: 65536)
+    while true {
+      if let nl = pending.firstIndex(of: 0x0A) {
+        let line = String(decoding: pending[..<nl], as: UTF8.self)
+        pending.removeSubrange(...nl)
+        return line
+      }
+      do {
+        if receiveTimeout != timeout {
+          try UnixSocket.setTimeouts(fd, receive: timeout, send: .seconds(30))
+          receiveTimeout = timeout
+        }
+        guard let n = try FD.read(fd, into: &buf) else {
+          throw CLIError("the supervisor sent nothing for \(DurationText.format(timeout ?? .zero))")
+        }
+        if n == 0 { return nil }
+        pending.append(contentsOf: buf[0..<n])
+      } catch let e as CLIError {
+        throw e
+      } catch {
+        throw CLIError("control socket: \(error)")
+      }
+    }
+  }
 }
 
 extension ControlClient {

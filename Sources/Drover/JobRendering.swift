@@ -1,54 +1,8 @@
 import DroverCore
 
-/// The CLI's views of jobs: the `--json` shapes of CONTRACT.md and the aligned text tables.
+/// The CLI's text views of jobs: aligned tables and details (the `--json` shapes are
+/// `JobJSON`, shared with the supervisor).
 enum JobRendering {
-  /// A job as `jobs show --json` prints it. Contract keys first, in the contract's order, then
-  /// extras (`unique_key`, `worker_pid`, `cancel_requested`, `backoff`). `payload` is embedded
-  /// as JSON; a stored payload that does not parse (never written by Drover) is shown as a
-  /// string rather than hidden.
-  static func json(_ job: Job) -> JSONValue {
-    let payload = (try? JSONValue.parse(job.payload)) ?? .string(job.payload)
-    let errors: [JSONValue] = job.errors.map { e in
-      [
-        "attempt": .int(Int64(e.attempt)),
-        "message": .string(e.message),
-        "at": .string(e.at.rfc3339),
-        "worker_pid": .optional(e.workerPID),
-      ]
-    }
-    let backoff: JSONValue =
-      job.backoff.map {
-        [
-          "base": .string(DurationText.format($0.base)),
-          "cap": .string(DurationText.format($0.cap)),
-        ]
-      } ?? .null
-    return [
-      "id": .int(job.id),
-      "type": .string(job.type),
-      "state": .string(job.state.name),
-      "priority": .int(Int64(job.priority)),
-      "attempts": .int(Int64(job.attempts)),
-      "max_attempts": .int(Int64(job.maxAttempts)),
-      "payload": payload,
-      "progress": .int(Int64(job.progress)),
-      "errors": .array(errors),
-      "created_at": .string(job.createdAt.rfc3339),
-      "run_at": .string(job.runAt.rfc3339),
-      "started_at": .optional(job.startedAt?.rfc3339),
-      "finished_at": .optional(job.finishedAt?.rfc3339),
-      "unique_key": .optional(job.uniqueKey),
-      "worker_pid": .optional(job.workerPID),
-      "cancel_requested": .bool(job.cancelRequested),
-      "backoff": backoff,
-    ]
-  }
-
-  /// `jobs stats --json`: every state, in lifecycle order.
-  static func json(stats: [JobState: Int]) -> JSONValue {
-    .object(JobState.allCases.map { JSONField($0.name, .int(Int64(stats[$0] ?? 0))) })
-  }
-
   /// The table of `jobs list` and `dead list`: one job per row, newest first.
   static func table(_ jobs: [Job]) -> String {
     var rows = [["ID", "STATE", "TYPE", "PRI", "ATTEMPTS", "PROGRESS", "RUN_AT", "LAST_ERROR"]]

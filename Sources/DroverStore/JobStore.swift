@@ -537,6 +537,6 @@ public enum StoreFactory {
   public static func open(
     _ config: StoreConfig, access: Access = .readWrite, busyTimeout: Duration = .seconds(10)
   ) throws(StoreError) -> any JobStore {
-    fatalError("implemented by the driver work")
+    try SQLiteStore(path: config.path, synchronous: config.synchronous, busyTimeout: busyTimeout)  // INTERIM
   }
 }

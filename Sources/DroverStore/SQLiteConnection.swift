@@ -75,7 +75,7 @@ package final class SQLiteConnection {
 
   /// The error for result code `rc`, with SQLite's message for this connection.
   func error(_ rc: Int32) -> StoreError {
-    .database(code: rc, message: String(cString: sqlite3_errmsg(handle)))
+    interimError(rc, String(cString: sqlite3_errmsg(handle)))
   }
 
   /// The rowid of the last successful INSERT on this connection.
@@ -227,7 +227,7 @@ final class SQLiteStatement {
   }
 
   private func failure(_ rc: Int32) -> StoreError {
-    .database(code: rc, message: String(cString: sqlite3_errmsg(connection)))
+    interimError(rc, String(cString: sqlite3_errmsg(connection)))
   }
 
   func int64(_ column: Int32) -> Int64 { sqlite3_column_int64(handle, column) }
@@ -304,5 +304,14 @@ extension Optional: SQLiteBindable where Wrapped: SQLiteBindable {
     case .some(let value): value.bind(to: statement, at: index)
     case .none: sqlite3_bind_null(statement, index)
     }
+  }
+}
+
+// INTERIM until the driver branch lands.
+func interimError(_ rc: Int32, _ m: String) -> StoreError {
+  switch rc & 0xff {
+  case SQLITE_BUSY, SQLITE_LOCKED: .busy("sqlite error \(rc): \(m)")
+  case SQLITE_CORRUPT, SQLITE_NOTADB: .corrupt("sqlite error \(rc): \(m)")
+  default: .unavailable("sqlite error \(rc): \(m)")
   }
 }

@@ -146,10 +146,7 @@ enum SQLiteSchema {
     let found: Identity
     do throws(StoreError) {
       found = try identity(of: db)
-    } catch .database(let code, let message)
-      where code & 0xff == SQLITE_NOTADB
-      || code & 0xff == SQLITE_CORRUPT
-    {
+    } catch .corrupt(let message) {
       throw .notADroverDatabase(path: path, reason: message)
     }
     if case .refuse(let reason) = verdict(found) {

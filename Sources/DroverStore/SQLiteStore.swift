@@ -160,7 +160,7 @@ public final class SQLiteStore: JobStore {
   static func decodeState(_ code: Int, job id: JobID) throws(StoreError) -> JobState {
     guard let state = JobState(rawValue: code) else {
       // 11 is SQLITE_CORRUPT: the file holds what no Drover wrote.
-      throw .database(code: 11, message: "job \(id) has unknown state code \(code)")
+      throw .corrupt("job \(id) has unknown state code \(code)")
     }
     return state
   }

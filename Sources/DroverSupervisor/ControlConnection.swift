@@ -1,3 +1,4 @@
+import DroverCore
 import DroverWire
 
 /// One client of the control socket: a line reader and an ordered reply queue.
@@ -18,7 +19,7 @@ final class ControlConnection {
   var wantsWritable = false
   /// A refused peer: told why, write side shut, its input discarded until EOF or a second
   /// passes (closing at once would turn the refusal into EPIPE for a client still writing).
-  var refusedAtNS: Int64?
+  var refusedAt: MonotonicInstant?
 
   /// Bytes of one request line at most; a longer line is refused and the peer dropped.
   static let maxLine = 1 << 20

@@ -3,8 +3,15 @@ public import DroverStore
 public import DroverWire
 
 extension EnqueueRequest {
-  /// The store's params for this request at time `now`, with `defaultMaxAttempts` (the pool's)
-  /// when the request names none.
+  /// The store's params for this request at time `now`: the one place enqueue defaults are
+  /// resolved for every path (CLI, batch file, control socket, HTTP). A request without
+  /// `max_attempts` gets its pool's (`config.pool(forType:)`), else 20; `delay` and `at` become
+  /// `run_at`.
+  public func params(now: Timestamp, config: DroverConfig) -> EnqueueParams {
+    params(now: now, defaultMaxAttempts: config.pool(forType: type)?.maxAttempts ?? 20)
+  }
+
+  /// `params(now:config:)` with the default attempt budget already looked up.
   public func params(now: Timestamp, defaultMaxAttempts: Int) -> EnqueueParams {
     let runAt = at ?? delay.map { now.adding($0) } ?? now
     return EnqueueParams(

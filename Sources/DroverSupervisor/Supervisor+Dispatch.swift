@@ -4,28 +4,34 @@ import DroverSystem
 import DroverWire
 import Logging
 
-/// One control-socket enqueue waiting for this turn's commit.
+/// One enqueue request of this turn, validated, waiting for the commit.
 struct PendingEnqueue {
-  let conn: ControlConnection
-  let slot: Int
   let params: EnqueueParams
+  let reply: (ControlReply) -> Void
   /// Whether a pool runs the job's type (no: the reply carries a warning).
   let pooled: Bool
 }
 
-/// Dispatch: the per-turn group commit (enqueue, settle, progress, promote, claim) and the
-/// hand-out of claimed jobs to workers.
+/// What the event and the log line of one pending finish need.
+struct FinishInfo {
+  let type: String
+  let pool: String
+  let workerPID: Int32
+}
+
+/// Dispatch: the per-turn group commit (enqueue, settle, progress, promote, claim), the
+/// hand-out of claimed jobs to workers, and the events of what became durable.
 extension Supervisor {
   /// Whether new jobs may be handed to `pool` now.
   func dispatching(_ p: PoolState) -> Bool {
     state != .stopping && !p.paused && !p.removed
   }
 
-  /// One transaction for everything this turn produced (new jobs from the control socket,
-  /// finishes, progress, start times, promotion, claims), then the replies and the claimed
-  /// jobs go out. A job enqueued this turn can be claimed in the same transaction.
+  /// One transaction for everything this turn produced (new jobs, finishes, progress, start
+  /// times, promotion, claims), leased to this supervisor; then the replies, the claimed jobs
+  /// and the events go out. A job enqueued this turn can be claimed in the same transaction.
   func commit() {
-    let now = Timestamp.now()
+    let now = clock.wall()
     if let due = nextDue, due <= now { promoteDue = true }
     let enqueues = takeValidEnqueues(now: now)
     var claimPools: [PoolState] = []
@@ -38,43 +44,124 @@ extension Supervisor {
     }
     let batch = StoreBatch(
       enqueues: enqueues.map(\.params), finishes: pendingFinishes, progress: pendingProgress,
-      started: pendingStarts, promoteDue: promoteDue, claims: claims, now: now)
-    guard !batch.isEmpty else { return }
+      started: pendingStarts, promoteDue: promoteDue, claims: claims, now: now, owner: owner)
+    guard !batch.isEmpty else {
+      publishPendingEvents()
+      return
+    }
     let result: BatchResult
+    let started = clock.monotonic()
     do {
       result = try store.apply(batch)
     } catch {
       // Keep the finishes for the next turn: nothing is lost, only later. The enqueues were
       // not acknowledged, so their clients hear that they failed.
       log(.error, "group commit failed, will retry: \(error)")
-      commitFailedNS = Monotonic.nanoseconds()
-      for e in enqueues { e.conn.fill(e.slot, errorReply("not enqueued: \(error)")) }
+      commitFailedAt = clock.monotonic()
+      for e in enqueues { e.reply(.failure("not enqueued: \(error)")) }
       return
     }
-    commitFailedNS = nil
+    lastCommit = clock.monotonic() - started
+    commitFailedAt = nil
     let hadRetries = pendingFinishes.contains {
       if case .outcome(.completed) = $0.settlement { return false }
       return true
     }
+    noteDurable(result, enqueues: enqueues, at: now)
     pendingFinishes.removeAll(keepingCapacity: true)
+    pendingFinishInfo.removeAll(keepingCapacity: true)
     pendingProgress.removeAll(keepingCapacity: true)
+    pendingProgressTypes.removeAll(keepingCapacity: true)
     pendingStarts.removeAll(keepingCapacity: true)
-    acknowledge(enqueues, result.enqueued)
     if promoteDue || hadRetries || enqueues.contains(where: { $0.params.runAt > now }) {
       refreshNextDue()
     }
     if result.promoted > 0 { for p in pools { p.maybeHasWork = true } }
     promoteDue = false
-    let nowNS = Monotonic.nanoseconds()
+    let handedAt = clock.monotonic()
     for (i, p) in claimPools.enumerated() {
       let jobs = result.claimed[i]
       if jobs.count < claims[i].limit { p.maybeHasWork = false }
-      hand(jobs, to: p, nowNS: nowNS)
+      hand(jobs, to: p, now: handedAt, at: now)
+    }
+    publishPendingEvents()
+  }
+
+  /// What a successful commit made durable: replies to enqueues, then events and log lines
+  /// for new jobs, progress and settled attempts (before this point nothing is announced).
+  func noteDurable(_ result: BatchResult, enqueues: [PendingEnqueue], at now: Timestamp) {
+    for (e, r) in zip(enqueues, result.enqueued) {
+      e.reply(
+        .enqueued(
+          id: r.id, existed: r.existed,
+          warning: e.pooled ? nil : "no pool runs type \"\(e.params.type)\""))
+      if !r.existed {
+        let state: JobState = e.params.runAt > now ? .scheduled : .queued
+        pendingEvents.append(
+          LifecycleEvent(
+            at: now, .created(id: r.id, type: e.params.type, state: state, runAt: e.params.runAt)))
+      }
+    }
+    for (i, (id, pct)) in pendingProgress.enumerated() {
+      pendingEvents.append(
+        LifecycleEvent(at: now, .progress(id: id, type: pendingProgressTypes[i], percent: pct)))
+    }
+    for (i, r) in result.finished.enumerated() {
+      settled(r, pendingFinishes[i].settlement, pendingFinishInfo[i], at: now)
     }
   }
 
+  /// The event and log line of one stored finish.
+  func settled(_ r: FinishResult, _ s: Settlement, _ info: FinishInfo, at now: Timestamp) {
+    let meta: Logger.Metadata = [
+      "job_id": "\(r.id)", "type": "\(info.type)", "attempt": "\(r.attempt)",
+      "worker_pid": "\(info.workerPID)",
+    ]
+    guard let state = r.state else {
+      // Not ours any more (rescued by a peer after our lease ran out), or already settled.
+      log(.warning, "a finish was not stored: the job is no longer this supervisor's", meta)
+      return
+    }
+    let kind: LifecycleEvent.Kind?
+    let error = r.error ?? s.errorText
+    switch state {
+    case .completed:
+      kind = .completed(
+        id: r.id, type: info.type, attempt: r.attempt, pool: info.pool, workerPID: info.workerPID)
+    case .dead:
+      kind = .dead(
+        id: r.id, type: info.type, attempt: r.attempt, pool: info.pool,
+        workerPID: info.workerPID, error: error ?? "")
+    case .cancelled:
+      kind = .cancelled(id: r.id, type: info.type)
+    case .scheduled, .queued, .running:
+      switch s {
+      case .released: kind = nil
+      case .outcome(.snooze): kind = .snoozed(id: r.id, type: info.type, retryAt: r.retryAt)
+      default:
+        kind = .failed(
+          id: r.id, type: info.type, attempt: r.attempt, pool: info.pool,
+          workerPID: info.workerPID, error: error ?? "", retryAt: r.retryAt)
+      }
+    }
+    if let kind { pendingEvents.append(LifecycleEvent(at: now, kind)) }
+    switch s {
+    case .outcome, .released:
+      logger.debug("job settled: \(state.name)", metadata: meta)
+    case .failed, .interrupted:
+      log(.warning, "job attempt ended: \(s); now \(state.name)", meta)
+    }
+  }
+
+  /// Hands this turn's events to the subscribers (after the commit that made them durable).
+  func publishPendingEvents() {
+    guard !pendingEvents.isEmpty else { return }
+    events.publish(pendingEvents)
+    pendingEvents.removeAll(keepingCapacity: true)
+  }
+
   /// Spreads claimed jobs over the pool's workers, least loaded first.
-  func hand(_ jobs: [ClaimedJob], to p: PoolState, nowNS: Int64) {
+  func hand(_ jobs: [ClaimedJob], to p: PoolState, now: MonotonicInstant, at wall: Timestamp) {
     var next = 0
     while next < jobs.count {
       guard
@@ -85,6 +172,7 @@ extension Supervisor {
         // Cannot happen (we claimed no more than the free slots); give them back if it does.
         for j in jobs[next...] {
           pendingFinishes.append(FinishParams(id: j.id, settlement: .released))
+          pendingFinishInfo.append(FinishInfo(type: j.type, pool: p.name, workerPID: 0))
         }
         p.maybeHasWork = true
         return
@@ -92,9 +180,12 @@ extension Supervisor {
       let j = jobs[next]
       next += 1
       w.inFlight.append(
-        WorkerHandle.InFlight(
-          id: j.id, attempt: j.attempt, type: j.type, assignedNS: nowNS, startedNS: nil))
-      w.promoteStarted(nowNS: nowNS)
+        WorkerHandle.InFlight(id: j.id, attempt: j.attempt, type: j.type, assignedAt: now))
+      w.promoteStarted(now: now)
+      pendingEvents.append(
+        LifecycleEvent(
+          at: wall,
+          .started(id: j.id, type: j.type, attempt: j.attempt, pool: p.name, workerPID: w.pid)))
       FrameEncoder.append(
         SupervisorMessage.assign(
           Assignment(id: j.id, attempt: j.attempt, type: j.type, payload: j.payload)),
@@ -102,42 +193,41 @@ extension Supervisor {
     }
   }
 
-  /// This turn's control-socket enqueues that pass validation, as store params; the others
-  /// are answered with their error at once. Pools that run the new jobs' types may have work.
+  /// This turn's enqueue requests that pass validation, as store params; the others are
+  /// answered with their error at once. Pools that run the new jobs' types may have work.
   func takeValidEnqueues(now: Timestamp) -> [PendingEnqueue] {
     guard !pendingEnqueues.isEmpty else { return [] }
     var valid: [PendingEnqueue] = []
     valid.reserveCapacity(pendingEnqueues.count)
-    for (conn, slot, request) in pendingEnqueues {
-      let pool = config.pool(forType: request.type)
-      let params = request.params(now: now, defaultMaxAttempts: pool?.maxAttempts ?? 20)
+    for e in pendingEnqueues {
+      let pool = config.pool(forType: e.request.type)
+      let params = e.request.params(now: now, config: config)
       do throws(StoreError) {
         try params.validate()
       } catch {
-        conn.fill(slot, errorReply(error.description))
+        e.reply(.failure(error.description))
         continue
       }
       if let pool { self.pool(named: pool.name)?.maybeHasWork = true }
-      valid.append(PendingEnqueue(conn: conn, slot: slot, params: params, pooled: pool != nil))
+      valid.append(PendingEnqueue(params: params, reply: e.reply, pooled: pool != nil))
     }
     pendingEnqueues.removeAll(keepingCapacity: true)
     return valid
   }
 
-  /// Replies to committed enqueues: `{"ok":true,"id":N}`, with `existed` for a live unique key
-  /// and a warning when no pool runs the type.
-  func acknowledge(_ enqueues: [PendingEnqueue], _ results: [EnqueueResult]) {
-    for (e, r) in zip(enqueues, results) {
-      var fields: [JSONField] = [JSONField("ok", true), JSONField("id", .int(r.id))]
-      if r.existed { fields.append(JSONField("existed", true)) }
-      if !e.pooled {
-        fields.append(JSONField("warning", .string("no pool runs type \"\(e.params.type)\"")))
-      }
-      e.conn.fill(e.slot, JSONValue.object(fields).render())
-    }
-  }
-
   func refreshNextDue() {
     nextDue = try? store.nextScheduled()
+  }
+}
+
+extension Settlement {
+  /// The error text this settlement records, if any.
+  var errorText: String? {
+    switch self {
+    case .outcome(.retryable(let m)), .outcome(.permanent(let m)), .failed(let m),
+      .interrupted(let m):
+      m
+    default: nil
+    }
   }
 }

@@ -44,10 +44,10 @@ extension Supervisor {
   /// SIGTERM / SIGINT: drain everything, then stop the workers and exit. A second signal cuts
   /// the wait short (as if `drain_timeout` had passed).
   func beginStop(signal sig: Int32) {
-    let now = Monotonic.nanoseconds()
+    let now = clock.monotonic()
     if state == .stopping {
       log(.warning, "signal \(sig) again: not waiting for running jobs any longer")
-      drainDeadlineNS = now
+      drainDeadline = now
       return
     }
     log(
@@ -56,7 +56,7 @@ extension Supervisor {
     )
     _ = drain(nil)
     state = .stopping
-    drainDeadlineNS = now + config.supervisor.drainTimeout.microseconds * 1000
+    drainDeadline = now + config.supervisor.drainTimeout
     notifier.notify(
       "STOPPING=1\nSTATUS=draining\nEXTEND_TIMEOUT_USEC="
         + String((config.supervisor.drainTimeout + options.termGrace + .seconds(5)).microseconds))
@@ -66,8 +66,8 @@ extension Supervisor {
   /// down; once none is left, the loop ends.
   func advanceStop() {
     guard state == .stopping else { return }
-    let now = Monotonic.nanoseconds()
-    let timedOut = drainDeadlineNS.map { now >= $0 } ?? false
+    let now = clock.monotonic()
+    let timedOut = drainDeadline.map { now >= $0 } ?? false
     for p in pools {
       for w in p.workers {
         if w.inFlight.isEmpty {
@@ -84,8 +84,7 @@ extension Supervisor {
     // give up 10 s past the drain deadline: the jobs are still `running` in the store, and the
     // next start rescues them, so nothing is lost by leaving.
     let storeGaveUp =
-      commitFailedNS != nil
-      && drainDeadlineNS.map { now - $0 > 10_000_000_000 } ?? false
+      commitFailedAt != nil && drainDeadline.map { now - $0 > .seconds(10) } ?? false
     if pools.allSatisfy({ $0.workers.isEmpty }) && (pendingFinishes.isEmpty || storeGaveUp) {
       if storeGaveUp {
         log(

@@ -8,104 +8,124 @@ import Logging
   import Glibc
 #endif
 
-/// The periodic tick: timeouts, heartbeats, staged kills, cancels, scaling, recycling by RSS,
-/// pruning, watchdog and STATUS.
+/// The periodic tick, as its named duties. Each is cheap when there is nothing to do.
 extension Supervisor {
-  func housekeeping() {
-    let now = Monotonic.nanoseconds()
-    let ns = { (d: Duration) -> Int64 in d.microseconds * 1000 }
+  func housekeeping(now: MonotonicInstant) {
+    escalateKills(now: now)
+    checkWorkerHealth(now: now)
+    checkJobDeadlines(now: now)
+    recycleByRSS(now: now)
+    retireStragglers(now: now)
+    steal(now: now)
+    dropRefusedPeers(now: now)
+    if checkCancels || cancelCheck.due(now) {
+      checkCancels = false
+      applyCancelRequests(now: now)
+    }
+    if scaling.due(now) { autoscale(now: now) }
+    noticeStoreChanges(now: now)
+    pruneRetention(now: now)
+    renewLease(now: now)
+    feedWatchdog(now: now)
+    if statusReport.due(now) { notifier.notify("STATUS=" + statusLine()) }
+  }
+
+  /// Staged kill: SIGTERM was sent and the grace passed, so SIGKILL.
+  func escalateKills(now: MonotonicInstant) {
     for p in pools {
-      for w in p.workers {
-        // Staged kill: SIGTERM was sent, the grace passed.
-        if let d = w.killDeadlineNS, now >= d, !w.sentSIGKILL {
+      for w in p.workers where !w.sentSIGKILL {
+        if let d = w.killDeadline, now >= d {
           try? Signals.send(signal: SIGKILL, to: w.pid)
           w.sentSIGKILL = true
         }
-        if w.kill != nil { continue }
-        if w.phase == .booting, now - w.spawnedNS > ns(options.bootTimeout) {
+      }
+    }
+  }
+
+  /// Workers that never said hello, or stopped sending heartbeats, are killed and replaced.
+  func checkWorkerHealth(now: MonotonicInstant) {
+    for p in pools {
+      for w in p.workers where w.kill == nil {
+        if w.phase == .booting, now - w.spawnedAt > options.bootTimeout {
           murder(w, .bootTimeout)
-          continue
-        }
-        if w.phase != .booting, w.socketOpen, now - w.lastHeardNS > ns(options.heartbeatTimeout) {
+        } else if w.phase != .booting, w.socketOpen, now - w.lastHeard > options.heartbeatTimeout {
           murder(w, .hung)
-          continue
         }
+      }
+    }
+  }
+
+  /// Jobs past their pool's timeout are asked to stop; jobs whose stop was not answered
+  /// within the grace get their worker terminated.
+  func checkJobDeadlines(now: MonotonicInstant) {
+    for p in pools {
+      for w in p.workers where w.kill == nil {
         for i in w.inFlight.indices {
-          guard let started = w.inFlight[i].startedNS else { continue }
-          if w.inFlight[i].stop == nil, now - started > ns(p.config.timeout) {
+          guard let started = w.inFlight[i].startedAt else { continue }
+          if w.inFlight[i].stop == nil, now - started > p.config.timeout {
             w.inFlight[i].stop = .timeout(p.config.timeout)
-            w.inFlight[i].stopDeadlineNS = now + ns(options.stopGrace)
+            w.inFlight[i].stopDeadline = now + options.stopGrace
             FrameEncoder.append(SupervisorMessage.cancel(w.inFlight[i].id), to: &w.outBuffer)
             log(
               .warning, "job timed out after \(DurationText.format(p.config.timeout)); cancelling",
               ["job_id": "\(w.inFlight[i].id)", "worker_pid": "\(w.pid)"])
           }
-          if let d = w.inFlight[i].stopDeadlineNS, now >= d {
+          if let d = w.inFlight[i].stopDeadline, now >= d {
             terminate(w, w.inFlight[i].stop == .cancel ? .jobCancel : .jobTimeout)
             break
           }
         }
-        if p.config.maxRSS > 0, w.phase == .ready, now - w.lastRSSCheckNS > ns(.seconds(2)) {
-          w.lastRSSCheckNS = now
-          if let rss = ResourceUsage.rss(of: w.pid), rss > p.config.maxRSS {
-            log(
-              .info, "recycling worker: RSS \(rss) bytes above max_rss", ["worker_pid": "\(w.pid)"])
-            retire(w)
-          }
-        }
-        // A retiring worker that does not exit gets the staged kill.
-        if w.phase == .retiring, w.inFlight.isEmpty, now - w.lastIdleSinceNS > ns(options.termGrace)
-        {
-          terminate(w, .retireTimeout)
+      }
+    }
+  }
+
+  /// Workers above their pool's `max_rss` are recycled between jobs.
+  func recycleByRSS(now: MonotonicInstant) {
+    for p in pools where p.config.maxRSS > 0 {
+      for w in p.workers where w.kill == nil && w.phase == .ready && w.rssCheck.due(now) {
+        if let rss = ResourceUsage.rss(of: w.pid), rss > p.config.maxRSS {
+          log(.info, "recycling worker: RSS \(rss) bytes above max_rss", ["worker_pid": "\(w.pid)"])
+          retire(w)
         }
       }
     }
-    steal(nowNS: now)
-    for c in Array(connections.values) {
-      if let at = c.refusedAtNS, now - at > ns(.seconds(1)) { closeControl(c) }
-    }
-    if checkCancels || now - lastCancelCheckNS > ns(.seconds(1)) {
-      lastCancelCheckNS = now
-      checkCancels = false
-      applyCancelRequests(nowNS: now)
-    }
-    if now - lastScaleNS > ns(.milliseconds(500)) {
-      lastScaleNS = now
-      autoscale(nowNS: now)
-    }
-    if let due = nextDue, due <= .now() { promoteDue = true }
-    if now - lastPruneNS > ns(.seconds(3600)) || lastPruneNS == 0 {
-      lastPruneNS = now
-      prune()
-    }
-    if let wd = notifier.watchdogInterval(), now - lastWatchdogNS >= ns(wd) / 2 {
-      lastWatchdogNS = now
-      notifier.notify("WATCHDOG=1")
-    }
-    if now - lastStatusNS > ns(.seconds(2)) {
-      lastStatusNS = now
-      notifier.notify("STATUS=" + statusLine())
+  }
+
+  /// A retiring worker that does not exit gets the staged kill.
+  func retireStragglers(now: MonotonicInstant) {
+    for p in pools {
+      for w in p.workers where w.kill == nil && w.phase == .retiring && w.inFlight.isEmpty {
+        if now - w.idleSince > options.termGrace { terminate(w, .retireTimeout) }
+      }
     }
   }
 
   /// Work stealing: while a worker of a pool is idle, a sibling whose running job has run
   /// longer than `PoolPolicy.stealAfter` gives back its prefetched jobs, so they run now
   /// instead of after the long one.
-  func steal(nowNS now: Int64) {
-    let after = PoolPolicy.stealAfter.microseconds * 1000
+  func steal(now: MonotonicInstant) {
+    let after = PoolPolicy.stealAfter
     for p in pools where dispatching(p) && p.workers.contains(where: { $0.acceptsJobs && !$0.busy })
     {
-      for w in p.workers where w.prefetched > 0 && w.socketOpen && now - w.lastReleaseNS > after {
-        guard let started = w.inFlight.first?.startedNS, now - started > after else { continue }
-        w.lastReleaseNS = now
+      for w in p.workers where w.prefetched > 0 && w.socketOpen {
+        if let last = w.lastRelease, now - last <= after { continue }
+        guard let started = w.inFlight.first?.startedAt, now - started > after else { continue }
+        w.lastRelease = now
         FrameEncoder.append(SupervisorMessage.release, to: &w.outBuffer)
       }
     }
   }
 
+  /// Refused control peers are closed a second after they were told why.
+  func dropRefusedPeers(now: MonotonicInstant) {
+    for c in Array(connections.values) {
+      if let at = c.refusedAt, now - at > .seconds(1) { closeControl(c) }
+    }
+  }
+
   /// Running jobs whose cancel was asked (by `jobs cancel` in another process) get a cancel
   /// frame, then the staged kill if they ignore it.
-  func applyCancelRequests(nowNS now: Int64) {
+  func applyCancelRequests(now: MonotonicInstant) {
     let anyRunning = pools.contains { $0.workers.contains { !$0.inFlight.isEmpty } }
     guard anyRunning, let ids = try? store.cancelRequested(), !ids.isEmpty else { return }
     let wanted = Set(ids)
@@ -114,7 +134,7 @@ extension Supervisor {
         for i in w.inFlight.indices
         where wanted.contains(w.inFlight[i].id) && w.inFlight[i].stop == nil {
           w.inFlight[i].stop = .cancel
-          w.inFlight[i].stopDeadlineNS = now + options.stopGrace.microseconds * 1000
+          w.inFlight[i].stopDeadline = now + options.stopGrace
           FrameEncoder.append(SupervisorMessage.cancel(w.inFlight[i].id), to: &w.outBuffer)
           log(
             .info, "cancelling running job",
@@ -124,16 +144,64 @@ extension Supervisor {
     }
   }
 
-  func prune() {
-    let now = Timestamp.now()
+  /// Wake-ups that cannot be lost: another writer committed (a CLI, a script, a peer), or the
+  /// fallback interval passed, so every pool looks for work again; due scheduled jobs are
+  /// promoted at the commit.
+  func noticeStoreChanges(now: MonotonicInstant) {
+    if let due = nextDue, due <= clock.wall() { promoteDue = true }
+    if (try? store.othersWrote()) == true {
+      noteStoreChanged()
+    } else if recheck.due(now) {
+      for p in pools { p.maybeHasWork = true }
+      promoteDue = true
+    }
+  }
+
+  /// Retention: every `pruneInterval` a bounded batch is deleted, and another at each tick
+  /// while batches come back full, so a large backlog of old jobs never stalls a turn. The
+  /// batch size adapts to keep each one short.
+  func pruneRetention(now: MonotonicInstant) {
+    guard pruneBehind || pruning.due(now) else { return }
+    let wall = clock.wall()
+    let started = clock.monotonic()
     do {
       let n = try store.prune(
         PruneParams(
-          completedBefore: now.adding(.zero - config.store.retainCompleted),
-          deadBefore: now.adding(.zero - config.store.retainDead)))
-      if n > 0 { log(.info, "pruned \(n) finished jobs past retention") }
+          completedBefore: wall.adding(.zero - config.store.retainCompleted),
+          deadBefore: wall.adding(.zero - config.store.retainDead), limit: pruneLimit))
+      let took = clock.monotonic() - started
+      pruneBehind = n >= pruneLimit
+      if took > .milliseconds(8) {
+        pruneLimit = max(50, pruneLimit / 2)
+      } else if took < .milliseconds(2) && pruneBehind {
+        pruneLimit = min(20_000, pruneLimit * 2)
+      }
+      if n > 0 { logger.debug("pruned \(n) finished jobs past retention in \(took)") }
     } catch {
+      pruneBehind = false
       log(.error, "prune failed: \(error)")
     }
+  }
+
+  /// Keeps this supervisor's lease on its running jobs. A lost lease (a peer rescued them)
+  /// means outcomes can no longer be stored: stop and let systemd start afresh.
+  func renewLease(now: MonotonicInstant) {
+    guard leaseRenewal.due(now) else { return }
+    do {
+      try store.renewLease(LeaseParams(owner: owner, lease: options.lease, now: clock.wall()))
+    } catch .conflict(let why) {
+      log(.critical, "this supervisor's lease was lost (\(why)); stopping")
+      exitCode = 1
+      beginStop(signal: SIGTERM)
+    } catch {
+      log(.error, "lease renewal failed, will retry: \(error)")
+    }
+  }
+
+  /// WATCHDOG=1 at half of systemd's WatchdogSec, from the loop itself (a stuck loop stops it).
+  func feedWatchdog(now: MonotonicInstant) {
+    guard let wd = notifier.watchdogInterval() else { return }
+    watchdog.interval = wd / 2
+    if watchdog.due(now) { notifier.notify("WATCHDOG=1") }
   }
 }

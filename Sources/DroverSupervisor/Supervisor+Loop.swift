@@ -11,33 +11,53 @@ import Logging
 /// Start, stop and the plumbing between epoll and the event enum.
 extension Supervisor {
   func start() throws {
-    let rescued = try store.rescueRunning(
-      RescueParams(message: "the supervisor that ran this attempt died; rescued at start-up"))
-    if !rescued.isEmpty {
-      log(.warning, "rescued \(rescued.count) jobs left running by a dead supervisor")
-    }
+    rescueExpired(
+      message: "the supervisor that ran this attempt died; rescued at start-up")
     let listener = try UnixSocket.listen(path: config.control.socket, mode: 0o660)
     listenerFD = listener.fd
     controlSocketGID = listener.groupID
     register(listenerFD, .controlListener)
     register(signals.fd, .signals)
+    register(mailbox.wake.fd, .mailbox)
     refreshNextDue()
     notifier.notify("STATUS=starting")
     log(.notice, "supervisor starting", ["pid": "\(getpid())", "store": "\(config.store.path)"])
-    lastTickNS = Monotonic.nanoseconds()
+    lastTick = clock.monotonic()
     reconcile()
     updateState()
   }
 
-  /// After the loop: last commit, close everything, remove the socket file.
+  /// Takes back running jobs whose owner's lease ran out (at start: a dead predecessor's).
+  func rescueExpired(message: String) {
+    let rescued: [RescuedJob]
+    do {
+      rescued = try store.rescueExpired(RescueParams(message: message, now: clock.wall()))
+    } catch {
+      log(.error, "rescue of expired leases failed: \(error)")
+      return
+    }
+    guard !rescued.isEmpty else { return }
+    log(.warning, "rescued \(rescued.count) jobs left running by a dead supervisor")
+    let at = clock.wall()
+    for r in rescued {
+      pendingEvents.append(LifecycleEvent(at: at, .rescued(id: r.id, type: r.type, state: r.state)))
+    }
+    for p in pools { p.maybeHasWork = true }
+  }
+
+  /// After the loop: last commit, close everything, remove the socket file, end the session.
   func finish() {
     commit()
+    publishPendingEvents()
     for c in Array(connections.values) { closeControl(c) }
     unregister(listenerFD)
     FD.close(listenerFD)
     unlink(config.control.socket)
+    reader.stop()
     log(.notice, "supervisor stopped")
-    FD.close(lockFD)
+    do { try store.closeSession(owner) } catch {
+      log(.error, "closing the store session: \(error)")
+    }
   }
 
   func register(_ fd: Int32, _ source: EventSource) {
@@ -61,6 +81,8 @@ extension Supervisor {
       return [.workerExited(w)]
     case .controlListener:
       return [.controlAccept]
+    case .mailbox:
+      return [.mailbox]
     case .control(let c):
       var out: [SupervisorEvent] = []
       if ev.contains(.writable) { out.append(.controlWritable(c)) }
@@ -75,12 +97,10 @@ extension Supervisor {
   func nextTimeoutMS() -> Int32 {
     // Work waiting for a commit goes at once, unless the store just failed: then the next
     // try waits for the tick instead of spinning on a broken disk.
-    let recentFailure =
-      commitFailedNS.map { Monotonic.nanoseconds() - $0 < options.tick.microseconds * 1000 }
-      ?? false
+    let now = clock.monotonic()
+    let recentFailure = commitFailedAt.map { now - $0 < options.tick } ?? false
     if !recentFailure && (!pendingFinishes.isEmpty || !pendingEnqueues.isEmpty) { return 0 }
-    let elapsed = Monotonic.nanoseconds() - lastTickNS
-    let left = options.tick.microseconds * 1000 - elapsed
-    return Int32(clamping: max(0, (left + 999_999) / 1_000_000))
+    let left = options.tick - (now - lastTick)
+    return Int32(clamping: max(0, (left.saturatingNanoseconds + 999_999) / 1_000_000))
   }
 }

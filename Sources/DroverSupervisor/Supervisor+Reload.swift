@@ -51,7 +51,7 @@ extension Supervisor {
         p.crashLooping = false
         p.failures = 0
         p.bootFailures = 0
-        p.restartNotBeforeNS = 0
+        p.restartNotBefore = nil
         p.maybeHasWork = true
       } else {
         pools.removeAll { $0.name == pc.name && $0.removed && $0.workers.isEmpty }

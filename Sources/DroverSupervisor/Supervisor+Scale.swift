@@ -7,12 +7,12 @@ import Logging
 /// `reconcile` is the one place that spawns and retires to meet it.
 extension Supervisor {
   func reconcile() {
-    let now = Monotonic.nanoseconds()
+    let now = clock.monotonic()
     for p in pools {
       let live = p.liveWorkers
       let want = (state == .stopping || p.removed) ? 0 : p.target
       if live.count < want {
-        guard now >= p.restartNotBeforeNS else { continue }
+        if let notBefore = p.restartNotBefore, now < notBefore { continue }
         // While crash-looping, one probe worker at a time.
         let n = p.crashLooping ? min(1, want - live.count) : want - live.count
         if p.crashLooping && p.workers.contains(where: { $0.phase == .booting }) { continue }
@@ -20,7 +20,7 @@ extension Supervisor {
       } else if live.count > want {
         // Idle workers first, the longest idle first; busy ones finish their jobs then exit.
         let victims = live.sorted {
-          ($0.busy ? 1 : 0, $0.lastIdleSinceNS) < ($1.busy ? 1 : 0, $1.lastIdleSinceNS)
+          ($0.busy ? 1 : 0, $0.idleSince) < ($1.busy ? 1 : 0, $1.idleSince)
         }
         for w in victims.prefix(live.count - want) { retire(w) }
       }
@@ -30,20 +30,20 @@ extension Supervisor {
 
   /// Automatic targets from the backlog: up at once, down only for workers idle longer than
   /// the pool's `idle_timeout`. Reads the backlog only when a pool could change.
-  func autoscale(nowNS now: Int64) {
+  func autoscale(now: MonotonicInstant) {
     let autoPools = pools.filter { $0.auto && !$0.removed && !$0.paused }
     guard !autoPools.isEmpty, state != .stopping else { return }
     let candidates = autoPools.filter { p in
       let live = p.liveWorkers
       let full = live.allSatisfy { $0.freeSlots == 0 || $0.phase == .booting }
       let idleLong = live.contains {
-        !$0.busy && now - $0.lastIdleSinceNS >= p.config.idleTimeout.microseconds * 1000
+        !$0.busy && now - $0.idleSince >= p.config.idleTimeout
       }
       return (full && live.count < p.config.max) || (idleLong && live.count > p.config.min)
         || p.target < p.config.min || p.target > p.config.max
     }
     guard !candidates.isEmpty else { return }
-    guard let backlog = try? store.backlog(now: .now()) else { return }
+    guard let backlog = try? store.backlog(now: clock.wall()) else { return }
     for p in candidates {
       let queued = p.config.types.reduce(0) { $0 + (backlog[$1] ?? 0) }
       let need = PoolPolicy.desiredWorkers(
@@ -51,7 +51,7 @@ extension Supervisor {
         min: p.config.min, max: p.config.max)
       let live = p.liveWorkers
       let idleLong = live.filter {
-        !$0.busy && now - $0.lastIdleSinceNS >= p.config.idleTimeout.microseconds * 1000
+        !$0.busy && now - $0.idleSince >= p.config.idleTimeout
       }.count
       let newTarget = need >= live.count ? need : max(need, live.count - idleLong)
       if newTarget != p.target {

@@ -20,7 +20,7 @@ extension Supervisor {
     ]
     // `--arg=VALUE`: a value starting with a dash ("-c") must not read as an option.
     for a in c.command { args.append("--arg=" + a) }
-    let now = Monotonic.nanoseconds()
+    let now = clock.monotonic()
     do {
       let (mine, theirs) = try SocketPair.make()
       let pid: Int32
@@ -42,16 +42,17 @@ extension Supervisor {
       try FD.setNonBlocking(mine)
       let pidfd = try PidFD.open(pid)
       let w = WorkerHandle(
-        pid: pid, fd: mine, pidfd: pidfd, pool: c.name, concurrency: c.concurrency, nowNS: now,
+        pid: pid, fd: mine, pidfd: pidfd, pool: c.name, concurrency: c.concurrency, now: now,
         recycleAfter: PoolPolicy.recycleAfter(maxJobs: c.maxJobs, jitter: options.jitter()))
       pool.workers.append(w)
       workersByFD[mine] = w
       register(mine, .worker(w))
       register(pidfd, .workerPidFD(w))
       log(.info, "spawned worker", ["pool": "\(c.name)", "worker_pid": "\(pid)"])
+      pendingEvents.append(LifecycleEvent(at: clock.wall(), .workerSpawned(pool: c.name, pid: pid)))
     } catch {
       log(.error, "cannot spawn a worker: \(error)", ["pool": "\(c.name)"])
-      noteEarlyDeath(pool, bootFailure: true, cannotBoot: true, nowNS: now)
+      noteEarlyDeath(pool, bootFailure: true, cannotBoot: true, now: now)
     }
   }
 
@@ -67,10 +68,10 @@ extension Supervisor {
       readBuffer.withUnsafeBytes { w.decoder.feed(UnsafeRawBufferPointer(rebasing: $0[0..<n])) }
       if n < readBuffer.count { break }
     }
-    let now = Monotonic.nanoseconds()
-    w.lastHeardNS = now
+    let now = clock.monotonic()
+    w.lastHeard = now
     do {
-      while let m = try w.decoder.nextWorkerMessage() { receive(m, from: w, nowNS: now) }
+      while let m = try w.decoder.nextWorkerMessage() { receive(m, from: w, now: now) }
     } catch {
       murder(w, .protocolViolation(error.description))
       eof = true
@@ -78,7 +79,7 @@ extension Supervisor {
     if eof { closeSocket(w) }
   }
 
-  func receive(_ m: WorkerMessage, from w: WorkerHandle, nowNS now: Int64) {
+  func receive(_ m: WorkerMessage, from w: WorkerHandle, now: MonotonicInstant) {
     switch m {
     case .hello(let version, _):
       guard version == workerProtocolVersion else {
@@ -87,19 +88,23 @@ extension Supervisor {
         return
       }
       if w.phase == .booting { w.phase = .ready }
-      w.lastIdleSinceNS = now
+      w.idleSince = now
       if let p = pool(named: w.pool) {
         p.maybeHasWork = true
         p.bootFailures = 0
         if p.crashLooping {
           p.crashLooping = false
           log(.notice, "pool recovered: a worker booted", ["pool": "\(p.name)"])
+          pendingEvents.append(LifecycleEvent(at: clock.wall(), .poolRecovered(pool: p.name)))
         }
       }
     case .heartbeat:
       break
     case .progress(let id, let pct):
-      if w.index(of: id) != nil { pendingProgress.append((id, pct)) }
+      if let i = w.index(of: id) {
+        pendingProgress.append((id, pct))
+        pendingProgressTypes.append(w.inFlight[i].type)
+      }
     case .outcome(let id, let outcome):
       guard let i = w.index(of: id) else { return }
       let job = w.inFlight.remove(at: i)
@@ -111,13 +116,12 @@ extension Supervisor {
         settlement = .outcome(outcome)
       }
       settle(job, settlement, worker: w)
-      if let started = job.startedNS {
-        w.averageRun = PoolPolicy.averageRun(
-          previous: w.averageRun, latest: .nanoseconds(now - started))
+      if let started = job.startedAt {
+        w.averageRun = PoolPolicy.averageRun(previous: w.averageRun, latest: now - started)
       }
       w.jobsDone += 1
       if case .completed = outcome { completedTotal += 1 }
-      jobLeft(w, nowNS: now)
+      jobLeft(w, now: now)
       if w.recycleAfter > 0, w.jobsDone >= w.recycleAfter, w.phase == .ready {
         log(.info, "recycling worker after \(w.jobsDone) jobs", ["worker_pid": "\(w.pid)"])
         retire(w)
@@ -126,73 +130,61 @@ extension Supervisor {
       guard let i = w.index(of: id) else { return }
       let job = w.inFlight.remove(at: i)
       settle(job, .released, worker: w)
-      jobLeft(w, nowNS: now)
+      jobLeft(w, now: now)
     }
   }
 
   /// After a job left a live worker (finished or given back): the next ones move into its
   /// running window, and an emptied worker starts its idle time.
-  func jobLeft(_ w: WorkerHandle, nowNS now: Int64) {
-    noteStarts(w, nowNS: now)
-    if w.inFlight.isEmpty { w.lastIdleSinceNS = now }
+  func jobLeft(_ w: WorkerHandle, now: MonotonicInstant) {
+    noteStarts(w, now: now)
+    if w.inFlight.isEmpty { w.idleSince = now }
   }
 
   /// Marks the jobs that just moved into the worker's running window as started, and records
   /// the real start of those that waited on the worker for more than a millisecond (the claim
   /// time stands for the rest), so `started_at` is the attempt's start.
-  func noteStarts(_ w: WorkerHandle, nowNS now: Int64) {
+  func noteStarts(_ w: WorkerHandle, now: MonotonicInstant) {
     var wall: Timestamp?
-    for (id, waitedNS) in w.promoteStarted(nowNS: now) where waitedNS > 1_000_000 {
-      if wall == nil { wall = .now() }
+    for (id, waited) in w.promoteStarted(now: now) where waited > .milliseconds(1) {
+      if wall == nil { wall = clock.wall() }
       pendingStarts.append((id, wall!))
     }
   }
 
-  /// Queues a job's settlement for this turn's group commit.
+  /// Queues a job's settlement for this turn's group commit (logged and announced once it is
+  /// stored: `settled`).
   func settle(_ job: WorkerHandle.InFlight, _ s: Settlement, worker w: WorkerHandle) {
     let p = pool(named: w.pool)
     pendingFinishes.append(
       FinishParams(
         id: job.id, settlement: s, backoff: p?.config.backoff ?? .standard,
         jitter: options.jitter(), workerPID: w.pid))
+    pendingFinishInfo.append(FinishInfo(type: job.type, pool: w.pool, workerPID: w.pid))
     if case .outcome(.completed) = s {
     } else {
       // A retry or release may make work ready again.
       p?.maybeHasWork = true
       promoteDue = true
     }
-    switch s {
-    case .outcome, .released:
-      logger.debug(
-        "job settled",
-        metadata: [
-          "job_id": "\(job.id)", "type": "\(job.type)", "attempt": "\(job.attempt)",
-          "worker_pid": "\(w.pid)", "settlement": "\(s)",
-        ])
-    case .failed, .interrupted:
-      log(
-        .warning, "job attempt ended: \(s)",
-        [
-          "job_id": "\(job.id)", "type": "\(job.type)", "attempt": "\(job.attempt)",
-          "worker_pid": "\(w.pid)",
-        ])
-    }
   }
 
   /// A worker process exited: collect its status, settle its jobs with the cause, and let
   /// `reconcile` replace it.
   func reap(_ w: WorkerHandle) {
+    // Whatever the worker started (exec commands) dies with it: a retry must never run next
+    // to a leftover of the attempt it replaces. Killed before the reap: while the worker is
+    // an unreaped zombie its pid, and so its process group id, cannot be reused by another
+    // process.
+    try? Signals.send(signal: SIGKILL, toGroup: w.pid)
     guard let status = (try? ProcessReaper.reap(w.pid)) ?? nil else { return }
-    let now = Monotonic.nanoseconds()
+    let now = clock.monotonic()
     closeSocket(w)
     unregister(w.pidfd)
     FD.close(w.pidfd)
-    // Whatever the worker started (exec commands) dies with it: a retry must never run next
-    // to a leftover of the attempt it replaces.
-    try? Signals.send(signal: SIGKILL, toGroup: w.pid)
     let cause = "worker \(w.pid) \(status)"
     for (i, job) in w.inFlight.enumerated() {
-      let started = i < w.concurrency && job.startedNS != nil
+      let started = i < w.concurrency && job.startedAt != nil
       let s: Settlement
       if !started {
         s = .released
@@ -221,12 +213,16 @@ extension Supervisor {
     if case .exited(let code) = status, code == WorkerExit.cannotBoot { cannotBoot = true }
     let level: Logger.Level = expected ? .info : .error
     log(level, "worker exited: \(status)", ["pool": "\(p.name)", "worker_pid": "\(w.pid)"])
+    pendingEvents.append(
+      LifecycleEvent(
+        at: clock.wall(),
+        .workerExited(pool: p.name, pid: w.pid, cause: status.description, expected: expected)))
     if expected { return }
-    if w.phase == .booting || now - w.spawnedNS < PoolPolicy.stableAfter.microseconds * 1000 {
-      noteEarlyDeath(p, bootFailure: w.phase == .booting, cannotBoot: cannotBoot, nowNS: now)
+    if w.phase == .booting || now - w.spawnedAt < PoolPolicy.stableAfter {
+      noteEarlyDeath(p, bootFailure: w.phase == .booting, cannotBoot: cannotBoot, now: now)
     } else {
       p.failures = 0
-      p.restartNotBeforeNS = now
+      p.restartNotBefore = nil
     }
   }
 
@@ -234,7 +230,7 @@ extension Supervisor {
   /// before hello are boot failures; past the threshold (or at once for "cannot boot") the
   /// pool is marked crash-looping. A worker killed by a job after booting (a poison job) only
   /// slows respawns: the job itself goes dead through its attempts.
-  func noteEarlyDeath(_ p: PoolState, bootFailure: Bool, cannotBoot: Bool, nowNS now: Int64) {
+  func noteEarlyDeath(_ p: PoolState, bootFailure: Bool, cannotBoot: Bool, now: MonotonicInstant) {
     p.failures += 1
     if cannotBoot { p.failures = max(p.failures, PoolPolicy.crashLoopThreshold) }
     if cannotBoot {
@@ -243,7 +239,7 @@ extension Supervisor {
       p.bootFailures += 1
     }
     let delay = PoolPolicy.restartDelay(consecutiveFailures: p.failures)
-    p.restartNotBeforeNS = now + delay.microseconds * 1000
+    p.restartNotBefore = now + delay
     if p.bootFailures >= PoolPolicy.crashLoopThreshold && !p.crashLooping {
       p.crashLooping = true
       log(
@@ -251,6 +247,7 @@ extension Supervisor {
         "pool is crash-looping: \(p.failures) workers died right after start; retrying every "
           + DurationText.format(delay) + " at most",
         ["pool": "\(p.name)"])
+      pendingEvents.append(LifecycleEvent(at: clock.wall(), .poolCrashLooping(pool: p.name)))
     }
   }
 
@@ -276,10 +273,10 @@ extension Supervisor {
 
   /// Staged kill: SIGTERM now, SIGKILL after `termGrace` (driven by housekeeping).
   func terminate(_ w: WorkerHandle, _ why: WorkerHandle.KillReason) {
-    guard w.kill == nil || w.killDeadlineNS == nil else { return }
+    guard w.kill == nil || w.killDeadline == nil else { return }
     if w.kill == nil { w.kill = why }
     try? Signals.send(signal: SIGTERM, to: w.pid)
-    w.killDeadlineNS = Monotonic.nanoseconds() + options.termGrace.microseconds * 1000
+    w.killDeadline = clock.monotonic() + options.termGrace
   }
 
   /// Graceful exit: give back unstarted jobs, finish running ones, exit 0 (scale-down,

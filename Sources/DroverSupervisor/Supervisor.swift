@@ -26,8 +26,18 @@ public struct SupervisorOptions: Sendable {
   public var termGrace: Duration = .seconds(3)
   /// Housekeeping period: timeouts, heartbeats, scaling, watchdog.
   public var tick: Duration = .milliseconds(100)
-  /// The injected jitter source for backoff and recycle thresholds: a draw in 0 ..< 1.
-  /// Called on the loop thread only. The default is a SplitMix64 stream seeded once from the
+  /// How long this supervisor's lease on its running jobs lasts without a renewal (renewed
+  /// every third of it). Another supervisor may rescue them only after it ran out.
+  public var lease: Duration = .seconds(15)
+  /// However the store changed, an idle pool looks for work at least this often (the fallback
+  /// behind change notification: nothing depends on a nudge).
+  public var recheckInterval: Duration = .seconds(1)
+  /// How often retention pruning starts; it then runs a bounded batch per tick until done.
+  public var pruneInterval: Duration = .seconds(60)
+  /// The clocks: deadlines, timeouts and intervals read `clock.monotonic`, stored times
+  /// `clock.wall`.
+  public var clock: SupervisorClock = .system
+  /// The injected jitter source for backoff and recycle thresholds: a draw in 0 ..< 1.  /// Called on the loop thread only. The default is a SplitMix64 stream seeded once from the
   /// system generator: a getrandom syscall per finished job showed up in profiles.
   public var jitter: @Sendable () -> Double = JitterSource.make()
 
@@ -71,9 +81,17 @@ final class JitterState: @unchecked Sendable {
 public final class Supervisor {
   var config: DroverConfig
   let options: SupervisorOptions
-  let store: SQLiteStore
+  let clock: SupervisorClock
+  let store: any JobStore
+  /// This supervisor's owner id in the store: its claims are leased to it.
+  let owner: OwnerID
   var logger: Logger
   let notifier = Notifier()
+  /// Other threads reach the loop here (HTTP later; the store reader's answers now).
+  public let mailbox: Mailbox
+  /// Lifecycle events, published after they are durable.
+  public let events = EventBus()
+  let reader: StoreReader
 
   var state: SupervisorState = .starting
   var pools: [PoolState] = []
@@ -83,49 +101,85 @@ public final class Supervisor {
   let epoll: Epoll
   let signals: SignalFD
   var listenerFD: Int32 = -1
-  let lockFD: Int32
 
   // Group commit, filled during a turn and written at its end.
   var pendingFinishes: [FinishParams] = []
+  /// What the events and logs of each pending finish need, aligned with `pendingFinishes`.
+  var pendingFinishInfo: [FinishInfo] = []
   var pendingProgress: [(JobID, Int)] = []
+  var pendingProgressTypes: [String] = []
   var pendingStarts: [(JobID, Timestamp)] = []
-  var pendingEnqueues: [(conn: ControlConnection, slot: Int, request: EnqueueRequest)] = []
+  var pendingEnqueues: [PendingRequest] = []
+  /// Events that are not about stored state (workers, pools) and jobs claimed this turn:
+  /// published with the turn's commit.
+  var pendingEvents: [LifecycleEvent] = []
+  /// Replies waiting for the store reader, by token.
+  var pendingReads: [Int: (ControlReply) -> Void] = [:]
+  var nextReadToken = 0
   var promoteDue = true
   var checkCancels = true
   var nextDue: Timestamp?
-  var lastTickNS: Int64 = 0
-  var lastScaleNS: Int64 = 0
-  var lastCancelCheckNS: Int64 = 0
-  var lastWatchdogNS: Int64 = 0
-  var lastStatusNS: Int64 = 0
-  var lastPruneNS: Int64 = 0
-  var drainDeadlineNS: Int64?
+  var lastTick: MonotonicInstant
+  var scaling = Periodic(every: .milliseconds(500))
+  var cancelCheck = Periodic(every: .seconds(1))
+  var watchdog = Periodic(every: .seconds(1))
+  var statusReport = Periodic(every: .seconds(2))
+  var pruning: Periodic
+  var recheck: Periodic
+  var leaseRenewal: Periodic
+  /// The last prune batch was full: go on at the next tick.
+  var pruneBehind = false
+  /// Rows per prune batch, adapted to keep a batch short.
+  var pruneLimit = 1000
+  var drainDeadline: MonotonicInstant?
   /// When the last group commit failed (nil after a success): retries then wait for the tick.
-  var commitFailedNS: Int64?
+  var commitFailedAt: MonotonicInstant?
   var exitRequested = false
+  var exitCode: Int32 = 0
   var readySent = false
   var completedTotal = 0
   var controlSocketGID: UInt32 = 0
+  /// Loop timings for `status`: the worst turn since READY, the last commit, turns so far.
+  var turnMax: Duration = .zero
+  var lastCommit: Duration = .zero
+  var turns = 0
   /// One read buffer for every socket: the loop is single-threaded.
   var readBuffer = [UInt8](repeating: 0, count: 64 * 1024)
 
-  /// Prepares a supervisor: takes the store's lock, opens the store and rescues a dead
-  /// owner's running jobs, creates the event loop. Nothing is spawned before `run()`.
+  /// Prepares a supervisor: opens the store and its session (one supervisor per SQLite
+  /// file), creates the event loop. Nothing is spawned and nothing rescued before `run()`.
   public init(config: DroverConfig, options: SupervisorOptions, logger: Logger) throws {
     self.config = config
     self.options = options
+    self.clock = options.clock
     self.logger = logger
     Malloc.tune()
-    self.lockFD = try StoreLock.acquire(storePath: config.store.path)
+    let store = try StoreFactory.open(config.store)
+    self.store = store
+    self.owner = try store.openSession(
+      SessionParams(
+        name: "\(Self.hostName()):\(getpid())", pid: getpid(), lease: options.lease,
+        now: options.clock.wall()))
     do {
-      self.store = try SQLiteStore(path: config.store.path, synchronous: config.store.synchronous)
       self.epoll = try Epoll()
       self.signals = try SignalFD(signals: [SIGTERM, SIGINT, SIGHUP])
+      self.mailbox = try Mailbox()
     } catch {
-      close(lockFD)
+      try? store.closeSession(owner)
       throw error
     }
+    self.reader = StoreReader(config: config.store, mailbox: mailbox)
+    lastTick = options.clock.monotonic()
+    pruning = Periodic(every: options.pruneInterval)
+    recheck = Periodic(every: options.recheckInterval)
+    leaseRenewal = Periodic(every: options.lease / 3)
     pools = config.pools.map { PoolState(config: $0) }
+  }
+
+  static func hostName() -> String {
+    var buf = [UInt8](repeating: 0, count: 256)
+    guard gethostname(&buf, 255) == 0 else { return "localhost" }
+    return String(decoding: buf.prefix { $0 != 0 }, as: UTF8.self)
   }
 
   /// Runs until SIGTERM/SIGINT has drained everything; returns the process exit code.
@@ -133,19 +187,22 @@ public final class Supervisor {
     try start()
     while !exitRequested {
       let timeoutMS = nextTimeoutMS()
-      for (fd, events) in try epoll.wait(timeout: .milliseconds(timeoutMS)) {
+      let ready = try epoll.wait(timeout: .milliseconds(timeoutMS))
+      let turnStart = clock.monotonic()
+      for (fd, events) in ready {
         guard let source = sources[fd] else { continue }
         for event in self.events(from: source, events: events) { handle(event) }
       }
-      let now = Monotonic.nanoseconds()
-      if now - lastTickNS >= options.tick.microseconds * 1000 {
-        lastTickNS = now
+      if turnStart - lastTick >= options.tick {
+        lastTick = turnStart
         handle(.tick)
       }
       endOfTurn()
+      turns += 1
+      if readySent { turnMax = max(turnMax, clock.monotonic() - turnStart) }
     }
     finish()
-    return 0
+    return exitCode
   }
 
   /// The one switch: every event the supervisor reacts to.
@@ -159,7 +216,8 @@ public final class Supervisor {
     case .controlAccept: acceptControl()
     case .controlReadable(let c): readControl(c)
     case .controlWritable(let c): flush(c)
-    case .tick: housekeeping()
+    case .mailbox: drainMailbox()
+    case .tick: housekeeping(now: clock.monotonic())
     }
   }
 

@@ -13,6 +13,8 @@ enum SupervisorEvent {
   case controlReadable(ControlConnection)
   /// A control client can take more of its replies.
   case controlWritable(ControlConnection)
+  /// Another thread posted to the mailbox (a request, or a finished store read).
+  case mailbox
   /// The periodic housekeeping tick: timeouts, heartbeats, due jobs, scaling, watchdog.
   case tick
 }
@@ -24,6 +26,7 @@ enum EventSource {
   case workerPidFD(WorkerHandle)
   case controlListener
   case control(ControlConnection)
+  case mailbox
 }
 
 /// The supervisor's overall state, as `ctl status` shows it (CONTRACT.md).

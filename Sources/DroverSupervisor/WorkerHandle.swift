@@ -35,43 +35,44 @@ final class WorkerHandle {
     var id: JobID
     var attempt: Int
     var type: String
-    /// Monotonic ns when it was handed to the worker.
-    var assignedNS: Int64
-    /// Monotonic ns when it started on the worker; nil while prefetched.
-    var startedNS: Int64?
+    /// When it was handed to the worker.
+    var assignedAt: MonotonicInstant
+    /// When it started on the worker; nil while prefetched.
+    var startedAt: MonotonicInstant?
     var stop: StopReason?
-    /// Monotonic ns after which an unanswered stop escalates to killing the worker.
-    var stopDeadlineNS: Int64?
+    /// After this an unanswered stop escalates to killing the worker.
+    var stopDeadline: MonotonicInstant?
   }
 
   let pid: Int32
   let fd: Int32
   let pidfd: Int32
   let pool: String
-  let spawnedNS: Int64
+  let spawnedAt: MonotonicInstant
   var phase: Phase = .booting
   var inFlight: [InFlight] = []
   var decoder = FrameDecoder()
   var outBuffer: [UInt8] = []
-  var lastHeardNS: Int64
-  var lastIdleSinceNS: Int64
+  var lastHeard: MonotonicInstant
+  /// When the worker last became idle (or was spawned).
+  var idleSince: MonotonicInstant
   var jobsDone = 0
   var recycleAfter: Int
   var kill: KillReason?
-  /// When the next escalation (SIGTERM → SIGKILL) is due, monotonic ns.
-  var killDeadlineNS: Int64?
+  /// When the next escalation (SIGTERM → SIGKILL) is due.
+  var killDeadline: MonotonicInstant?
   var sentSIGKILL = false
   var socketOpen = true
-  var lastRSSCheckNS: Int64 = 0
+  var rssCheck = Periodic(every: .seconds(2))
   /// Recent job run time (EWMA), nil before the first job: sets the prefetch depth.
   var averageRun: Duration?
-  /// When prefetched jobs were last asked back (work stealing), monotonic ns.
-  var lastReleaseNS: Int64 = 0
+  /// When prefetched jobs were last asked back (work stealing).
+  var lastRelease: MonotonicInstant?
   /// The pool's concurrency when spawned (a reload may change the pool's).
   let concurrency: Int
 
   init(
-    pid: Int32, fd: Int32, pidfd: Int32, pool: String, concurrency: Int, nowNS: Int64,
+    pid: Int32, fd: Int32, pidfd: Int32, pool: String, concurrency: Int, now: MonotonicInstant,
     recycleAfter: Int
   ) {
     self.pid = pid
@@ -79,9 +80,9 @@ final class WorkerHandle {
     self.pidfd = pidfd
     self.pool = pool
     self.concurrency = concurrency
-    self.spawnedNS = nowNS
-    self.lastHeardNS = nowNS
-    self.lastIdleSinceNS = nowNS
+    self.spawnedAt = now
+    self.lastHeard = now
+    self.idleSince = now
     self.recycleAfter = recycleAfter
   }
 
@@ -108,11 +109,11 @@ final class WorkerHandle {
   /// `concurrency` in-flight jobs are the running ones. Marks newly promoted ones started.
   /// Returns the newly started jobs with how long each waited since it was assigned.
   @discardableResult
-  func promoteStarted(nowNS: Int64) -> [(JobID, Int64)] {
-    var started: [(JobID, Int64)] = []
-    for i in 0..<min(concurrency, inFlight.count) where inFlight[i].startedNS == nil {
-      inFlight[i].startedNS = nowNS
-      started.append((inFlight[i].id, nowNS - inFlight[i].assignedNS))
+  func promoteStarted(now: MonotonicInstant) -> [(JobID, Duration)] {
+    var started: [(JobID, Duration)] = []
+    for i in 0..<min(concurrency, inFlight.count) where inFlight[i].startedAt == nil {
+      inFlight[i].startedAt = now
+      started.append((inFlight[i].id, now - inFlight[i].assignedAt))
     }
     return started
   }
@@ -134,8 +135,8 @@ final class PoolState {
   var failures = 0
   /// Consecutive deaths before hello: crash-looping past the threshold.
   var bootFailures = 0
-  /// Monotonic ns before which no replacement is spawned.
-  var restartNotBeforeNS: Int64 = 0
+  /// No replacement is spawned before this.
+  var restartNotBefore: MonotonicInstant?
   /// A claim may find work (set by wake-ups, releases, retries; cleared by a short claim).
   var maybeHasWork = true
   /// Removed by a reload: retire every worker, then forget the pool.

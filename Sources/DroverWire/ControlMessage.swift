@@ -15,7 +15,15 @@ public enum ControlRequest: Sendable, Hashable {
   /// Enqueue one job; the reply carries its `id`.
   case enqueue(EnqueueRequest)
   /// "The store changed, look again": sent by CLI processes after they enqueue or cancel.
+  /// Optional since the supervisor notices other writers by itself; it makes pick-up instant.
   case wake
+  /// Jobs newest first, optionally of one state and type (read off the loop thread).
+  case jobs(state: JobState?, type: String?, limit: Int)
+  /// One job with its errors (read off the loop thread).
+  case job(JobID)
+  /// Turn this connection into a stream of lifecycle events (`LifecycleEvent.json` lines),
+  /// optionally of one job type; `replay` first sends the recent history the supervisor keeps.
+  case events(type: String?, replay: Bool)
 }
 
 /// `scale POOL N|auto`.
@@ -136,7 +144,7 @@ extension ControlRequest {
     do { v = try JSONValue.parse(line) } catch { throw ControlError(error.description) }
     guard v.objectValue != nil else { throw ControlError("a request must be a JSON object") }
     guard let cmd = v["cmd"]?.stringValue else {
-      throw ControlError("missing \"cmd\" (status, scale, drain, resume, reload, enqueue)")
+      throw ControlError("missing \"cmd\" (\(Self.commandNames))")
     }
     func pool(required: Bool) throws(ControlError) -> String? {
       guard let p = v["pool"], !p.isNull else {
@@ -167,15 +175,68 @@ extension ControlRequest {
       }
     case "enqueue":
       return .enqueue(try EnqueueRequest.parse(v, ignoring: ["cmd"]))
+    case "jobs":
+      var state: JobState?
+      if let s = v["state"], !s.isNull {
+        guard let name = s.stringValue, let st = JobState(name: name) else {
+          throw ControlError(
+            "\"state\" must be one of "
+              + JobState.allCases.map(\.name).joined(separator: ", "))
+        }
+        state = st
+      }
+      var type: String?
+      if let t = v["type"], !t.isNull {
+        guard let s = t.stringValue, !s.isEmpty else {
+          throw ControlError("\"type\" must be a non-empty string")
+        }
+        type = s
+      }
+      var limit = 100
+      if let l = v["limit"], !l.isNull {
+        guard let n = l.intValue, n >= 1, n <= 10_000 else {
+          throw ControlError("\"limit\" must be an integer from 1 to 10000")
+        }
+        limit = Int(n)
+      }
+      return .jobs(state: state, type: type, limit: limit)
+    case "job":
+      guard let n = v["id"]?.intValue, n >= 1 else {
+        throw ControlError("\"job\" needs \"id\", a positive integer")
+      }
+      return .job(n)
+    case "events":
+      var type: String?
+      if let t = v["type"], !t.isNull {
+        guard let s = t.stringValue, !s.isEmpty else {
+          throw ControlError("\"type\" must be a non-empty string")
+        }
+        type = s
+      }
+      return .events(type: type, replay: v["replay"]?.boolValue ?? false)
     default:
-      throw ControlError(
-        "unknown cmd \"\(cmd)\" (status, scale, drain, resume, reload, enqueue, wake)")
+      throw ControlError("unknown cmd \"\(cmd)\" (\(Self.commandNames))")
     }
   }
+
+  /// Every `cmd`, for error messages.
+  static let commandNames =
+    "status, scale, drain, resume, reload, enqueue, wake, jobs, job, events"
 
   /// The request as one JSON line (without the newline), as `drover ctl` sends it.
   public var line: String {
     switch self {
+    case .jobs(let state, let type, let limit):
+      var f: [JSONField] = [JSONField("cmd", "jobs"), JSONField("limit", .int(Int64(limit)))]
+      if let state { f.append(JSONField("state", .string(state.name))) }
+      if let type { f.append(JSONField("type", .string(type))) }
+      return JSONValue.object(f).render()
+    case .job(let id):
+      return JSONValue.object([JSONField("cmd", "job"), JSONField("id", .int(id))]).render()
+    case .events(let type, let replay):
+      var f: [JSONField] = [JSONField("cmd", "events"), JSONField("replay", .bool(replay))]
+      if let type { f.append(JSONField("type", .string(type))) }
+      return JSONValue.object(f).render()
     case .status: return #"{"cmd":"status"}"#
     case .reload: return #"{"cmd":"reload"}"#
     case .wake: return #"{"cmd":"wake"}"#
@@ -224,6 +285,9 @@ extension ControlRequest {
     case .reload: "reload"
     case .enqueue: "enqueue"
     case .wake: "wake"
+    case .jobs: "jobs"
+    case .job: "job"
+    case .events: "events"
     }
   }
 }

@@ -1,4 +1,5 @@
 import DroverCore
+import DroverSystem
 
 #if canImport(Glibc)
   import Glibc
@@ -72,9 +73,9 @@ enum ExecHandler {
     while outFD >= 0 || errFD >= 0 {
       if ctx.isCancelled && killAt == nil {
         kill(pid, SIGTERM)
-        killAt = monotonicNS() + killGrace.microseconds * 1000
+        killAt = Monotonic.nanoseconds() + killGrace.microseconds * 1000
       }
-      if let k = killAt, !sentKill, monotonicNS() >= k {
+      if let k = killAt, !sentKill, Monotonic.nanoseconds() >= k {
         kill(pid, SIGKILL)
         sentKill = true
       }
@@ -129,7 +130,7 @@ enum ExecHandler {
       if w < 0 && errno != EINTR { return .retryable("exec: waitpid failed") }
       // Cancelled: the command closed its pipes but is still alive; keep staging the kill.
       if w == 0 {
-        if let k = killAt, !sentKill, monotonicNS() >= k {
+        if let k = killAt, !sentKill, Monotonic.nanoseconds() >= k {
           kill(pid, SIGKILL)
           sentKill = true
         }

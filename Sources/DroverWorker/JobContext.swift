@@ -1,4 +1,5 @@
 public import DroverCore
+import DroverSystem
 
 #if canImport(Glibc)
   import Glibc
@@ -50,10 +51,10 @@ public final class JobContext: Sendable {
   /// by a cancel.
   @discardableResult
   public func sleep(for duration: Duration) -> Bool {
-    let deadline = monotonicNS() + duration.microseconds * 1000
+    let deadline = Monotonic.nanoseconds() + duration.microseconds * 1000
     return monitor.locked {
       while !cancelledFlag {
-        if monotonicNS() >= deadline { return true }
+        if Monotonic.nanoseconds() >= deadline { return true }
         monitor.wait(untilNS: deadline)
       }
       return false

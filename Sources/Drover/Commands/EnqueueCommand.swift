@@ -119,8 +119,7 @@ struct EnqueueCommand: ParsableCommand {
     let config = try options.load()
     let context = try CommandContext(config: config)
     warnIfNoPool(for: [request.type], config: config)
-    let params = request.params(
-      now: .now(), defaultMaxAttempts: context.defaultMaxAttempts(forType: request.type))
+    let params = request.params(now: .now(), config: config)
     let result = try context.run { store throws(StoreError) in try store.enqueue([params]) }
     guard let first = result.first else { throw CLIError("the store returned no job id") }
     if first.existed {
@@ -143,7 +142,7 @@ struct EnqueueCommand: ParsableCommand {
     let now = Timestamp.now()
     var params: [EnqueueParams] = []
     var types: [String] = []
-    var maxAttemptsByType: [String: Int] = [:]
+    var seenTypes = Set<String>()
     for line in FileInput.lines(bytes) {
       func fail(_ message: String) -> CLIError {
         CLIError("line \(line.number) of \(name): \(message); nothing was enqueued")
@@ -159,15 +158,8 @@ struct EnqueueCommand: ParsableCommand {
       } catch {
         throw fail(String(describing: error))
       }
-      let defaultMaxAttempts: Int
-      if let m = maxAttemptsByType[request.type] {
-        defaultMaxAttempts = m
-      } else {
-        defaultMaxAttempts = config.pool(forType: request.type)?.maxAttempts ?? 20
-        maxAttemptsByType[request.type] = defaultMaxAttempts
-        types.append(request.type)
-      }
-      params.append(request.params(now: now, defaultMaxAttempts: defaultMaxAttempts))
+      if seenTypes.insert(request.type).inserted { types.append(request.type) }
+      params.append(request.params(now: now, config: config))
     }
     let context = try CommandContext(config: config)
     warnIfNoPool(for: types, config: config)

@@ -1,6 +1,7 @@
 import ArgumentParser
 import DroverCore
 import DroverStore
+import DroverWire
 
 /// `drover jobs …`: look at and steer single jobs.
 struct JobsCommand: ParsableCommand {
@@ -87,7 +88,7 @@ extension JobsCommand {
       guard let job = try context.run({ store throws(StoreError) in try store.job(id) }) else {
         throw CLIError(StoreError.noSuchJob(id).description)
       }
-      Output.out(json ? JobRendering.json(job).render() : JobRendering.detail(job))
+      Output.out(json ? JobJSON.job(job).render() : JobRendering.detail(job))
     }
   }
 
@@ -109,7 +110,7 @@ extension JobsCommand {
       let context = try CommandContext(options)
       let stats = try context.run { store throws(StoreError) in try store.stats() }
       Output.out(
-        json ? JobRendering.json(stats: stats).render() : JobRendering.table(stats: stats))
+        json ? JobJSON.stats(stats).render() : JobRendering.table(stats: stats))
     }
   }
 }

@@ -2,15 +2,16 @@
   import Glibc
 #endif
 
-/// A mutex with a condition variable, for the worker's few threads.
+/// A mutex with a condition variable, for the few threads beside an event loop (the worker's
+/// executors, the supervisor's store reader and event streamers).
 ///
 /// `@unchecked Sendable` is sound: the pthread objects are heap-allocated once, never moved,
 /// and every access to shared state goes through `locked`, which holds the mutex.
-final class Monitor: @unchecked Sendable {
+public final class Monitor: @unchecked Sendable {
   private let mutex = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
   private let cond = UnsafeMutablePointer<pthread_cond_t>.allocate(capacity: 1)
 
-  init() {
+  public init() {
     pthread_mutex_init(mutex, nil)
     var attr = pthread_condattr_t()
     pthread_condattr_init(&attr)
@@ -26,7 +27,7 @@ final class Monitor: @unchecked Sendable {
     cond.deallocate()
   }
 
-  func locked<T>(_ body: () throws -> T) rethrows -> T {
+  public func locked<T>(_ body: () throws -> T) rethrows -> T {
     pthread_mutex_lock(mutex)
     defer { pthread_mutex_unlock(mutex) }
     return try body()
@@ -35,10 +36,10 @@ final class Monitor: @unchecked Sendable {
   /// Waits (mutex held by the caller inside `locked`) until signalled or `deadlineNS`
   /// (CLOCK_MONOTONIC nanoseconds) passes; nil waits without limit.
   /// Explicit lock/unlock for sections that cannot be a closure.
-  func lock() { pthread_mutex_lock(mutex) }
-  func unlock() { pthread_mutex_unlock(mutex) }
+  public func lock() { pthread_mutex_lock(mutex) }
+  public func unlock() { pthread_mutex_unlock(mutex) }
 
-  func wait(untilNS deadlineNS: Int64? = nil) {
+  public func wait(untilNS deadlineNS: Int64? = nil) {
     if let d = deadlineNS {
       var ts = timespec(tv_sec: Int(d / 1_000_000_000), tv_nsec: Int(d % 1_000_000_000))
       pthread_cond_timedwait(cond, mutex, &ts)
@@ -47,14 +48,7 @@ final class Monitor: @unchecked Sendable {
     }
   }
 
-  func broadcast() { pthread_cond_broadcast(cond) }
-}
-
-/// CLOCK_MONOTONIC in nanoseconds.
-func monotonicNS() -> Int64 {
-  var ts = timespec()
-  clock_gettime(CLOCK_MONOTONIC, &ts)
-  return Int64(ts.tv_sec) * 1_000_000_000 + Int64(ts.tv_nsec)
+  public func broadcast() { pthread_cond_broadcast(cond) }
 }
 
 private final class ThreadBody {
@@ -63,7 +57,7 @@ private final class ThreadBody {
 }
 
 /// Starts a detached POSIX thread running `body`.
-func startThread(_ body: @escaping @Sendable () -> Void) {
+public func startThread(_ body: @escaping @Sendable () -> Void) {
   let box = Unmanaged.passRetained(ThreadBody(body)).toOpaque()
   var tid = pthread_t()
   let rc = pthread_create(

@@ -1,0 +1,64 @@
+import ArgumentParser
+import DroverCore
+import DroverWire
+
+#if canImport(Glibc)
+  import Glibc
+#endif
+
+/// `drover events`: the supervisor's lifecycle events (after they are durable), one per line.
+struct EventsCommand: ParsableCommand {
+  static let configuration = CommandConfiguration(
+    commandName: "events",
+    abstract: "Print lifecycle events: the recent ones, or follow them live.",
+    discussion: """
+      Without --follow, prints the events the running supervisor keeps (its last 1000) and \
+      exits; with --follow, prints them and then every new event until interrupted. A \
+      subscriber that falls behind loses events and is told how many (`events_lost`).
+      """)
+
+  @OptionGroup var options: ConfigOptions
+  @Flag(name: .shortAndLong, help: "Keep printing new events as they happen.") var follow = false
+  @Option(help: "Only events about jobs of this type.") var type: String?
+  @Flag(help: "One JSON object per line.") var json = false
+
+  func run() throws {
+    let config = try options.load()
+    var client = try ControlClient(socketPath: config.control.socket)
+    defer { client.close() }
+    let greeting = try client.call(.events(type: type, replay: true))
+    guard greeting["ok"]?.boolValue == true else {
+      throw CLIError(
+        greeting["error"]?.stringValue ?? "the supervisor refused: \(greeting.render())")
+    }
+    var left = Int(greeting["replayed"]?.intValue ?? 0)
+    while follow || left > 0 {
+      guard let line = try client.readLine(timeout: follow ? nil : .seconds(10)) else {
+        if follow { throw CLIError("the supervisor closed the event stream") }
+        break
+      }
+      left -= 1
+      if json {
+        Output.out(line)
+      } else if let v = try? JSONValue.parse(line) {
+        Output.out(Self.text(v))
+      }
+      if follow { fflush(nil) }
+    }
+  }
+
+  /// `AT  EVENT  key=value …`, from the JSON object of an event.
+  static func text(_ v: JSONValue) -> String {
+    var parts = [v["at"]?.stringValue ?? "-", v["event"]?.stringValue ?? "?"]
+    for f in v.objectValue ?? [] where f.key != "event" && f.key != "at" {
+      let s: String =
+        switch f.value {
+        case .string(let s): s.contains(" ") ? "\"\(s)\"" : s
+        case .null: "-"
+        default: f.value.render()
+        }
+      parts.append("\(f.key)=\(s)")
+    }
+    return parts.joined(separator: "  ")
+  }
+}

@@ -1,0 +1,125 @@
+import DroverCore
+import DroverStore
+import DroverSystem
+import DroverWire
+import Logging
+
+#if canImport(Glibc)
+  import Glibc
+#endif
+
+/// A request whose reply waits for the turn's commit (an enqueue).
+struct PendingRequest {
+  let request: EnqueueRequest
+  let reply: (ControlReply) -> Void
+}
+
+/// The one command API: every transport (control socket, mailbox from other threads) hands a
+/// typed `ControlRequest` to `perform`, on the loop, and gets a typed `ControlReply` back.
+extension Supervisor {
+  /// Performs `request`; `reply` is called on the loop thread once the answer is known: at
+  /// once for most requests, after the turn's commit for `enqueue`, after the store reader
+  /// answered for `jobs` and `job`.
+  func perform(_ request: ControlRequest, reply: @escaping (ControlReply) -> Void) {
+    switch request {
+    case .status:
+      reply(.status(snapshot()))
+    case .wake:
+      noteStoreChanged()
+      reply(.done)
+    case .enqueue(let r):
+      pendingEnqueues.append(PendingRequest(request: r, reply: reply))
+    case .scale(let name, let target):
+      reply(scale(name, target))
+    case .drain(let name):
+      reply(drain(name).map { .pools($0) } ?? .failure(unknownPool(name!)))
+    case .resume(let name):
+      reply(resume(name).map { .pools($0) } ?? .failure(unknownPool(name!)))
+    case .reload:
+      switch reload(trigger: "control request") {
+      case .success: reply(.done)
+      case .failure(let e): reply(.failure("reload rejected, old config kept: \(e)"))
+      }
+    case .jobs, .job:
+      nextReadToken += 1
+      pendingReads[nextReadToken] = reply
+      reader.submit(request, token: nextReadToken)
+    case .events:
+      reply(.failure("\"events\" needs a streaming transport (the control socket)"))
+    }
+  }
+
+  /// Handles what other threads posted.
+  func drainMailbox() {
+    for item in mailbox.take() {
+      switch item {
+      case .request(let request, let reply):
+        perform(request, reply: reply)
+      case .readDone(let token, let answer):
+        pendingReads.removeValue(forKey: token)?(answer)
+      }
+    }
+  }
+
+  /// Someone else wrote to the store (a CLI, a script, a peer): anything may be ready now.
+  func noteStoreChanged() {
+    for p in pools { p.maybeHasWork = true }
+    promoteDue = true
+    checkCancels = true
+    refreshNextDue()
+  }
+
+  func scale(_ name: String, _ target: ScaleTarget) -> ControlReply {
+    guard let p = pool(named: name) else { return .failure(unknownPool(name)) }
+    switch target {
+    case .auto:
+      p.auto = true
+      log(.notice, "pool returned to autoscaling", ["pool": "\(name)"])
+    case .count(let n):
+      guard n >= p.config.min && n <= p.config.max else {
+        return .failure(
+          "pool \(name): workers must be between min \(p.config.min) and max \(p.config.max), got \(n)"
+        )
+      }
+      p.auto = false
+      p.target = n
+      log(.notice, "pool pinned at \(n) workers", ["pool": "\(name)"])
+    }
+    return .scaled(pool: name, target: p.target, auto: p.auto)
+  }
+
+  func unknownPool(_ name: String) -> String {
+    "no pool named \"\(name)\" (pools: " + pools.map(\.name).joined(separator: ", ") + ")"
+  }
+
+  /// The state `ctl status` reports. Job counts come from the store's counters (O(types)).
+  func snapshot() -> StatusSnapshot {
+    let stats = (try? store.stats()) ?? [:]
+    return StatusSnapshot(
+      pid: getpid(), state: state.rawValue,
+      pools: pools.map { p in
+        StatusSnapshot.Pool(
+          name: p.name, target: p.target, min: p.config.min, max: p.config.max, auto: p.auto,
+          paused: p.paused, crashLooping: p.crashLooping, types: p.config.types,
+          workers: p.workers.map { w in
+            StatusSnapshot.Worker(
+              pid: w.pid, busy: w.busy, jobsDone: w.jobsDone, ready: w.phase == .ready,
+              retiring: w.phase == .retiring || w.kill != nil,
+              currentJob: w.inFlight.first { $0.startedAt != nil }?.id)
+          })
+      },
+      jobs: stats,
+      loop: StatusSnapshot.Loop(turnMax: turnMax, lastCommit: lastCommit, turns: turns))
+  }
+
+  /// One line for systemd's STATUS= and the logs.
+  func statusLine() -> String {
+    let workers = pools.reduce(0) { $0 + $1.workers.count }
+    let busy = pools.reduce(0) { $0 + $1.workers.filter(\.busy).count }
+    let looping = pools.filter(\.crashLooping).map(\.name)
+    var s =
+      "\(state.rawValue): \(pools.count) pools, \(workers) workers (\(busy) busy), \(completedTotal) jobs completed"
+    if !looping.isEmpty { s += "; crash-looping: " + looping.joined(separator: ", ") }
+    return s
+  }
+}
