@@ -193,7 +193,7 @@ import Testing
     let scheduled = try f.add("s", runAt: f.at(60))
     _ = try f.store.cancel(CancelParams(id: b))
     let message = "supervisor 311 exited; job rescued"
-    let rescued = try f.store.rescueRunning(RescueParams(message: message, now: f.at(9)))
+    let rescued = try (f.store as! SQLiteStore).rescueRunning(RescueParams(message: message, now: f.at(9)))
     #expect(rescued.sorted() == [a, b])
     let ja = try f.job(a)
     #expect(ja.state == .queued)
@@ -205,7 +205,7 @@ import Testing
     #expect(jb.finishedAt == f.at(9))
     #expect(try f.job(queued).state == .queued)
     #expect(try f.job(scheduled).state == .scheduled)
-    #expect(try f.store.rescueRunning(RescueParams(message: message)).isEmpty)
+    #expect(try (f.store as! SQLiteStore).rescueRunning(RescueParams(message: message)).isEmpty)
     #expect(try f.claim(["a"], now: f.at(10)).map(\.attempt) == [1])
   }
 

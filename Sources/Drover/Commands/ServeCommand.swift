@@ -26,6 +26,7 @@ struct ServeCommand: ParsableCommand {
   @Option(help: .hidden) var heartbeatMS: Int?
   @Option(help: .hidden) var heartbeatTimeoutMS: Int?
   @Option(help: .hidden) var stopGraceMS: Int?
+  @Option(help: .hidden) var pruneIntervalMS: Int?
 
   func run() throws {
     // Before any other thread exists: signals are read from a signalfd by the loop.
@@ -50,6 +51,7 @@ struct ServeCommand: ParsableCommand {
     if let ms = heartbeatMS { opts.heartbeatInterval = .milliseconds(ms) }
     if let ms = heartbeatTimeoutMS { opts.heartbeatTimeout = .milliseconds(ms) }
     if let ms = stopGraceMS { opts.stopGrace = .milliseconds(ms) }
+    if let ms = pruneIntervalMS { opts.pruneInterval = .milliseconds(ms) }
     let supervisor: Supervisor
     do {
       supervisor = try Supervisor(
