@@ -65,6 +65,10 @@ let package = Package(
       name: "DroverSystemTests", dependencies: ["DroverSystem", "DroverTestSupport"],
       swiftSettings: strict),
     .testTarget(
+      name: "DroverSupervisorTests",
+      dependencies: ["DroverSupervisor", "DroverWire", "DroverCore", "DroverTestSupport"],
+      swiftSettings: strict),
+    .testTarget(
       name: "DroverStoreTests", dependencies: ["DroverStore", "DroverTestSupport"],
       swiftSettings: strict),
     .testTarget(

@@ -55,3 +55,16 @@ extension SQLiteStore {
     return v != interimDataVersion
   }
 }
+
+extension SQLiteStore {
+  package func seedFinished(count: Int, type: String, finishedAt: Timestamp) throws(StoreError) {
+    try db.execute(
+      """
+      WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < \(count))
+      INSERT INTO jobs (type, state, priority, max_attempts, budget, payload, created_at, run_at,
+        started_at, finished_at, attempts, progress)
+      SELECT '\(type)', 3, 0, 20, 20, '{}', \(finishedAt.micros), \(finishedAt.micros),
+        \(finishedAt.micros), \(finishedAt.micros), 1, 100 FROM n
+      """)
+  }
+}

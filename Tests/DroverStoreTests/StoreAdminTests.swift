@@ -193,7 +193,8 @@ import Testing
     let scheduled = try f.add("s", runAt: f.at(60))
     _ = try f.store.cancel(CancelParams(id: b))
     let message = "supervisor 311 exited; job rescued"
-    let rescued = try (f.store as! SQLiteStore).rescueRunning(RescueParams(message: message, now: f.at(9)))
+    let rescued = try (f.store as! SQLiteStore).rescueRunning(
+      RescueParams(message: message, now: f.at(9)))
     #expect(rescued.sorted() == [a, b])
     let ja = try f.job(a)
     #expect(ja.state == .queued)

@@ -7,23 +7,25 @@ struct BenchCommand: ParsableCommand {
     commandName: "bench",
     abstract: "Run benchmarks (build with -c release first).",
     discussion: """
-      Scenarios: store, enqueue, drain, latency, scale, spawn, rss (default: all but store). \
+      Scenarios: store, enqueue, drain, latency, scale, spawn, rss, stall (default: all but \
+      store and stall). \
       Progress goes to stderr, a table (or --json) to stdout. Each scenario starts its own \
       `drover serve` on a temp store under /tmp, like a user would.
       """)
 
-  @Argument(help: "Scenarios to run: store enqueue drain latency scale spawn rss, or all.")
+  @Argument(help: "Scenarios to run: store enqueue drain latency scale spawn rss stall, or all.")
   var scenarios: [String] = []
   @Option(help: "Jobs for drain and batch enqueue.") var jobs: Int = 100_000
   @Option(help: "Workers for drain, latency and scale.") var workers: Int = 2
   @Option(help: "Seconds per latency run.") var seconds: Int = 5
   @Option(help: "Latency rates (jobs/s), comma-separated.") var rates: String = "200,5000"
   @Option(help: "Table sizes for scale, comma-separated.") var rows: String = "10000,100000,1000000"
+  @Option(help: "Retained completed jobs for stall.") var stallRows: Int = 2_000_000
   @Flag(help: "Print figures as JSON.") var json = false
 
   func run() throws {
-    let all = ["store", "enqueue", "drain", "latency", "scale", "spawn", "rss"]
-    var chosen = scenarios.isEmpty ? all.filter { $0 != "store" } : scenarios
+    let all = ["store", "enqueue", "drain", "latency", "scale", "spawn", "rss", "stall"]
+    var chosen = scenarios.isEmpty ? all.filter { $0 != "store" && $0 != "stall" } : scenarios
     if chosen == ["all"] { chosen = all }
     for s in chosen where !all.contains(s) {
       throw CLIError.usage("unknown scenario \"\(s)\" (\(all.joined(separator: ", ")), all)")
@@ -46,6 +48,7 @@ struct BenchCommand: ParsableCommand {
       case "scale": figures += try b.scale(rows: rows.split(separator: ",").compactMap { Int($0) })
       case "spawn": figures += try b.spawn()
       case "rss": figures += try b.rss()
+      case "stall": figures += try b.stall(retained: stallRows)
       default: break
       }
     }
