@@ -84,3 +84,47 @@ extension String {
   /// A number with one decimal.
   init(format1 v: Double) { self = String((v * 10).rounded() / 10) }
 }
+
+extension BenchScenarios {
+  /// `bench wakeup`: pick-up of jobs that reach the store with no nudge at all (another
+  /// process writes the file; the supervisor notices by itself). Store times: `created_at` →
+  /// `started_at` of each job, one job at a time, idle supervisor.
+  func wakeup(count: Int = 100) throws -> [BenchFigure] {
+    let dir = try BenchDirectory()
+    defer { dir.remove() }
+    let sup = try BenchSupervisor(dir: dir.path, pools: pools("work", count: 1))
+    defer { sup.stop() }
+    let store = try sup.store()
+    progress("wakeup: \(count) jobs written straight into the store, no wake")
+    var ids: [JobID] = []
+    for _ in 0..<count {
+      ids.append(try store.enqueue([EnqueueParams(type: "work")])[0].id)
+      // Idle between jobs, so each is a fresh pick-up by an idle supervisor.
+      usleep(150_000)
+    }
+    var samples: [Double] = []
+    let deadline = Monotonic.nanoseconds() + 30_000_000_000
+    for id in ids {
+      while true {
+        guard let job = try store.job(id) else { throw CLIError("job \(id) vanished") }
+        if let started = job.startedAt {
+          samples.append(Double(started.micros - job.createdAt.micros) / 1000)
+          break
+        }
+        guard Monotonic.nanoseconds() < deadline else {
+          throw CLIError("job \(id) was never picked up")
+        }
+        usleep(10_000)
+      }
+    }
+    samples.sort()
+    return [
+      BenchFigure(
+        scenario: "wakeup", name: "no-nudge pick-up p50", value: BenchMath.quantile(samples, 0.5),
+        unit: "ms"),
+      BenchFigure(
+        scenario: "wakeup", name: "no-nudge pick-up max", value: samples.last ?? .nan, unit: "ms",
+        target: "≤ 200"),
+    ]
+  }
+}
