@@ -97,7 +97,9 @@ extension Supervisor {
       w.promoteStarted(nowNS: nowNS)
       FrameEncoder.append(
         SupervisorMessage.assign(
-          Assignment(id: j.id, attempt: j.attempt, type: j.type, payload: j.payload)),
+          Assignment(
+            id: j.id, attempt: j.attempt, maxAttempts: j.maxAttempts, type: j.type,
+            payload: j.payload)),
         to: &w.outBuffer)
     }
   }
