@@ -1,4 +1,5 @@
 public import DroverCore
+import DroverSystem
 
 #if canImport(Glibc)
   import Glibc
@@ -17,6 +18,8 @@ public final class JobContext: Sendable {
   public let type: String
   /// The attempt now running (1-based).
   public let attempt: Int
+  /// The job's attempt budget: `attempt == maxAttempts` is the last try before `dead`.
+  public let maxAttempts: Int
   /// The payload as JSON text (always an object).
   public let payload: String
 
@@ -25,12 +28,13 @@ public final class JobContext: Sendable {
   private let reportProgress: @Sendable (JobID, Int) -> Void
 
   init(
-    id: JobID, type: String, attempt: Int, payload: String,
+    id: JobID, type: String, attempt: Int, maxAttempts: Int, payload: String,
     reportProgress: @escaping @Sendable (JobID, Int) -> Void
   ) {
     self.id = id
     self.type = type
     self.attempt = attempt
+    self.maxAttempts = maxAttempts
     self.payload = payload
     self.reportProgress = reportProgress
   }
@@ -50,10 +54,10 @@ public final class JobContext: Sendable {
   /// by a cancel.
   @discardableResult
   public func sleep(for duration: Duration) -> Bool {
-    let deadline = monotonicNS() + duration.microseconds * 1000
+    let deadline = Monotonic.nanoseconds() + duration.microseconds * 1000
     return monitor.locked {
       while !cancelledFlag {
-        if monotonicNS() >= deadline { return true }
+        if Monotonic.nanoseconds() >= deadline { return true }
         monitor.wait(untilNS: deadline)
       }
       return false

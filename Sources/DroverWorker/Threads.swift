@@ -33,11 +33,8 @@ final class Monitor: @unchecked Sendable {
   }
 
   /// Waits (mutex held by the caller inside `locked`) until signalled or `deadlineNS`
-  /// (CLOCK_MONOTONIC nanoseconds) passes; nil waits without limit.
-  /// Explicit lock/unlock for sections that cannot be a closure.
-  func lock() { pthread_mutex_lock(mutex) }
-  func unlock() { pthread_mutex_unlock(mutex) }
-
+  /// (CLOCK_MONOTONIC nanoseconds, as `Monotonic.nanoseconds()` reads) passes; nil waits
+  /// without limit.
   func wait(untilNS deadlineNS: Int64? = nil) {
     if let d = deadlineNS {
       var ts = timespec(tv_sec: Int(d / 1_000_000_000), tv_nsec: Int(d % 1_000_000_000))
@@ -48,13 +45,6 @@ final class Monitor: @unchecked Sendable {
   }
 
   func broadcast() { pthread_cond_broadcast(cond) }
-}
-
-/// CLOCK_MONOTONIC in nanoseconds.
-func monotonicNS() -> Int64 {
-  var ts = timespec()
-  clock_gettime(CLOCK_MONOTONIC, &ts)
-  return Int64(ts.tv_sec) * 1_000_000_000 + Int64(ts.tv_nsec)
 }
 
 private final class ThreadBody {
