@@ -188,7 +188,9 @@ extension Supervisor {
           .started(id: j.id, type: j.type, attempt: j.attempt, pool: p.name, workerPID: w.pid)))
       FrameEncoder.append(
         SupervisorMessage.assign(
-          Assignment(id: j.id, attempt: j.attempt, type: j.type, payload: j.payload)),
+          Assignment(
+            id: j.id, attempt: j.attempt, maxAttempts: j.maxAttempts, type: j.type,
+            payload: j.payload)),
         to: &w.outBuffer)
     }
   }

@@ -27,6 +27,34 @@ public enum ProcessReaper {
     }
   }
 
+  /// Waits at most `timeout` for child `pid` to exit and reaps it if it did.
+  ///
+  /// The wait sleeps in poll(2) on a pidfd (``PidFD/open(_:)``, readable once the child is a
+  /// zombie), so it wakes when the child exits rather than on a polling interval, and a
+  /// thread with other work (the `exec` handler checking for a cancel) can bound each wait.
+  /// A child that already exited is reaped at once, without opening a pidfd.
+  ///
+  /// - Parameter timeout: how long to wait; `.zero` or less only checks, like ``reap(_:)``.
+  /// - Returns: the exit status, or `nil` if the child is still running after `timeout`.
+  /// - Throws: `ECHILD` as for ``reap(_:)``; `ENOSYS` from pidfd_open on kernels before 5.3.
+  public static func waitForExit(_ pid: Int32, timeout: Duration) throws(SystemError)
+    -> ExitStatus?
+  {
+    if let status = try reap(pid) { return status }
+    guard timeout > .zero else { return nil }
+    let deadline = Monotonic.now() + timeout
+    // Race-free: an un-reaped child's pid cannot name another process.
+    let pidfd = try PidFD.open(pid)
+    defer { FD.close(pidfd) }
+    while true {
+      let remaining = deadline - Monotonic.now()
+      guard remaining > .zero, try FD.waitUntilReadable(pidfd, timeout: remaining) else {
+        return try reap(pid)
+      }
+      if let status = try reap(pid) { return status }
+    }
+  }
+
   private static func wait(_ pid: Int32, options: Int32) throws(SystemError) -> ExitStatus? {
     var status: Int32 = 0
     let result = retryOnInterrupt { waitpid(pid, &status, options) }

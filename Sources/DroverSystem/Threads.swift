@@ -34,11 +34,8 @@ public final class Monitor: @unchecked Sendable {
   }
 
   /// Waits (mutex held by the caller inside `locked`) until signalled or `deadlineNS`
-  /// (CLOCK_MONOTONIC nanoseconds) passes; nil waits without limit.
-  /// Explicit lock/unlock for sections that cannot be a closure.
-  public func lock() { pthread_mutex_lock(mutex) }
-  public func unlock() { pthread_mutex_unlock(mutex) }
-
+  /// (CLOCK_MONOTONIC nanoseconds, as `Monotonic.nanoseconds()` reads) passes; nil waits
+  /// without limit.
   public func wait(untilNS deadlineNS: Int64? = nil) {
     if let d = deadlineNS {
       var ts = timespec(tv_sec: Int(d / 1_000_000_000), tv_nsec: Int(d % 1_000_000_000))

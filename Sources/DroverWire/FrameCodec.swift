@@ -20,6 +20,7 @@ public enum FrameEncoder {
       out.append(FrameType.assign.rawValue)
       putI64(a.id, &out)
       putU32(UInt32(clamping: a.attempt), &out)
+      putU32(UInt32(clamping: a.maxAttempts), &out)
       putString(a.type, &out)
       putString(a.payload, &out)
     case .cancel(let id):
@@ -197,8 +198,11 @@ public struct FrameDecoder: Sendable {
     case .assign:
       let id = try r.i64()
       let attempt = Int(try r.u32())
+      let maxAttempts = Int(try r.u32())
       let t = try r.string()
-      m = .assign(Assignment(id: id, attempt: attempt, type: t, payload: try r.string()))
+      m = .assign(
+        Assignment(
+          id: id, attempt: attempt, maxAttempts: maxAttempts, type: t, payload: try r.string()))
     case .cancel:
       m = .cancel(try r.i64())
     case .shutdown:

@@ -1,8 +1,9 @@
 public import DroverCore
 
 /// The version of the supervisor ⇄ worker protocol. A worker whose hello carries another
-/// version is refused (it is a different build of drover).
-public let workerProtocolVersion: UInt16 = 1
+/// version is refused (it is a different build of drover). 2: `assign` carries the job's
+/// `max_attempts`.
+public let workerProtocolVersion: UInt16 = 2
 
 /// The largest frame either side accepts (type byte + body). A larger length prefix is a
 /// protocol violation, never an allocation.
@@ -28,12 +29,16 @@ public struct Assignment: Sendable, Hashable {
   public var id: JobID
   /// 1-based attempt now starting.
   public var attempt: Int
+  /// The job's attempt budget (`max_attempts`), for handlers that act on the last attempt
+  /// (`exec` passes it as `DROVER_MAX_ATTEMPTS`).
+  public var maxAttempts: Int
   public var type: String
   /// JSON object text.
   public var payload: String
-  public init(id: JobID, attempt: Int, type: String, payload: String) {
+  public init(id: JobID, attempt: Int, maxAttempts: Int, type: String, payload: String) {
     self.id = id
     self.attempt = attempt
+    self.maxAttempts = maxAttempts
     self.type = type
     self.payload = payload
   }

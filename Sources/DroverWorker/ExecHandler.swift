@@ -1,172 +1,229 @@
 import DroverCore
 import DroverSystem
 
-#if canImport(Glibc)
-  import Glibc
-#endif
-
 /// The `exec` handler: runs the pool's command with the payload on stdin.
 ///
-/// Protocol (CONTRACT.md): stdout lines `PROGRESS <0-100>` report progress; exit 0 completes;
-/// exit 75 (EX_TEMPFAIL) or death by a signal is retryable; any other exit is permanent. The
-/// last 4 KiB of stderr become the error text. On cancel the command gets SIGTERM, then
-/// SIGKILL after `killGrace`.
+/// Protocol (CONTRACT.md): the command gets `DROVER_JOB_ID`, `DROVER_JOB_TYPE`,
+/// `DROVER_ATTEMPT` and `DROVER_MAX_ATTEMPTS` in its environment; stdout lines are read as
+/// ``ExecStdout`` says (`PROGRESS`, `SNOOZE`). Exit 0 completes, exit 75 (EX_TEMPFAIL) or death
+/// by a signal is retryable, any other exit is permanent; the error text names the exit status
+/// and keeps the last 4 KiB of stderr. A `SNOOZE` line turns exit 0 or 75 into `.snooze`; a
+/// failing exit or a signal wins over it (a crash after the request must still spend an
+/// attempt, or a command that always crashes would snooze forever). On cancel the command gets
+/// SIGTERM, then SIGKILL after ``killGrace``, and the outcome is `.cancelled`.
+///
+/// The command stays in the worker's process group (the worker leads it): the worker's
+/// SIGTERM handler and its orphan path SIGKILL that group, so no command outlives its worker,
+/// even when the supervisor is SIGKILLed.
+///
+/// Several executor threads may spawn at once with no lock around pipe creation and spawn.
+/// The danger such a lock guarded against is a sibling's child inheriting one of our pipe
+/// ends: a leaked stdout/stderr write end keeps our read from ever seeing end-of-file (we
+/// would wait for a stranger's command to exit), a leaked stdin read end keeps our command
+/// from seeing EPIPE. Neither can happen now: ``PipePair/make()`` creates both ends with
+/// `O_CLOEXEC` atomically (pipe2), so there is no moment when a concurrent exec could carry an
+/// end across; and ``ProcessSpawner`` closes every descriptor above 2 in the child anyway
+/// (close-on-exec or not), duplicating only the three ends it was given onto 0–2 of that one
+/// child (through close-on-exec copies of its own).
 enum ExecHandler {
   static let killGrace: Duration = .seconds(5)
   static let stderrKeep = 4096
-  /// Serialises pipe creation and spawn across executor threads (see `cloexecPipe`).
-  static let spawnLock = Monitor()
+  /// How often the I/O loop and the final wait look at the cancel flag.
+  static let tick: Duration = .milliseconds(100)
 
   static func run(command: [String], context ctx: JobContext) -> JobOutcome {
-    var inPipe: [Int32] = [0, 0]
-    var outPipe: [Int32] = [0, 0]
-    var errPipe: [Int32] = [0, 0]
-    spawnLock.lock()
-    var locked = true
-    defer { if locked { spawnLock.unlock() } }
-    guard cloexecPipe(&inPipe), cloexecPipe(&outPipe), cloexecPipe(&errPipe) else {
-      return .retryable("exec: pipe failed: \(String(cString: strerror(errno)))")
+    var pipes: [Int32] = []
+    defer { for fd in pipes { FD.close(fd) } }
+    let input: (read: Int32, write: Int32)
+    let output: (read: Int32, write: Int32)
+    let errors: (read: Int32, write: Int32)
+    let epoll: Epoll
+    do {
+      input = try PipePair.make()
+      pipes += [input.read, input.write]
+      output = try PipePair.make()
+      pipes += [output.read, output.write]
+      errors = try PipePair.make()
+      pipes += [errors.read, errors.write]
+      // Our ends never block: the loop below only reads and writes what epoll says is ready,
+      // and O_NONBLOCK sits on our open file descriptions, not on the child's.
+      for fd in [input.write, output.read, errors.read] { try FD.setNonBlocking(fd) }
+      epoll = try Epoll(maxEvents: 3)
+    } catch {
+      return .retryable("exec: \(error)")
     }
 
-    var actions = posix_spawn_file_actions_t()
-    posix_spawn_file_actions_init(&actions)
-    defer { posix_spawn_file_actions_destroy(&actions) }
-    posix_spawn_file_actions_adddup2(&actions, inPipe[0], 0)
-    posix_spawn_file_actions_adddup2(&actions, outPipe[1], 1)
-    posix_spawn_file_actions_adddup2(&actions, errPipe[1], 2)
-
-    var pid: pid_t = 0
-    let argv: [UnsafeMutablePointer<CChar>?] = command.map { strdup($0) } + [nil]
-    defer { for a in argv { free(a) } }
-    let rc =
-      command[0].contains("/")
-      ? posix_spawn(&pid, command[0], &actions, nil, argv, environ)
-      : posix_spawnp(&pid, command[0], &actions, nil, argv, environ)
-    close(inPipe[0])
-    close(outPipe[1])
-    close(errPipe[1])
-    spawnLock.unlock()
-    locked = false
-    guard rc == 0 else {
-      close(inPipe[1])
-      close(outPipe[0])
-      close(errPipe[0])
-      return .permanent("exec: cannot start \(command[0]): \(String(cString: strerror(rc)))")
+    let pid: Int32
+    do {
+      pid = try ProcessSpawner.spawn(
+        executable: command[0], arguments: Array(command.dropFirst()),
+        environment: .inheritWith(overrides: environment(for: ctx)),
+        standardInput: .fd(input.read), standardOutput: .fd(output.write),
+        standardError: .fd(errors.write),
+        // As posix_spawnp does anyway: a name with a slash is a path, without one a PATH search.
+        searchPath: !command[0].contains("/"))
+    } catch {
+      return .permanent("exec: cannot start \(command[0]): \(error.message)")
     }
+    // The child has its copies; ours of its ends must go, or we never see end-of-file.
+    for fd in [input.read, output.write, errors.write] { FD.close(fd) }
+    pipes = []
 
-    var stdinBytes = Array(ctx.payload.utf8)
-    var stdinOff = 0
-    _ = fcntl(inPipe[1], F_SETFL, fcntl(inPipe[1], F_GETFL) | O_NONBLOCK)
-    var stdinFD: Int32 = inPipe[1]
-    if stdinBytes.isEmpty {
-      close(stdinFD)
-      stdinFD = -1
-    }
-    var outFD = outPipe[0]
-    var errFD = errPipe[0]
-    var lineBuf: [UInt8] = []
-    var errTail: [UInt8] = []
-    var killAt: Int64? = nil
-    var sentKill = false
-    var buf = [UInt8](repeating: 0, count: 8192)
+    var io = CommandIO(
+      pid: pid, stdin: input.write, stdout: output.read, stderr: errors.read, epoll: epoll,
+      payload: Array(ctx.payload.utf8), progress: { ctx.progress($0) })
+    io.pump(until: { ctx.isCancelled })
 
-    while outFD >= 0 || errFD >= 0 {
-      if ctx.isCancelled && killAt == nil {
-        kill(pid, SIGTERM)
-        killAt = Monotonic.nanoseconds() + killGrace.microseconds * 1000
-      }
-      if let k = killAt, !sentKill, Monotonic.nanoseconds() >= k {
-        kill(pid, SIGKILL)
-        sentKill = true
-      }
-      var fds: [pollfd] = []
-      if stdinFD >= 0 { fds.append(pollfd(fd: stdinFD, events: Int16(POLLOUT), revents: 0)) }
-      if outFD >= 0 { fds.append(pollfd(fd: outFD, events: Int16(POLLIN), revents: 0)) }
-      if errFD >= 0 { fds.append(pollfd(fd: errFD, events: Int16(POLLIN), revents: 0)) }
-      let n = poll(&fds, nfds_t(fds.count), 100)
-      if n < 0 && errno != EINTR { break }
-      for p in fds where p.revents != 0 {
-        if p.fd == stdinFD {
-          let w = stdinBytes.withUnsafeBytes {
-            write(stdinFD, $0.baseAddress! + stdinOff, $0.count - stdinOff)
-          }
-          if w > 0 { stdinOff += w }
-          if w < 0 && errno != EAGAIN && errno != EINTR || stdinOff == stdinBytes.count {
-            close(stdinFD)
-            stdinFD = -1
-            stdinBytes = []
-          }
-          continue
-        }
-        let r = buf.withUnsafeMutableBytes { read(p.fd, $0.baseAddress, $0.count) }
-        if r < 0 && (errno == EINTR || errno == EAGAIN) { continue }
-        if r <= 0 {
-          close(p.fd)
-          if p.fd == outFD { outFD = -1 } else { errFD = -1 }
-          continue
-        }
-        if p.fd == outFD {
-          for byte in buf[0..<r] {
-            if byte == 0x0A {
-              reportProgressLine(lineBuf, ctx)
-              lineBuf.removeAll(keepingCapacity: true)
-            } else if lineBuf.count < 256 {
-              lineBuf.append(byte)
-            }
-          }
-        } else {
-          errTail.append(contentsOf: buf[0..<r])
-          if errTail.count > stderrKeep * 2 { errTail.removeFirst(errTail.count - stderrKeep) }
-        }
+    // The command closed stdout and stderr; it may still run (it closed them early, or a
+    // cancel is being staged). Keep watching the cancel while it does.
+    var status: ExitStatus?
+    while status == nil {
+      if ctx.isCancelled { io.stageKill() }
+      do {
+        status = try ProcessReaper.waitForExit(pid, timeout: tick)
+      } catch {
+        // No pidfd to wait on (EMFILE, say): do not leave the command running unwatched.
+        try? Signals.send(signal: Signals.kill, to: pid)
+        _ = try? ProcessReaper.waitForExit(pid)
+        return .retryable("exec: \(error)")
       }
     }
-    if stdinFD >= 0 { close(stdinFD) }
-    reportProgressLine(lineBuf, ctx)
-
-    var status: Int32 = 0
-    while true {
-      let w = waitpid(pid, &status, killAt == nil ? 0 : WNOHANG)
-      if w == pid { break }
-      if w < 0 && errno != EINTR { return .retryable("exec: waitpid failed") }
-      // Cancelled: the command closed its pipes but is still alive; keep staging the kill.
-      if w == 0 {
-        if let k = killAt, !sentKill, Monotonic.nanoseconds() >= k {
-          kill(pid, SIGKILL)
-          sentKill = true
-        }
-        var ts = timespec(tv_sec: 0, tv_nsec: 10_000_000)
-        nanosleep(&ts, nil)
-      }
-    }
-    if errTail.count > stderrKeep { errTail.removeFirst(errTail.count - stderrKeep) }
-    let errText = String(decoding: errTail, as: UTF8.self)
-    let exited = status & 0x7f == 0
     if ctx.isCancelled { return .cancelled }
-    if exited {
-      let code = (status >> 8) & 0xff
-      if code == 0 { return .completed }
-      let message = errText.isEmpty ? "command exited with status \(code)" : errText
-      return code == 75 ? .retryable(message) : .permanent(message)
+    return outcome(status!, snooze: io.stdout.snooze, stderr: io.stderr.text)
+  }
+
+  /// The four `DROVER_*` variables, on top of the worker's own environment.
+  static func environment(for ctx: JobContext) -> [String: String] {
+    [
+      "DROVER_JOB_ID": String(ctx.id), "DROVER_JOB_TYPE": ctx.type,
+      "DROVER_ATTEMPT": String(ctx.attempt), "DROVER_MAX_ATTEMPTS": String(ctx.maxAttempts),
+    ]
+  }
+
+  /// How an attempt ended, from the command's exit and what it said.
+  static func outcome(_ exit: ExitStatus, snooze: Duration?, stderr: String) -> JobOutcome {
+    let message = stderr.isEmpty ? "command \(exit)" : "command \(exit)\n\(stderr)"
+    switch exit {
+    case .exited(0): return snooze.map { .snooze($0) } ?? .completed
+    case .exited(75): return snooze.map { .snooze($0) } ?? .retryable(message)
+    case .exited: return .permanent(message)
+    case .signaled: return .retryable(message)
     }
-    let sig = status & 0x7f
-    return .retryable(errText.isEmpty ? "command killed by signal \(sig)" : errText)
+  }
+}
+
+/// The parent's side of one running command: feeds the payload to its stdin while draining its
+/// stdout and stderr, so neither side can wait on the other (a command that never reads
+/// stdin, or writes a lot before reading, cannot deadlock it).
+struct CommandIO {
+  private static let stdinSlot = 0
+  private static let stdoutSlot = 1
+  private static let stderrSlot = 2
+
+  let pid: Int32
+  /// Our ends of the command's stdin, stdout and stderr; nil once closed.
+  private var fds: [Int32?]
+  private let epoll: Epoll
+  private let payload: [UInt8]
+  private var written = 0
+  private var killAt: Duration?
+  private var sentKill = false
+  private(set) var stdout: ExecStdout
+  private(set) var stderr = StderrTail(keep: ExecHandler.stderrKeep)
+
+  init(
+    pid: Int32, stdin: Int32, stdout: Int32, stderr: Int32, epoll: Epoll, payload: [UInt8],
+    progress: @escaping (Int) -> Void
+  ) {
+    self.pid = pid
+    self.epoll = epoll
+    self.payload = payload
+    self.stdout = ExecStdout(progress: progress)
+    fds = [stdin, stdout, stderr]
+    let interests: [Epoll.Interest] = [.writable, .readable, .readable]
+    for slot in fds.indices {
+      // Cannot fail for a fresh pipe end; an unwatched one would stall the loop, so drop it.
+      if (try? epoll.add(fds[slot]!, interest: interests[slot])) == nil { close(slot) }
+    }
+    if payload.isEmpty { close(Self.stdinSlot) }
   }
 
-  /// pipe() then FD_CLOEXEC (pipe2 is hidden behind _GNU_SOURCE in Glibc's Swift module).
-  /// Callers hold `spawnLock`, so a sibling thread's spawn cannot inherit an end in the gap.
-  static func cloexecPipe(_ fds: inout [Int32]) -> Bool {
-    guard pipe(&fds) == 0 else { return false }
-    _ = fcntl(fds[0], F_SETFD, FD_CLOEXEC)
-    _ = fcntl(fds[1], F_SETFD, FD_CLOEXEC)
-    return true
+  /// Moves bytes until the command has closed stdout and stderr (normally: it exited), then
+  /// closes stdin if it is still open. Once `cancelled` returns true it stages the kill.
+  mutating func pump(until cancelled: () -> Bool) {
+    var buffer = [UInt8](repeating: 0, count: 8192)
+    while fds[Self.stdoutSlot] != nil || fds[Self.stderrSlot] != nil {
+      if cancelled() { stageKill() }
+      let ready: [(fd: Int32, events: Epoll.Events)]
+      do {
+        ready = try epoll.wait(timeout: ExecHandler.tick)
+      } catch {
+        break  // Cannot happen with valid descriptors; the caller's wait still reaps.
+      }
+      for (fd, _) in ready {
+        guard let slot = fds.firstIndex(of: fd) else { continue }
+        if slot == Self.stdinSlot {
+          writeStdin(fd)
+        } else if let n = read(slot, into: &buffer) {
+          if slot == Self.stdoutSlot {
+            stdout.feed(buffer[..<n])
+          } else {
+            stderr.append(buffer[..<n])
+          }
+        }
+      }
+    }
+    for slot in fds.indices { close(slot) }
+    stdout.finish()
   }
 
-  static func reportProgressLine(_ line: [UInt8], _ ctx: JobContext) {
-    guard line.count > 9 else { return }
-    let s = String(decoding: line, as: UTF8.self)
-    guard s.hasPrefix("PROGRESS ") else { return }
-    var rest = s.dropFirst(9)
-    while rest.last == " " || rest.last == "\r" { rest = rest.dropLast() }
-    if let n = Int(rest) { ctx.progress(n) }
+  /// Cancel: SIGTERM at once, SIGKILL once ``ExecHandler/killGrace`` has passed. Call it on
+  /// every turn after the cancel; it signals at most twice.
+  mutating func stageKill() {
+    // The pid cannot name a stranger: it is our child and not reaped until the wait after.
+    guard let killAt else {
+      try? Signals.send(signal: Signals.terminate, to: pid)
+      killAt = Monotonic.now() + ExecHandler.killGrace
+      return
+    }
+    if !sentKill, Monotonic.now() >= killAt {
+      try? Signals.send(signal: Signals.kill, to: pid)
+      sentKill = true
+    }
+  }
+
+  private mutating func writeStdin(_ fd: Int32) {
+    do {
+      let n = try payload.withUnsafeBytes { raw in
+        Result { () throws(SystemError) in
+          try FD.write(fd, from: UnsafeRawBufferPointer(rebasing: raw[written...]))
+        }
+      }.get()
+      written += n ?? 0
+      if written == payload.count { close(Self.stdinSlot) }
+    } catch {
+      // EPIPE: the command closed its stdin (or exited) without reading it all. Its choice.
+      close(Self.stdinSlot)
+    }
+  }
+
+  /// Reads once from `slot`. Returns nil when nothing was ready after all, and at end of file
+  /// or on a read error, which also close the slot.
+  private mutating func read(_ slot: Int, into buffer: inout [UInt8]) -> Int? {
+    guard let fd = fds[slot] else { return nil }
+    do {
+      guard let n = try FD.read(fd, into: &buffer) else { return nil }
+      if n > 0 { return n }
+    } catch {}
+    close(slot)
+    return nil
+  }
+
+  private mutating func close(_ slot: Int) {
+    guard let fd = fds[slot] else { return }
+    // Unwatch first: epoll tracks the open file, which the child still holds.
+    try? epoll.remove(fd)
+    FD.close(fd)
+    fds[slot] = nil
   }
 }

@@ -18,6 +18,8 @@ public final class JobContext: Sendable {
   public let type: String
   /// The attempt now running (1-based).
   public let attempt: Int
+  /// The job's attempt budget: `attempt == maxAttempts` is the last try before `dead`.
+  public let maxAttempts: Int
   /// The payload as JSON text (always an object).
   public let payload: String
 
@@ -26,12 +28,13 @@ public final class JobContext: Sendable {
   private let reportProgress: @Sendable (JobID, Int) -> Void
 
   init(
-    id: JobID, type: String, attempt: Int, payload: String,
+    id: JobID, type: String, attempt: Int, maxAttempts: Int, payload: String,
     reportProgress: @escaping @Sendable (JobID, Int) -> Void
   ) {
     self.id = id
     self.type = type
     self.attempt = attempt
+    self.maxAttempts = maxAttempts
     self.payload = payload
     self.reportProgress = reportProgress
   }

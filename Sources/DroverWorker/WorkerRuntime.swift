@@ -40,6 +40,10 @@ public enum WorkerRuntime {
   public static func run(_ options: WorkerOptions, registry: HandlerRegistry) -> Never {
     // Children of this worker (exec) must not inherit the supervisor socket.
     _ = fcntl(options.fd, F_SETFD, FD_CLOEXEC)
+    // An exec command may exit without reading its stdin: the handler's next write must fail
+    // with EPIPE, not kill the worker with SIGPIPE. (Its commands get SIGPIPE back at its
+    // default: ProcessSpawner resets every signal in the child.)
+    Signals.ignoreBrokenPipe()
     let handler: JobHandler
     if options.handler == "exec" {
       guard !options.command.isEmpty else {
@@ -117,7 +121,8 @@ public enum WorkerRuntime {
   static func executorLoop(state: WorkerState, handler: JobHandler, out: FrameWriter) {
     while let a = state.next() {
       let ctx = JobContext(
-        id: a.id, type: a.type, attempt: a.attempt, payload: a.payload,
+        id: a.id, type: a.type, attempt: a.attempt, maxAttempts: a.maxAttempts,
+        payload: a.payload,
         reportProgress: { id, pct in out.send(.progress(id, pct)) })
       state.started(ctx)
       let outcome: JobOutcome
@@ -235,6 +240,8 @@ final class FrameWriter: @unchecked Sendable {
         let n = buffer.withUnsafeBytes { write(fd, $0.baseAddress! + off, $0.count - off) }
         if n < 0 {
           if errno == EINTR { continue }
+          // The supervisor is gone (EPIPE): as in readLoop, take our commands along.
+          OwnProcessGroup.killAll()
           exit(WorkerExit.orphaned)
         }
         off += n

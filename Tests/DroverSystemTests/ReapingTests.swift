@@ -66,6 +66,43 @@ import Testing
     let process = try Child.sh("exit 0")
     #expect(try ProcessReaper.waitForExit(process.pid) == .exited(0))
   }
+
+  @Test func waitForExitWithATimeoutReturnsNilWhileTheChildRuns() throws {
+    let (parent, child) = try SocketPair.make()
+    defer { FD.close(parent) }
+    let process = try Child.sh("read line <&3; exit 4", childFD: child)
+    FD.close(child)
+
+    #expect(try ProcessReaper.waitForExit(process.pid, timeout: .zero) == nil)
+    let t0 = Monotonic.now()
+    #expect(try ProcessReaper.waitForExit(process.pid, timeout: .milliseconds(50)) == nil)
+    #expect(Monotonic.now() - t0 >= .milliseconds(50), "the wait is bounded, not skipped")
+
+    try FD.writeAll(parent, "go\n")
+    let t1 = Monotonic.now()
+    let status = try ProcessReaper.waitForExit(process.pid, timeout: .seconds(10))
+    #expect(status == .exited(4))
+    #expect(Monotonic.now() - t1 < .seconds(5), "woken by the exit, not by the timeout")
+    if let status { process.reaped(status) }
+    // Reaped: the pid is no longer ours to wait for.
+    let error = #expect(throws: SystemError.self) {
+      try ProcessReaper.waitForExit(process.pid, timeout: .milliseconds(10))
+    }
+    #expect(error?.code == ECHILD)
+  }
+
+  @Test func waitForExitWithATimeoutReapsAnAlreadyExitedChild() throws {
+    let process = try Child.sh("exit 9")
+    // Let it become a zombie first: the reap must not need the pidfd's wakeup.
+    let deadline = Monotonic.now() + .seconds(10)
+    while try procStatFields(process.pid).first != "Z" {
+      try #require(Monotonic.now() < deadline, "child \(process.pid) never exited")
+      usleep(1_000)
+    }
+    let status = try ProcessReaper.waitForExit(process.pid, timeout: .zero)
+    #expect(status == .exited(9))
+    if let status { process.reaped(status) }
+  }
 }
 
 @Suite struct ExitStatusTests {

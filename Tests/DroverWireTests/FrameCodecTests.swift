@@ -26,7 +26,8 @@ import Testing
 
   @Test func everySupervisorMessageRoundTrips() throws {
     let messages: [SupervisorMessage] = [
-      .assign(Assignment(id: 42, attempt: 3, type: "email", payload: #"{"to":"a@b"}"#)),
+      .assign(
+        Assignment(id: 42, attempt: 3, maxAttempts: 5, type: "email", payload: #"{"to":"a@b"}"#)),
       .cancel(42), .release, .shutdown,
     ]
     var bytes: [UInt8] = []
