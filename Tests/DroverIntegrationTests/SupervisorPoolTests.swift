@@ -21,13 +21,16 @@ extension SupervisorTests {
         try h.pool("broken")["crash_looping"]?.boolValue == true
       }
       #expect(try h.pool("good")["crash_looping"]?.boolValue == false)
+      // The event history since start says how often it spawned, and that it said so once.
+      let probe = try h.events(replay: true)
+      probe.drain()
       func spawns() -> Int {
-        h.log().split(separator: "\n").filter {
-          $0.contains("spawned worker") && $0.contains("pool=broken")
-        }.count
+        probe.count("worker_spawned") { $0["pool"]?.stringValue == "broken" }
       }
       let before = spawns()
+      #expect(probe.count("pool_crash_looping") { $0["pool"]?.stringValue == "broken" } == 1)
       SupervisorHarness.pause(.seconds(3))
+      probe.drain()
       let after = spawns()
       #expect(before <= 5, "spawns before crash-looping was noticed: \(before)")
       #expect(after - before <= 4, "spawns in 3 s of crash-looping: \(after - before)")

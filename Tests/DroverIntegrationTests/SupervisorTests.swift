@@ -131,7 +131,8 @@ extension SupervisorTests {
       #expect(lost.count >= 2)
 
       try h.start()
-      #expect(h.log().contains("rescued \(lost.count) jobs"), "log: \(h.log())")
+      let probe = try h.events(replay: true)
+      for id in lost { try probe.waitFor("job_rescued", job: id, timeout: .seconds(10)) }
       try h.waitUntil("every job completed", timeout: .seconds(20), every: .milliseconds(100)) {
         try h.jobCounts()["completed"] == 4
       }

@@ -45,6 +45,18 @@ public final class EventProbe {
     throw HarnessError("no event \(what) within \(timeout); last events:\n\(tail)")
   }
 
+  /// Reads whatever arrives until the stream is quiet for `quiet`; returns everything seen.
+  @discardableResult
+  public func drain(quiet: Duration = .milliseconds(300)) -> [JSONValue] {
+    while (try? next(timeout: quiet)) ?? nil != nil {}
+    return seen
+  }
+
+  /// Seen events named `name` that match `match`.
+  public func count(_ name: String, where match: (JSONValue) -> Bool = { _ in true }) -> Int {
+    seen.filter { $0["event"]?.stringValue == name && match($0) }.count
+  }
+
   /// Waits for the event named `name` (e.g. `job_completed`) about job `id`, if given.
   @discardableResult
   public func waitFor(_ name: String, job id: JobID? = nil, timeout: Duration = .seconds(30))
