@@ -518,25 +518,3 @@ public enum StoreError: Error, Sendable, Equatable, CustomStringConvertible {
     }
   }
 }
-
-/// Opens the store a `[store]` config names: the one place a driver is chosen.
-public enum StoreFactory {
-  /// What the caller will do with the store.
-  public enum Access: Sendable, Hashable {
-    /// Read and write; the store is created (with its schema) when missing.
-    case readWrite
-    /// Reads only, on a connection of its own (the supervisor's off-loop reader thread). The
-    /// store must exist already; every write method throws `.readOnly`.
-    case readOnly
-  }
-
-  /// Opens the store of `config`.
-  ///
-  /// - Throws: `.invalidInput` naming `store.url` when it asks for a driver this build lacks;
-  ///   otherwise what the driver's open throws.
-  public static func open(
-    _ config: StoreConfig, access: Access = .readWrite, busyTimeout: Duration = .seconds(10)
-  ) throws(StoreError) -> any JobStore {
-    fatalError("implemented by the driver work")
-  }
-}

@@ -126,8 +126,8 @@ public enum StoreBenchmark {
     let now = Timestamp.now()
     let sql: SQLText = """
       INSERT INTO jobs (type, state, priority, attempts, max_attempts, budget, payload, progress,
-        created_at, run_at, started_at, finished_at)
-      VALUES (?1, ?2, ?3, ?4, 20, 20, '{"n":1}', ?5, ?6, ?7, ?8, ?9)
+        created_at, run_at, started_at, finished_at, counted)
+      VALUES (?1, ?2, ?3, ?4, 20, 20, '{"n":1}', ?5, ?6, ?7, ?8, ?9, 1)
       """
     func insert(_ count: Int, _ body: (Int) -> (String, JobState, Int, Timestamp))
       throws(StoreError)
@@ -135,13 +135,14 @@ public enum StoreBenchmark {
       var i = 0
       while i < count {
         let end = min(count, i + 50_000)
-        try db.transaction(write: true) { () throws(StoreError) in
+        try store.write { () throws(StoreError) in
           for k in i..<end {
             let (type, state, priority, runAt) = body(k)
             let final = state == .completed
             try db.run(
               sql, type, state.rawValue, priority, final ? 1 : 0, final ? 100 : 0,
               runAt.adding(.seconds(-1)), runAt, final ? runAt : nil, final ? runAt : nil)
+            store.count(type, state, 1)
           }
         }
         i = end

@@ -11,7 +11,7 @@ import Logging
 /// Start, stop and the plumbing between epoll and the event enum.
 extension Supervisor {
   func start() throws {
-    let rescued = try store.rescueRunning(
+    let rescued = try store.rescueExpired(
       RescueParams(message: "the supervisor that ran this attempt died; rescued at start-up"))
     if !rescued.isEmpty {
       log(.warning, "rescued \(rescued.count) jobs left running by a dead supervisor")
@@ -37,7 +37,7 @@ extension Supervisor {
     FD.close(listenerFD)
     unlink(config.control.socket)
     log(.notice, "supervisor stopped")
-    FD.close(lockFD)
+    try? store.closeSession(owner)
   }
 
   func register(_ fd: Int32, _ source: EventSource) {

@@ -83,7 +83,8 @@ public final class Supervisor {
   let epoll: Epoll
   let signals: SignalFD
   var listenerFD: Int32 = -1
-  let lockFD: Int32
+  /// This supervisor's session on the store (which holds the store's lock file).
+  let owner: OwnerID
 
   // Group commit, filled during a turn and written at its end.
   var pendingFinishes: [FinishParams] = []
@@ -116,15 +117,11 @@ public final class Supervisor {
     self.options = options
     self.logger = logger
     Malloc.tune()
-    self.lockFD = try StoreLock.acquire(storePath: config.store.path)
-    do {
-      self.store = try SQLiteStore(path: config.store.path, synchronous: config.store.synchronous)
-      self.epoll = try Epoll()
-      self.signals = try SignalFD(signals: [SIGTERM, SIGINT, SIGHUP])
-    } catch {
-      close(lockFD)
-      throw error
-    }
+    self.store = try SQLiteStore(path: config.store.path, synchronous: config.store.synchronous)
+    self.owner = try store.openSession(
+      SessionParams(name: "supervisor \(getpid())", pid: getpid(), lease: .seconds(30)))
+    self.epoll = try Epoll()
+    self.signals = try SignalFD(signals: [SIGTERM, SIGINT, SIGHUP])
     pools = config.pools.map { PoolState(config: $0) }
   }
 
