@@ -82,7 +82,7 @@ package final class SQLiteConnection {
   /// are `.busy`, FULL `.full`, CORRUPT and NOTADB `.corrupt`, READONLY `.readOnly`,
   /// CONSTRAINT `.conflict`, anything else (IOERR, CANTOPEN, …) `.unavailable`. The detail text
   /// keeps the extended code: `sqlite error 1555: UNIQUE constraint failed: …`.
-  static func storeError(_ rc: Int32, message: String) -> StoreError {
+  package static func storeError(_ rc: Int32, message: String) -> StoreError {
     let detail = "sqlite error \(rc): \(message)"
     switch rc & 0xff {
     case SQLITE_BUSY, SQLITE_LOCKED: return .busy(detail)

@@ -10,9 +10,9 @@ import DroverCore
 ///
 /// A Drover database carries `PRAGMA application_id = SQLiteSchema.applicationID` and
 /// `PRAGMA user_version = ` the number of migrations applied. Migrations only ever append.
-enum SQLiteSchema {
+package enum SQLiteSchema {
   /// "DRVR" in ASCII: marks the file as Drover's (offset 68 of the SQLite header).
-  static let applicationID: Int64 = 0x4452_5652
+  package static let applicationID: Int64 = 0x4452_5652
 
   /// Ordered migrations: entry `i` takes the schema from version `i` to `i + 1`. Never edit a
   /// released entry; append a new one.
@@ -45,7 +45,7 @@ enum SQLiteSchema {
   /// `owners.id` is AUTOINCREMENT (unlike `jobs.id`, where prune keeps the newest row instead):
   /// an owner id must never come back, or a dead owner's late finish would pass the fencing of
   /// the new owner that reused its id. It costs one `sqlite_sequence` write per session only.
-  static let migrations: [String] = [
+  package static let migrations: [String] = [
     // v1
     """
     CREATE TABLE jobs (
