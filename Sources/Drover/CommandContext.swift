@@ -46,11 +46,11 @@ struct CommandContext {
   /// Opens the store of an already loaded `config`.
   init(config: DroverConfig) throws(CLIError) {
     self.config = config
-    try Self.requireSupportedStore(config)
     // Created when missing, like the store file itself: the default `var/drover.db` just works.
-    try Directories.makeParents(of: config.store.path)
+    if config.store.url == nil { try Directories.makeParents(of: config.store.path) }
     do {
-      store = try SQLiteStore(path: config.store.path, synchronous: config.store.synchronous)
+      // Refuses a PostgreSQL `store.url` with its one-line "store.url: …" error.
+      store = try StoreFactory.open(config.store)
     } catch {
       throw CLIError(error.description)
     }

@@ -75,7 +75,23 @@ package final class SQLiteConnection {
 
   /// The error for result code `rc`, with SQLite's message for this connection.
   func error(_ rc: Int32) -> StoreError {
-    interimError(rc, String(cString: sqlite3_errmsg(handle)))
+    Self.storeError(rc, message: String(cString: sqlite3_errmsg(handle)))
+  }
+
+  /// The driver-neutral error for SQLite result code `rc` (primary or extended): BUSY and LOCKED
+  /// are `.busy`, FULL `.full`, CORRUPT and NOTADB `.corrupt`, READONLY `.readOnly`,
+  /// CONSTRAINT `.conflict`, anything else (IOERR, CANTOPEN, …) `.unavailable`. The detail text
+  /// keeps the extended code: `sqlite error 1555: UNIQUE constraint failed: …`.
+  package static func storeError(_ rc: Int32, message: String) -> StoreError {
+    let detail = "sqlite error \(rc): \(message)"
+    switch rc & 0xff {
+    case SQLITE_BUSY, SQLITE_LOCKED: return .busy(detail)
+    case SQLITE_FULL: return .full(detail)
+    case SQLITE_CORRUPT, SQLITE_NOTADB: return .corrupt(detail)
+    case SQLITE_READONLY: return .readOnly(detail)
+    case SQLITE_CONSTRAINT: return .conflict(detail)
+    default: return .unavailable(detail)
+    }
   }
 
   /// The rowid of the last successful INSERT on this connection.
@@ -227,7 +243,7 @@ final class SQLiteStatement {
   }
 
   private func failure(_ rc: Int32) -> StoreError {
-    interimError(rc, String(cString: sqlite3_errmsg(connection)))
+    SQLiteConnection.storeError(rc, message: String(cString: sqlite3_errmsg(connection)))
   }
 
   func int64(_ column: Int32) -> Int64 { sqlite3_column_int64(handle, column) }
@@ -304,14 +320,5 @@ extension Optional: SQLiteBindable where Wrapped: SQLiteBindable {
     case .some(let value): value.bind(to: statement, at: index)
     case .none: sqlite3_bind_null(statement, index)
     }
-  }
-}
-
-// INTERIM until the driver branch lands.
-func interimError(_ rc: Int32, _ m: String) -> StoreError {
-  switch rc & 0xff {
-  case SQLITE_BUSY, SQLITE_LOCKED: .busy("sqlite error \(rc): \(m)")
-  case SQLITE_CORRUPT, SQLITE_NOTADB: .corrupt("sqlite error \(rc): \(m)")
-  default: .unavailable("sqlite error \(rc): \(m)")
   }
 }

@@ -1,17 +1,18 @@
 public import DroverCore
 
-/// Operator actions and maintenance: cancel, retry, requeue, rescue, prune.
+/// Operator actions and maintenance: cancel, retry, requeue, prune.
 extension SQLiteStore {
   /// Cancels job `p.id`: a scheduled or queued job becomes `cancelled` at once; a running job
   /// is marked cancel-requested (`.requested`, also when already marked).
   ///
   /// - Throws: `.noSuchJob`; `.invalidState` for completed, cancelled and dead jobs.
   public func cancel(_ p: CancelParams) throws(StoreError) -> CancelResult {
-    try db.transaction(write: true) { () throws(StoreError) in
-      let state = try currentState(p.id)
+    try write { () throws(StoreError) in
+      let (state, type) = try currentState(p.id)
       switch state {
       case .scheduled, .queued:
         try db.run("UPDATE jobs SET state = 4, finished_at = ?2 WHERE id = ?1", p.id, p.now)
+        move(type, from: state, to: .cancelled)
         return .cancelled
       case .running:
         try db.run("UPDATE jobs SET cancel_requested = 1 WHERE id = ?1", p.id)
@@ -30,7 +31,7 @@ extension SQLiteStore {
   /// - Throws: `.noSuchJob`; `.invalidState` for other states; `.uniqueKeyTaken` when another
   ///   live job now holds the job's unique key.
   public func retry(_ p: RetryParams) throws(StoreError) -> Job {
-    try db.transaction(write: true) { () throws(StoreError) in
+    try write { () throws(StoreError) in
       try requeue(p.id, now: p.now, operation: "retry", allowed: [.dead, .cancelled])
       guard let job = try loadJob(p.id) else { throw .noSuchJob(p.id) }
       return job
@@ -45,7 +46,7 @@ extension SQLiteStore {
   ///
   /// - Returns: how many jobs were requeued.
   public func requeueDead(_ p: RequeueDeadParams) throws(StoreError) -> Int {
-    try db.transaction(write: true) { () throws(StoreError) in
+    try write { () throws(StoreError) in
       guard let ids = p.ids else {
         var count = 0
         for id in try deadIDs() {
@@ -78,17 +79,19 @@ extension SQLiteStore {
     return ids
   }
 
-  private func currentState(_ id: JobID) throws(StoreError) -> JobState {
-    guard let code = try db.int64("SELECT state FROM jobs WHERE id = ?1", id) else {
-      throw .noSuchJob(id)
-    }
-    return try Self.decodeState(Int(code), job: id)
+  /// The job's state and type.
+  private func currentState(_ id: JobID) throws(StoreError) -> (JobState, String) {
+    let st = try db.prepare("SELECT state, type FROM jobs WHERE id = ?1")
+    defer { st.reset() }
+    try st.bind(id)
+    guard try st.step() else { throw .noSuchJob(id) }
+    return (try Self.decodeState(st.int(0), job: id), st.text(1))
   }
 
   private func requeue(
     _ id: JobID, now: Timestamp, operation: String, allowed: [JobState]
   ) throws(StoreError) {
-    let st = try db.prepare("SELECT state, unique_key FROM jobs WHERE id = ?1")
+    let st = try db.prepare("SELECT state, unique_key, type FROM jobs WHERE id = ?1")
     try st.bind(id)
     guard try st.step() else {
       st.reset()
@@ -96,6 +99,7 @@ extension SQLiteStore {
     }
     let code = st.int(0)
     let key = st.optionalText(1)
+    let type = st.text(2)
     st.reset()
     let state = try Self.decodeState(code, job: id)
     guard allowed.contains(state) else {
@@ -110,69 +114,59 @@ extension SQLiteStore {
         finished_at = NULL, cancel_requested = 0
       WHERE id = ?1
       """, id, now)
+    move(type, from: state, to: .queued)
   }
 
-  static let runningSQL: SQLText = """
-    SELECT id, attempts, cancel_requested, worker_pid FROM jobs INDEXED BY jobs_running
-    WHERE state = 2 ORDER BY id
-    """
-
-  /// Returns every running job to `queued` (due now) without spending an attempt, recording
-  /// `p.message` as the interrupted attempt's error; a job whose cancel was requested becomes
-  /// `cancelled` instead (with the same error recorded).
-  ///
-  /// - Returns: the ids touched, ascending.
-  public func rescueRunning(_ p: RescueParams) throws(StoreError) -> [JobID] {
-    try db.transaction(write: true) { () throws(StoreError) in
-      var running: [(id: JobID, attempt: Int, cancel: Bool, pid: Int64?)] = []
-      do {
-        let st = try db.prepare(Self.runningSQL)
-        defer { st.reset() }
-        while try st.step() {
-          running.append((st.int64(0), st.int(1) + 1, st.int64(2) != 0, st.optionalInt64(3)))
-        }
-      }
-      for job in running {
-        try db.run(Self.errorInsertSQL, job.id, job.attempt, p.message, p.now, job.pid)
-        if job.cancel {
-          try db.run("UPDATE jobs SET state = 4, finished_at = ?2 WHERE id = ?1", job.id, p.now)
-        } else {
-          // Back where it was in the claim order: the attempt never counted.
-          try db.run("UPDATE jobs SET state = 1 WHERE id = ?1", job.id)
-        }
-      }
-      return running.map(\.id)
-    }
-  }
-
-  /// The jobs `prune` removes, as ranges of `jobs_finished (state, finished_at)`.
+  /// The jobs one `prune` step removes: the oldest of one final state (`?1`) finished before
+  /// `?2`, at most `?3`, walked in order along `jobs_finished (state, finished_at)` without a
+  /// sort. Both statements select the same rows (same data, same plan, under the write lock).
   static let pruneErrorsSQL: SQLText = """
     DELETE FROM job_errors WHERE job_id IN (
       SELECT id FROM jobs INDEXED BY jobs_finished
-      WHERE finished_at IS NOT NULL AND (
-        (state IN (3, 4) AND finished_at < ?1) OR (state = 5 AND finished_at < ?2))
-      AND id <> (SELECT max(id) FROM jobs))
+      WHERE finished_at IS NOT NULL AND state = ?1 AND finished_at < ?2
+        AND id <> (SELECT max(id) FROM jobs)
+      ORDER BY finished_at LIMIT ?3)
     """
   static let pruneJobsSQL: SQLText = """
     DELETE FROM jobs WHERE id IN (
       SELECT id FROM jobs INDEXED BY jobs_finished
-      WHERE finished_at IS NOT NULL AND (
-        (state IN (3, 4) AND finished_at < ?1) OR (state = 5 AND finished_at < ?2))
-      AND id <> (SELECT max(id) FROM jobs))
+      WHERE finished_at IS NOT NULL AND state = ?1 AND finished_at < ?2
+        AND id <> (SELECT max(id) FROM jobs)
+      ORDER BY finished_at LIMIT ?3)
+    RETURNING type
     """
 
   /// Deletes completed and cancelled jobs finished before `p.completedBefore` and dead jobs
-  /// finished before `p.deadBefore`, with their errors.
+  /// finished before `p.deadBefore`, with their errors: at most `p.limit` jobs, the oldest of
+  /// each state first (completed, then cancelled, then dead), so one call's transaction stays
+  /// short however much history has piled up. Call again while it returns `p.limit`.
   ///
   /// The newest job is always kept: ids come from `max(id) + 1` (no AUTOINCREMENT, whose
   /// `sqlite_sequence` row costs every enqueue commit an extra page write), so keeping the
   /// highest row is what guarantees an id is never handed out twice.
   ///
   /// - Returns: how many jobs were deleted.
+  /// - Throws: `.invalidInput` when `p.limit` < 1.
   public func prune(_ p: PruneParams) throws(StoreError) -> Int {
-    try db.transaction(write: true) { () throws(StoreError) in
-      try db.run(Self.pruneErrorsSQL, p.completedBefore, p.deadBefore)
-      return try db.run(Self.pruneJobsSQL, p.completedBefore, p.deadBefore)
+    try requireWritable()
+    guard p.limit >= 1 else { throw .invalidInput("prune: the limit must be at least 1") }
+    return try write { () throws(StoreError) in
+      var deleted = 0
+      let steps: [(JobState, Timestamp)] = [
+        (.completed, p.completedBefore), (.cancelled, p.completedBefore), (.dead, p.deadBefore),
+      ]
+      for (state, before) in steps where deleted < p.limit {
+        let left = p.limit - deleted
+        try db.run(Self.pruneErrorsSQL, state.rawValue, before, left)
+        let st = try db.prepare(Self.pruneJobsSQL)
+        defer { st.reset() }
+        try st.bind(state.rawValue, before, left)
+        while try st.step() {
+          count(st.text(0), state, -1)
+          deleted += 1
+        }
+      }
+      return deleted
     }
   }
 }

@@ -15,50 +15,66 @@ extension SQLiteStore {
   /// 3. `promoteDue`: scheduled jobs with `run_at` ≤ `now` become queued.
   /// 4. `claims`, one after another, each taking up to `limit` queued jobs of its types in claim
   ///    order (priority descending, then `run_at`, then id) and marking them running.
+  ///
+  /// With `batch.owner` set, claimed jobs are leased to that owner, and finishes, progress and
+  /// start times only touch jobs it still holds (fencing): a finish for a job rescued from it
+  /// is ignored like one for an unknown job. Without an owner nothing is fenced and claims hold
+  /// no lease (any `rescueExpired` takes them back). A job that leaves `running` holds none.
   public func apply(_ batch: StoreBatch) throws(StoreError) -> BatchResult {
+    try requireWritable()
     if batch.isEmpty { return BatchResult(claimed: batch.claims.map { _ in [] }) }
     for (i, job) in batch.enqueues.enumerated() {
       try job.validate(index: i, of: batch.enqueues.count)
     }
     let now = batch.now
-    return try db.transaction(write: true) { () throws(StoreError) in
+    let owner = batch.owner
+    return try write { () throws(StoreError) in
       var result = BatchResult()
       result.enqueued = try insert(batch.enqueues)
       result.finished.reserveCapacity(batch.finishes.count)
       // Progress and start times first: a job that reports progress and then fails in the
       // same turn keeps the progress it reached.
       for (id, progress) in batch.progress {
-        try db.run(
-          "UPDATE jobs SET progress = ?2 WHERE id = ?1 AND state = 2", id,
-          min(max(progress, 0), 100))
+        try db.run(Self.progressSQL, id, min(max(progress, 0), 100), owner)
       }
-      for (id, at) in batch.started {
-        try db.run("UPDATE jobs SET started_at = ?2 WHERE id = ?1 AND state = 2", id, at)
-      }
-      for f in batch.finishes { result.finished.append(try finish(f, now: now)) }
-      if batch.promoteDue {
-        result.promoted = try db.run(Self.promoteSQL, now)
-      }
+      for (id, at) in batch.started { try db.run(Self.startedSQL, id, at, owner) }
+      for f in batch.finishes { result.finished.append(try finish(f, now: now, owner: owner)) }
+      if batch.promoteDue { result.promoted = try promote(now: now) }
       result.claimed.reserveCapacity(batch.claims.count)
-      for claim in batch.claims { result.claimed.append(try self.claim(claim, now: now)) }
+      for claim in batch.claims {
+        result.claimed.append(try self.claim(claim, now: now, owner: owner))
+      }
       return result
     }
   }
 
+  // Fenced updates of a running job: `?3` is the batch's owner; NULL (no owner) fences nothing.
+  static let progressSQL: SQLText =
+    "UPDATE jobs SET progress = ?2 WHERE id = ?1 AND state = 2 AND (?3 IS NULL OR owner = ?3)"
+  static let startedSQL: SQLText =
+    "UPDATE jobs SET started_at = ?2 WHERE id = ?1 AND state = 2 AND (?3 IS NULL OR owner = ?3)"
+
   static let finishLookupSQL: SQLText = """
-    SELECT state, attempts, max_attempts, backoff_base, backoff_cap, cancel_requested, worker_pid
+    SELECT state, attempts, max_attempts, backoff_base, backoff_cap, cancel_requested, worker_pid,
+      type, owner, run_at
     FROM jobs WHERE id = ?1
     """
   static let errorInsertSQL: SQLText =
     "INSERT INTO job_errors (job_id, attempt, message, at, worker_pid) VALUES (?1, ?2, ?3, ?4, ?5)"
 
-  private func finish(_ f: FinishParams, now: Timestamp) throws(StoreError) -> FinishResult {
+  private func finish(_ f: FinishParams, now: Timestamp, owner: OwnerID?) throws(StoreError)
+    -> FinishResult
+  {
     let st = try db.prepare(Self.finishLookupSQL)
     try st.bind(f.id)
-    guard try st.step(), st.int(0) == JobState.running.rawValue else {
+    guard try st.step(), st.int(0) == JobState.running.rawValue,
+      owner == nil || st.optionalInt64(8) == owner
+    else {
       st.reset()
       return FinishResult(id: f.id, state: nil, attempt: 0)
     }
+    let type = st.text(7)
+    let runAt = Timestamp(micros: st.int64(9))
     let attempts = st.int(1)
     let maxAttempts = st.int(2)
     var backoff = f.backoff
@@ -71,8 +87,11 @@ extension SQLiteStore {
     st.reset()
 
     let attempt = attempts + 1
+    var recorded: String?
+    var retryAt: Timestamp?
     func recordError(_ message: String) throws(StoreError) {
       try db.run(Self.errorInsertSQL, f.id, attempt, message, now, pid)
+      recorded = message
     }
     let decision = RetryRule.decide(
       f.settlement, attempts: attempts, maxAttempts: maxAttempts, backoff: backoff,
@@ -84,13 +103,14 @@ extension SQLiteStore {
       try db.run(
         """
         UPDATE jobs SET state = 3, attempts = attempts + 1, progress = 100, finished_at = ?2,
-          worker_pid = ?3 WHERE id = ?1
+          worker_pid = ?3, owner = NULL WHERE id = ?1
         """, f.id, now, pid)
     case .cancel:
       state = .cancelled
       try db.run(
         """
-        UPDATE jobs SET state = 4, attempts = attempts + 1, finished_at = ?2, worker_pid = ?3
+        UPDATE jobs SET state = 4, attempts = attempts + 1, finished_at = ?2, worker_pid = ?3,
+          owner = NULL
         WHERE id = ?1
         """, f.id, now, pid)
     case .dead(let error):
@@ -98,7 +118,8 @@ extension SQLiteStore {
       try recordError(error)
       try db.run(
         """
-        UPDATE jobs SET state = 5, attempts = attempts + 1, finished_at = ?2, worker_pid = ?3
+        UPDATE jobs SET state = 5, attempts = attempts + 1, finished_at = ?2, worker_pid = ?3,
+          owner = NULL
         WHERE id = ?1
         """, f.id, now, pid)
     case .requeue(let delay, let spendsAttempt, let error):
@@ -108,7 +129,8 @@ extension SQLiteStore {
         state = .cancelled
         try db.run(
           """
-          UPDATE jobs SET state = 4, attempts = attempts + ?3, finished_at = ?2, worker_pid = ?4
+          UPDATE jobs SET state = 4, attempts = attempts + ?3, finished_at = ?2, worker_pid = ?4,
+            owner = NULL
           WHERE id = ?1
           """, f.id, now, spendsAttempt ? 1 : 0, pid)
       } else {
@@ -116,15 +138,19 @@ extension SQLiteStore {
         // An attempt given back without spending anything (a prefetched job released, or one
         // interrupted by a drain or a dead supervisor) keeps its place in the claim order.
         let keepPlace = delay == .zero && !spendsAttempt
+        let due = keepPlace ? runAt : now.adding(delay)
+        retryAt = due
         try db.run(
           """
-          UPDATE jobs SET state = ?2, run_at = CASE WHEN ?6 THEN run_at ELSE ?3 END,
-            attempts = attempts + ?4, worker_pid = ?5
+          UPDATE jobs SET state = ?2, run_at = ?3, attempts = attempts + ?4, worker_pid = ?5,
+            owner = NULL
           WHERE id = ?1
-          """, f.id, state.rawValue, now.adding(delay), spendsAttempt ? 1 : 0, pid, keepPlace)
+          """, f.id, state.rawValue, due, spendsAttempt ? 1 : 0, pid)
       }
     }
-    return FinishResult(id: f.id, state: state, attempt: attempt)
+    move(type, from: .running, to: state)
+    return FinishResult(
+      id: f.id, state: state, attempt: attempt, type: type, retryAt: retryAt, error: recorded)
   }
 
   /// The claim query for one type: served in order, without sorting, by the partial index
@@ -139,14 +165,31 @@ extension SQLiteStore {
     SELECT id, payload, attempts, max_attempts, priority, run_at FROM jobs INDEXED BY jobs_ready
     WHERE state = 1 AND type = ?1 ORDER BY priority DESC, run_at, id LIMIT ?2
     """
-  static let promoteSQL: SQLText =
-    "UPDATE jobs INDEXED BY jobs_scheduled SET state = 1 WHERE state = 0 AND run_at <= ?1"
+  static let promoteSQL: SQLText = """
+    UPDATE jobs INDEXED BY jobs_scheduled SET state = 1 WHERE state = 0 AND run_at <= ?1
+    RETURNING type
+    """
   static let startSQL: SQLText =
-    "UPDATE jobs SET state = 2, started_at = ?2, worker_pid = ?3 WHERE id = ?1"
+    "UPDATE jobs SET state = 2, started_at = ?2, worker_pid = ?3, owner = ?4 WHERE id = ?1"
+
+  /// Scheduled jobs due at `now` become queued; returns how many.
+  func promote(now: Timestamp) throws(StoreError) -> Int {
+    let st = try db.prepare(Self.promoteSQL)
+    defer { st.reset() }
+    try st.bind(now)
+    var n = 0
+    while try st.step() {
+      move(st.text(0), from: .scheduled, to: .queued)
+      n += 1
+    }
+    return n
+  }
 
   /// Two statements (select ids, then update each by primary key) under the write lock: faster
   /// than one `UPDATE … RETURNING` (MEASURED.md), and safe because nobody else can write.
-  private func claim(_ p: ClaimParams, now: Timestamp) throws(StoreError) -> [ClaimedJob] {
+  private func claim(_ p: ClaimParams, now: Timestamp, owner: OwnerID?) throws(StoreError)
+    -> [ClaimedJob]
+  {
     guard p.limit > 0, !p.types.isEmpty else { return [] }
     var seen = Set<String>()
     let types = p.types.filter { seen.insert($0).inserted }
@@ -169,7 +212,12 @@ extension SQLiteStore {
       jobs.sort { ($0.priority, $1.runAt, $1.id) > ($1.priority, $0.runAt, $0.id) }
       if jobs.count > p.limit { jobs.removeSubrange(p.limit...) }
     }
-    for job in jobs { try db.run(Self.startSQL, job.id, now, p.workerPID) }
+    for job in jobs { try db.run(Self.startSQL, job.id, now, p.workerPID, owner) }
+    if types.count == 1 {
+      move(types[0], from: .queued, to: .running, jobs.count)
+    } else {
+      for job in jobs { move(job.type, from: .queued, to: .running) }
+    }
     return jobs
   }
 }

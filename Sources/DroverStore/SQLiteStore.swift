@@ -1,5 +1,9 @@
 public import DroverCore
 
+#if canImport(Glibc)
+  import Glibc
+#endif
+
 /// The embedded `JobStore`: one SQLite file in WAL mode.
 ///
 /// The supervisor is the main writer and claims and settles jobs in batches (`apply`); CLI
@@ -18,6 +22,17 @@ public final class SQLiteStore: JobStore {
   let db: SQLiteConnection
   /// The file this store was opened on.
   public let path: String
+  /// True for a store opened with `StoreFactory.Access.readOnly`: every write method throws.
+  public let isReadOnly: Bool
+  /// Counter changes of the write transaction in progress, written just before its commit and
+  /// dropped with it on rollback (see `write`).
+  var deltas: [CountKey: Int] = [:]
+  /// The `PATH.lock` descriptor while this object holds a session, else -1.
+  var lockFD: Int32 = -1
+  /// The owner `openSession` registered through this object, while open.
+  var session: OwnerID?
+  /// `PRAGMA data_version` at the previous `othersWrote`, nil before the first call.
+  var lastDataVersion: Int64?
 
   /// Opens (creating when missing) the store at `path`.
   ///
@@ -25,7 +40,8 @@ public final class SQLiteStore: JobStore {
   ///   - synchronous: `.normal` survives process crashes; `.full` also power loss (one fsync
   ///     per commit, several times slower for small transactions).
   ///   - busyTimeout: how long a write waits for another process's write lock before failing.
-  /// - Throws: `.notADroverDatabase` (file untouched), `.cannotOpen`, or `.database`.
+  /// - Throws: `.notADroverDatabase` (file untouched), `.cannotOpen`, or what SQLite reported
+  ///   (`.busy`, `.readOnly`, `.unavailable`, …).
   public init(
     path: String, synchronous: StoreConfig.Synchronous = .normal,
     busyTimeout: Duration = .seconds(10)
@@ -47,14 +63,68 @@ public final class SQLiteStore: JobStore {
       """)
     self.db = db
     self.path = path
+    self.isReadOnly = false
+  }
+
+  /// Opens the existing store at `path` for reading only, on a connection of its own: no
+  /// migration, no journal-mode change; every write method throws `.readOnly`.
+  ///
+  /// - Throws: `.cannotOpen` when the file is missing or its schema is older than this build's
+  ///   (open it read-write once to migrate); `.notADroverDatabase` as for a read-write open.
+  public init(readOnlyPath path: String, busyTimeout: Duration = .seconds(10)) throws(StoreError) {
+    guard let size = try SQLiteSchema.fileSize(path: path) else {
+      throw .cannotOpen(path: path, reason: "no such file (a read-only store is never created)")
+    }
+    guard size > 0 else {
+      throw .cannotOpen(path: path, reason: "the file is empty: no store was created in it yet")
+    }
+    try SQLiteSchema.inspect(path: path, busyTimeout: busyTimeout)
+    let db = try SQLiteConnection(path: path, create: false, readOnly: true)
+    db.setBusyTimeout(busyTimeout)
+    let version = try SQLiteSchema.identity(of: db).userVersion
+    guard version == SQLiteSchema.currentVersion else {
+      throw .cannotOpen(
+        path: path,
+        reason: "its schema version \(version) is older than this Drover's "
+          + "\(SQLiteSchema.currentVersion); open it read-write once to migrate it")
+    }
+    try db.execute("PRAGMA temp_store = MEMORY; PRAGMA cache_size = -16384;")
+    self.db = db
+    self.path = path
+    self.isReadOnly = true
+  }
+
+  deinit {
+    // The kernel drops the flock with the descriptor; the owner row stays until the next
+    // `openSession` (which ends every other owner's lease) or a peer's rescue.
+    if lockFD >= 0 { close(lockFD) }
+  }
+
+  /// Throws `.readOnly` on a read-only store: the first thing every write method does.
+  func requireWritable() throws(StoreError) {
+    if isReadOnly { throw .readOnly("\(path) was opened read-only") }
+  }
+
+  /// Runs `body` in one `BEGIN IMMEDIATE` transaction, with the counter changes it recorded
+  /// (`count`) written just before the commit. On any failure the deltas go with the rollback,
+  /// so the counters never drift from the rows.
+  func write<T>(_ body: () throws(StoreError) -> T) throws(StoreError) -> T {
+    try requireWritable()
+    deltas.removeAll(keepingCapacity: true)
+    defer { deltas.removeAll(keepingCapacity: true) }
+    return try db.transaction(write: true) { () throws(StoreError) in
+      let result = try body()
+      try flushCounts()
+      return result
+    }
   }
 
   // MARK: Enqueue
 
   static let insertSQL: SQLText = """
     INSERT INTO jobs (type, state, priority, max_attempts, budget, payload, created_at, run_at,
-      unique_key, backoff_base, backoff_cap)
-    VALUES (?1, ?2, ?3, ?4, ?4, ?5, ?6, ?7, ?8, ?9, ?10)
+      unique_key, backoff_base, backoff_cap, counted)
+    VALUES (?1, ?2, ?3, ?4, ?4, ?5, ?6, ?7, ?8, ?9, ?10, 1)
     """
   static let liveKeySQL: SQLText =
     "SELECT id FROM jobs WHERE unique_key = ?1 AND state IN (0, 1, 2) AND id <> ?2 LIMIT 1"
@@ -69,9 +139,10 @@ public final class SQLiteStore: JobStore {
   /// - Throws: `.invalidInput` naming the job's position when a type is empty, a payload is not
   ///   a JSON object's text, `maxAttempts` < 1 or a backoff is negative; nothing is enqueued.
   public func enqueue(_ jobs: [EnqueueParams]) throws(StoreError) -> [EnqueueResult] {
+    try requireWritable()
     for (i, job) in jobs.enumerated() { try job.validate(index: i, of: jobs.count) }
     if jobs.isEmpty { return [] }
-    return try db.transaction(write: true) { () throws(StoreError) in try insert(jobs) }
+    return try write { () throws(StoreError) in try insert(jobs) }
   }
 
   /// Inserts validated jobs inside the caller's write transaction.
@@ -88,6 +159,7 @@ public final class SQLiteStore: JobStore {
         Self.insertSQL, job.type, state.rawValue, job.priority, job.maxAttempts, job.payload,
         job.now, job.runAt, job.uniqueKey, job.backoff?.base.microseconds,
         job.backoff?.cap.microseconds)
+      count(job.type, state, 1)
       results.append(EnqueueResult(id: db.lastInsertID, existed: false))
     }
     return results
@@ -159,7 +231,7 @@ public final class SQLiteStore: JobStore {
 
   static func decodeState(_ code: Int, job id: JobID) throws(StoreError) -> JobState {
     guard let state = JobState(rawValue: code) else {
-      // 11 is SQLITE_CORRUPT: the file holds what no Drover wrote.
+      // The file holds what no Drover wrote.
       throw .corrupt("job \(id) has unknown state code \(code)")
     }
     return state
@@ -225,53 +297,8 @@ public final class SQLiteStore: JobStore {
     }
   }
 
-  /// Per-state counts, each from the index that holds exactly that state.
-  static let statsSQL: SQLText = """
-    SELECT 0, count(*) FROM jobs INDEXED BY jobs_scheduled WHERE state = 0
-    UNION ALL SELECT 1, count(*) FROM jobs INDEXED BY jobs_ready WHERE state = 1
-    UNION ALL SELECT 2, count(*) FROM jobs INDEXED BY jobs_running WHERE state = 2
-    UNION ALL
-    SELECT state, count(*) FROM jobs INDEXED BY jobs_finished
-    WHERE finished_at IS NOT NULL AND state IN (3, 4, 5) GROUP BY state
-    """
-
-  /// Count of jobs in each state; every state is present.
-  ///
-  /// Counting walks each state's index, so it costs time in proportion to the jobs kept
-  /// (milliseconds per hundred thousand), not a table scan.
-  public func stats() throws(StoreError) -> [JobState: Int] {
-    try db.transaction(write: false) { () throws(StoreError) in
-      var counts = Dictionary(uniqueKeysWithValues: JobState.allCases.map { ($0, 0) })
-      let st = try db.prepare(Self.statsSQL)
-      defer { st.reset() }
-      while try st.step() {
-        if let state = JobState(rawValue: st.int(0)) { counts[state] = st.int(1) }
-      }
-      return counts
-    }
-  }
-
-  static let backlogSQL: SQLText = """
-    SELECT type, count(*) FROM jobs INDEXED BY jobs_ready WHERE state = 1 GROUP BY type
-    UNION ALL
-    SELECT type, count(*) FROM jobs INDEXED BY jobs_scheduled WHERE state = 0 AND run_at <= ?1
-    GROUP BY type
-    """
   static let nextScheduledSQL: SQLText =
     "SELECT min(run_at) FROM jobs INDEXED BY jobs_scheduled WHERE state = 0"
-
-  /// Ready jobs per type at `now`: `queued` plus `scheduled` already due. Types with none are
-  /// absent.
-  public func backlog(now: Timestamp) throws(StoreError) -> [String: Int] {
-    try db.transaction(write: false) { () throws(StoreError) in
-      var counts: [String: Int] = [:]
-      let st = try db.prepare(Self.backlogSQL)
-      defer { st.reset() }
-      try st.bind(now)
-      while try st.step() { counts[st.text(0), default: 0] += st.int(1) }
-      return counts
-    }
-  }
 
   /// The earliest `run_at` of a scheduled job, or nil when none is scheduled.
   public func nextScheduled() throws(StoreError) -> Timestamp? {
@@ -299,16 +326,19 @@ public final class SQLiteStore: JobStore {
   // MARK: Diagnostics
 
   /// `EXPLAIN QUERY PLAN` detail lines of the driver's indexed queries, by name (`claim`,
-  /// `promote`, `prune`, `stats`, `listRunning`, …), for tests that keep them on their indexes.
+  /// `promote`, `prune`, `stats`, `rescue`, `finishLookup`, …), for tests that keep them on
+  /// their indexes.
   package func queryPlans() throws(StoreError) -> [String: [String]] {
     let queries: [(String, SQLText)] = [
       ("claim", Self.claimSQL), ("promote", Self.promoteSQL), ("prune", Self.pruneJobsSQL),
       ("pruneErrors", Self.pruneErrorsSQL), ("backlog", Self.backlogSQL),
       ("scheduled", Self.nextScheduledSQL), ("liveKey", Self.liveKeySQL),
-      ("stats", Self.statsSQL), ("cancelRequested", Self.cancelRequestedSQL),
-      ("listAll", Self.listAllSQL), ("listScan", Self.listScanSQL),
-      ("listRunning", Self.listRunningSQL), ("listFinished", Self.listFinishedSQL),
-      ("rescue", Self.runningSQL),
+      ("stats", Self.statsSQL), ("counts", Self.countsSQL),
+      ("cancelRequested", Self.cancelRequestedSQL), ("listAll", Self.listAllSQL),
+      ("listScan", Self.listScanSQL), ("listRunning", Self.listRunningSQL),
+      ("listFinished", Self.listFinishedSQL), ("rescue", Self.expiredSQL),
+      ("finishLookup", Self.finishLookupSQL), ("progress", Self.progressSQL),
+      ("started", Self.startedSQL), ("start", Self.startSQL),
     ]
     var plans: [String: [String]] = [:]
     for (name, sql) in queries { plans[name] = try db.queryPlan(sql.string) }

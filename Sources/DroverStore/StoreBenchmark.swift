@@ -16,7 +16,8 @@ public enum StoreBenchmark {
   ///   - rows: table sizes at which single-job claim latency is measured (each at least 2).
   ///   - progress: called with a line before each phase.
   /// - Returns: `(name, value, unit)` per figure: single and batched enqueue rates, batched
-  ///   claim+complete rate, and claim latency at each size in `rows`.
+  ///   claim+complete rate, the cost of `othersWrote`, seeding and pruning a 2M-job history,
+  ///   and claim latency at each size in `rows`.
   public static func run(
     directory: String, rows: [Int] = [10_000, 1_000_000], progress: (String) -> Void
   ) throws -> [(name: String, value: Double, unit: String)] {
@@ -64,6 +65,48 @@ public enum StoreBenchmark {
       }
       guard done == n else { throw StoreError.invalidInput("benchmark: completed \(done) of \(n)") }
       figures.append(("claim + complete, 100 per transaction", Double(n) / seconds, "jobs/s"))
+    }
+
+    progress("othersWrote: PRAGMA data_version per call")
+    try withStore(path) { store in
+      _ = try store.enqueue([EnqueueParams(type: "bench")])
+      _ = try store.othersWrote()
+      let n = 200_000
+      let seconds = try time {
+        for _ in 0..<n where try store.othersWrote() {
+          throw StoreError.invalidInput("benchmark: othersWrote saw a write nobody made")
+        }
+      }
+      figures.append(("othersWrote, nothing changed", seconds / Double(n) * 1e6, "µs"))
+      let other = try SQLiteStore(path: path)
+      let m = 2_000
+      var writeSeconds = 0.0
+      for _ in 0..<m {
+        _ = try other.enqueue([EnqueueParams(type: "bench")])
+        writeSeconds += try time {
+          guard try store.othersWrote() else {
+            throw StoreError.invalidInput("benchmark: othersWrote missed another writer")
+          }
+        }
+      }
+      figures.append(("othersWrote, after another's commit", writeSeconds / Double(m) * 1e6, "µs"))
+    }
+
+    progress("seed: 2M finished jobs")
+    try withStore(path) { store in
+      let n = 2_000_000
+      let seconds = try time {
+        try store.seedFinished(count: n, type: "bench", finishedAt: Timestamp.now())
+      }
+      guard try store.stats()[.completed] == n else {
+        throw StoreError.invalidInput("benchmark: seeding lost rows")
+      }
+      figures.append(("seed 2M finished jobs", seconds, "s"))
+      let prune = try time {
+        let cut = Timestamp.now().adding(.seconds(60))
+        _ = try store.prune(PruneParams(completedBefore: cut, deadBefore: cut, limit: 1000))
+      }
+      figures.append(("prune 1000 of 2M finished jobs", prune * 1e3, "ms"))
     }
 
     for size in rows {
@@ -126,8 +169,8 @@ public enum StoreBenchmark {
     let now = Timestamp.now()
     let sql: SQLText = """
       INSERT INTO jobs (type, state, priority, attempts, max_attempts, budget, payload, progress,
-        created_at, run_at, started_at, finished_at)
-      VALUES (?1, ?2, ?3, ?4, 20, 20, '{"n":1}', ?5, ?6, ?7, ?8, ?9)
+        created_at, run_at, started_at, finished_at, counted)
+      VALUES (?1, ?2, ?3, ?4, 20, 20, '{"n":1}', ?5, ?6, ?7, ?8, ?9, 1)
       """
     func insert(_ count: Int, _ body: (Int) -> (String, JobState, Int, Timestamp))
       throws(StoreError)
@@ -135,13 +178,14 @@ public enum StoreBenchmark {
       var i = 0
       while i < count {
         let end = min(count, i + 50_000)
-        try db.transaction(write: true) { () throws(StoreError) in
+        try store.write { () throws(StoreError) in
           for k in i..<end {
             let (type, state, priority, runAt) = body(k)
             let final = state == .completed
             try db.run(
               sql, type, state.rawValue, priority, final ? 1 : 0, final ? 100 : 0,
               runAt.adding(.seconds(-1)), runAt, final ? runAt : nil, final ? runAt : nil)
+            store.count(type, state, 1)
           }
         }
         i = end

@@ -184,7 +184,7 @@ import Testing
   }
 
   @Test(arguments: StoreKind.allCases)
-  func rescueRunningRequeuesWithoutSpendingAnAttempt(_ kind: StoreKind) throws {
+  func rescueOfUnleasedJobsRequeuesWithoutSpendingAnAttempt(_ kind: StoreKind) throws {
     let f = try StoreFixture(kind)
     let a = try f.running("a", maxAttempts: 1)
     let place = try f.job(a).runAt
@@ -193,9 +193,13 @@ import Testing
     let scheduled = try f.add("s", runAt: f.at(60))
     _ = try f.store.cancel(CancelParams(id: b))
     let message = "supervisor 311 exited; job rescued"
-    let rescued = try (f.store as! SQLiteStore).rescueRunning(
-      RescueParams(message: message, now: f.at(9)))
-    #expect(rescued.sorted() == [a, b])
+    // Claimed without an owner: no lease protects them.
+    let rescued = try f.store.rescueExpired(RescueParams(message: message, now: f.at(9)))
+    #expect(
+      rescued == [
+        RescuedJob(id: a, type: "a", state: .queued, attempt: 1),
+        RescuedJob(id: b, type: "b", state: .cancelled, attempt: 1),
+      ])
     let ja = try f.job(a)
     #expect(ja.state == .queued)
     #expect(ja.attempts == 0)
@@ -206,7 +210,7 @@ import Testing
     #expect(jb.finishedAt == f.at(9))
     #expect(try f.job(queued).state == .queued)
     #expect(try f.job(scheduled).state == .scheduled)
-    #expect(try (f.store as! SQLiteStore).rescueRunning(RescueParams(message: message)).isEmpty)
+    #expect(try f.store.rescueExpired(RescueParams(message: message)).isEmpty)
     #expect(try f.claim(["a"], now: f.at(10)).map(\.attempt) == [1])
   }
 

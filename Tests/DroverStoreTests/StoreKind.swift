@@ -37,6 +37,29 @@ final class StoreFixture {
   /// Another store object on the same storage (a second connection, or a reopen).
   func reopen() throws -> any JobStore { try Self.open(kind, path: path) }
 
+  /// Counts per type and state by a full scan of the jobs: what the counters must equal.
+  func scanCounts() throws -> [String: [JobState: Int]] {
+    switch kind {
+    case .sqlite: try (store as! SQLiteStore).countByScan()
+    }
+  }
+
+  /// Inserts a job behind the store's back, as an application's own SQL would (a script, or an
+  /// INSERT inside the application's transaction): `state` must be queued or scheduled.
+  func foreignInsert(type: String, state: JobState, runAt: Timestamp) throws {
+    precondition(state == .queued || state == .scheduled)
+    precondition(type.allSatisfy { $0.isLetter || $0.isNumber })
+    switch kind {
+    case .sqlite:
+      let db = try SQLiteConnection(path: path, create: false)
+      try db.execute(
+        """
+        INSERT INTO jobs (type, state, max_attempts, budget, payload, created_at, run_at)
+        VALUES ('\(type)', \(state.rawValue), 5, 5, '{}', \(Self.t0.micros), \(runAt.micros))
+        """)
+    }
+  }
+
   /// `t0` moved by `seconds`.
   func at(_ seconds: Double) -> Timestamp {
     Self.t0.adding(.microseconds(Int64(seconds * 1_000_000)))

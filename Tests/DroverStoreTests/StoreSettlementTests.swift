@@ -9,7 +9,7 @@ import Testing
     let f = try StoreFixture(kind)
     let id = try f.running()
     let result = try f.finish(id, .outcome(.completed), now: f.at(3))
-    #expect(result == FinishResult(id: id, state: .completed, attempt: 1))
+    #expect(result == FinishResult(id: id, state: .completed, attempt: 1, type: "email"))
     let job = try f.job(id)
     #expect(job.state == .completed)
     #expect(job.attempts == 1)
@@ -39,7 +39,11 @@ import Testing
     let now = f.at(1)
     let result = try f.finish(
       id, .outcome(.retryable("smtp 421")), now: now, backoff: pool, jitter: 0.5, pid: 900)
-    #expect(result == FinishResult(id: id, state: .scheduled, attempt: 1))
+    #expect(
+      result
+        == FinishResult(
+          id: id, state: .scheduled, attempt: 1, type: "email", retryAt: now.adding(.seconds(5)),
+          error: "smtp 421"))
     var job = try f.job(id)
     #expect(job.state == .scheduled)
     #expect(job.attempts == 1)
@@ -144,7 +148,11 @@ import Testing
     let id = try f.running(maxAttempts: 1)
     let place = try f.job(id).runAt
     let result = try f.finish(id, .interrupted("drain timeout"), now: f.at(7))
-    #expect(result == FinishResult(id: id, state: .queued, attempt: 1))
+    #expect(
+      result
+        == FinishResult(
+          id: id, state: .queued, attempt: 1, type: "email", retryAt: place, error: "drain timeout"
+        ))
     let job = try f.job(id)
     #expect(job.state == .queued)
     #expect(job.attempts == 0)
