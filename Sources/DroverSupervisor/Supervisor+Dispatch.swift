@@ -113,13 +113,16 @@ extension Supervisor {
 
   /// The event and log line of one stored finish.
   func settled(_ r: FinishResult, _ s: Settlement, _ info: FinishInfo, at now: Timestamp) {
-    let meta: Logger.Metadata = [
-      "job_id": "\(r.id)", "type": "\(info.type)", "attempt": "\(r.attempt)",
-      "worker_pid": "\(info.workerPID)",
-    ]
+    // Built only when a line is written: this runs for every job.
+    func meta() -> Logger.Metadata {
+      [
+        "job_id": "\(r.id)", "type": "\(info.type)", "attempt": "\(r.attempt)",
+        "worker_pid": "\(info.workerPID)",
+      ]
+    }
     guard let state = r.state else {
       // Not ours any more (rescued by a peer after our lease ran out), or already settled.
-      log(.warning, "a finish was not stored: the job is no longer this supervisor's", meta)
+      log(.warning, "a finish was not stored: the job is no longer this supervisor's", meta())
       return
     }
     let kind: LifecycleEvent.Kind?
@@ -147,9 +150,9 @@ extension Supervisor {
     if let kind { pendingEvents.append(LifecycleEvent(at: now, kind)) }
     switch s {
     case .outcome, .released:
-      logger.debug("job settled: \(state.name)", metadata: meta)
+      logger.debug("job settled: \(state.name)", metadata: meta())
     case .failed, .interrupted:
-      log(.warning, "job attempt ended: \(s); now \(state.name)", meta)
+      log(.warning, "job attempt ended: \(s); now \(state.name)", meta())
     }
   }
 
