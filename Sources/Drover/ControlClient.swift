@@ -9,6 +9,8 @@ struct ControlClient {
   /// The socket's current SO_RCVTIMEO: a blocking read with a kernel timeout costs one
   /// syscall per reply instead of poll + read.
   var receiveTimeout: Duration?
+  /// One read buffer for the connection's life.
+  var buffer = [UInt8](repeating: 0, count: 65536)
 
   /// Connects, or fails with a line that says whether a supervisor is running at all.
   init(socketPath: String, timeout: Duration = .seconds(5)) throws(CLIError) {
@@ -34,7 +36,6 @@ struct ControlClient {
   /// The next line the supervisor sends (without its newline), waiting at most `timeout`
   /// (nil: without limit); nil at end of stream.
   mutating func readLine(timeout: Duration?) throws(CLIError) -> String? {
-    var buf = [UInt8](repeating: 0, count: 65536)
     while true {
       if let nl = pending.firstIndex(of: 0x0A) {
         let line = String(decoding: pending[..<nl], as: UTF8.self)
@@ -43,14 +44,15 @@ struct ControlClient {
       }
       do {
         if receiveTimeout != timeout {
-          try UnixSocket.setTimeouts(fd, receive: timeout, send: .seconds(30))
+          try UnixSocket.setTimeouts(fd, receive: timeout, send: timeout ?? .seconds(30))
           receiveTimeout = timeout
         }
-        guard let n = try FD.read(fd, into: &buf) else {
-          throw CLIError("the supervisor sent nothing for \(DurationText.format(timeout ?? .zero))")
+        guard let n = try FD.read(fd, into: &buffer) else {
+          throw CLIError(
+            "the supervisor did not answer within \(DurationText.format(timeout ?? .zero))")
         }
         if n == 0 { return nil }
-        pending.append(contentsOf: buf[0..<n])
+        pending.append(contentsOf: buffer[0..<n])
       } catch let e as CLIError {
         throw e
       } catch {
@@ -62,7 +64,7 @@ struct ControlClient {
 
 extension ControlClient {
   /// Sends every request at once (pipelined on one connection), then reads one reply per
-  /// request, in order.
+  /// request, in order (a reply that is not JSON reads as `.null`).
   mutating func pipeline(_ requests: [ControlRequest], timeout: Duration = .seconds(30))
     throws(CLIError) -> [JSONValue]
   {
@@ -71,29 +73,12 @@ extension ControlClient {
     for r in requests { text += r.line + "\n" }
     do { try FD.writeAll(fd, text) } catch { throw CLIError("control socket: \(error)") }
     var replies: [JSONValue] = []
-    var buf = [UInt8](repeating: 0, count: 65536)
+    replies.reserveCapacity(requests.count)
     while replies.count < requests.count {
-      while let nl = pending.firstIndex(of: 0x0A), replies.count < requests.count {
-        let line = String(decoding: pending[..<nl], as: UTF8.self)
-        pending.removeSubrange(...nl)
-        replies.append((try? JSONValue.parse(line)) ?? .null)
+      guard let line = try readLine(timeout: timeout) else {
+        throw CLIError("the supervisor closed the connection")
       }
-      if replies.count == requests.count { break }
-      do {
-        if receiveTimeout != timeout {
-          try UnixSocket.setTimeouts(fd, receive: timeout, send: timeout)
-          receiveTimeout = timeout
-        }
-        guard let n = try FD.read(fd, into: &buf) else {
-          throw CLIError("the supervisor did not answer within \(DurationText.format(timeout))")
-        }
-        if n == 0 { throw CLIError("the supervisor closed the connection") }
-        pending.append(contentsOf: buf[0..<n])
-      } catch let e as CLIError {
-        throw e
-      } catch {
-        throw CLIError("control socket: \(error)")
-      }
+      replies.append((try? JSONValue.parse(line)) ?? .null)
     }
     return replies
   }

@@ -20,6 +20,9 @@ final class ControlConnection {
   /// A refused peer: told why, write side shut, its input discarded until EOF or a second
   /// passes (closing at once would turn the refusal into EPIPE for a client still writing).
   var refusedAt: MonotonicInstant?
+  /// Handed to an event-streaming thread (`events`): the loop must not read, write or close
+  /// it any more.
+  var detached = false
 
   /// Bytes of one request line at most; a longer line is refused and the peer dropped.
   static let maxLine = 1 << 20

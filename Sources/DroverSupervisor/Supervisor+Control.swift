@@ -53,10 +53,13 @@ extension Supervisor {
       if eof { closeControl(c) }
       return
     }
-    while let line = c.nextLine() {
+    while !c.detached, let line = c.nextLine() {
       if line.isEmpty { continue }
       answer(line, on: c)
     }
+    // An `events` request gave the socket to its streaming thread: what else the peer sent
+    // is not for the loop.
+    if c.detached { return }
     if c.input.count > ControlConnection.maxLine {
       c.fill(
         c.reserve(),
@@ -100,11 +103,13 @@ extension Supervisor {
     // The loop lets go of the socket; the streamer owns (and closes) it from now on.
     unregister(c.fd)
     connections[c.fd] = nil
+    c.detached = true
     EventStreamer.start(
       fd: c.fd, subscription: sub, greeting: ControlReply.subscribed(replayed: replayed).line)
   }
 
   func flush(_ c: ControlConnection) {
+    guard !c.detached else { return }
     while !c.output.isEmpty {
       let n = c.output.withUnsafeBytes { writeSome(c.fd, $0) }
       guard let written = n else { break }
@@ -125,6 +130,7 @@ extension Supervisor {
   }
 
   func closeControl(_ c: ControlConnection) {
+    guard !c.detached else { return }
     unregister(c.fd)
     connections[c.fd] = nil
     FD.close(c.fd)

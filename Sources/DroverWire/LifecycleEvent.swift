@@ -128,20 +128,21 @@ public struct LifecycleEvent: Sendable, Hashable {
     return .object(f)
   }
 
-  /// One human line: `2026-…Z job_completed id=12 type=email attempt=1 …`.
-  public var line: String {
-    var parts = [at.rfc3339, name]
-    if case .object(let fields) = json {
-      for f in fields where f.key != "event" && f.key != "at" {
-        let v: String =
-          switch f.value {
-          case .string(let s): s.contains(" ") ? "\"\(s)\"" : s
-          case .null: "-"
-          default: f.value.render()
-          }
-        parts.append("\(f.key)=\(v)")
-      }
+  /// One human line: `2026-…Z  job_completed  id=12  type=email  attempt=1 …`.
+  public var line: String { Self.line(json) }
+
+  /// The human line of an event's JSON object (as `drover events` receives it).
+  public static func line(_ v: JSONValue) -> String {
+    var parts = [v["at"]?.stringValue ?? "-", v["event"]?.stringValue ?? "?"]
+    for f in v.objectValue ?? [] where f.key != "event" && f.key != "at" {
+      let s: String =
+        switch f.value {
+        case .string(let s): s.contains(" ") ? "\"\(s)\"" : s
+        case .null: "-"
+        default: f.value.render()
+        }
+      parts.append("\(f.key)=\(s)")
     }
-    return parts.joined(separator: " ")
+    return parts.joined(separator: "  ")
   }
 }

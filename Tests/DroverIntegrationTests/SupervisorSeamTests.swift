@@ -102,6 +102,25 @@ extension SupervisorTests {
       }
     }
 
+    /// Requests sent after `events` on the same connection are not answered into the event
+    /// stream (the socket belongs to its streaming thread), and the supervisor is unharmed.
+    @Test func requestsAfterEventsOnTheSameConnectionStayOutOfTheStream() throws {
+      let h = try SupervisorHarness(pools: Self.noop)
+      try h.start()
+      let s = try ControlSocket(path: h.socketPath)
+      try s.send(#"{"cmd":"events"}"# + "\n" + #"{"cmd":"status"}"# + "\n")
+      let greeting = try JSONValue.parse(try #require(try s.readLine()))
+      #expect(greeting["ok"]?.boolValue == true)
+      let id = try h.enqueueViaSocket("email")
+      while true {
+        let line = try #require(try s.readLine(timeout: .seconds(20)), "stream ended")
+        let e = try JSONValue.parse(line)
+        #expect(e["event"] != nil, "not an event: \(line)")
+        if e["event"]?.stringValue == "job_completed" && e["id"]?.intValue == id { break }
+      }
+      #expect(try h.state() == "running")
+    }
+
     /// A subscriber that never reads cannot hold dispatch up: every job completes, and when
     /// it finally reads it is told how many events it lost.
     @Test func aSubscriberThatNeverReadsCannotSlowDispatch() throws {

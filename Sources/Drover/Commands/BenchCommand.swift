@@ -13,7 +13,8 @@ struct BenchCommand: ParsableCommand {
       `drover serve` on a temp store under /tmp, like a user would.
       """)
 
-  @Argument(help: "Scenarios to run: store enqueue drain latency scale spawn rss stall wakeup, or all.")
+  @Argument(
+    help: "Scenarios to run: store enqueue drain latency scale spawn rss stall wakeup, or all.")
   var scenarios: [String] = []
   @Option(help: "Jobs for drain and batch enqueue.") var jobs: Int = 100_000
   @Option(help: "Workers for drain, latency and scale.") var workers: Int = 2

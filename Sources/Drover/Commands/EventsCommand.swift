@@ -41,24 +41,9 @@ struct EventsCommand: ParsableCommand {
       if json {
         Output.out(line)
       } else if let v = try? JSONValue.parse(line) {
-        Output.out(Self.text(v))
+        Output.out(LifecycleEvent.line(v))
       }
       if follow { fflush(nil) }
     }
-  }
-
-  /// `AT  EVENT  key=value …`, from the JSON object of an event.
-  static func text(_ v: JSONValue) -> String {
-    var parts = [v["at"]?.stringValue ?? "-", v["event"]?.stringValue ?? "?"]
-    for f in v.objectValue ?? [] where f.key != "event" && f.key != "at" {
-      let s: String =
-        switch f.value {
-        case .string(let s): s.contains(" ") ? "\"\(s)\"" : s
-        case .null: "-"
-        default: f.value.render()
-        }
-      parts.append("\(f.key)=\(s)")
-    }
-    return parts.joined(separator: "  ")
   }
 }
