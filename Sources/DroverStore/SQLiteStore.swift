@@ -26,7 +26,7 @@ public final class SQLiteStore: JobStore {
   public let isReadOnly: Bool
   /// Counter changes of the write transaction in progress, written just before its commit and
   /// dropped with it on rollback (see `write`).
-  var deltas: [CountKey: Int] = [:]
+  var deltas: [CountDelta] = []
   /// The `PATH.lock` descriptor while this object holds a session, else -1.
   var lockFD: Int32 = -1
   /// The owner `openSession` registered through this object, while open.

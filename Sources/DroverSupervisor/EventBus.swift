@@ -3,7 +3,9 @@ import DroverSystem
 public import DroverWire
 
 /// The post-commit event stream: the loop publishes lifecycle events once they are durable;
-/// each subscriber reads them on its own thread from a bounded queue of its own.
+/// each subscriber reads them on its own thread from a bounded queue of its own. The bus keeps
+/// the last `historyLimit` events that are not routine (failures, rescues, workers, pools)
+/// for subscribers that ask for a replay.
 ///
 /// The loop never waits on a subscriber: `publish` takes each subscriber's lock for an append
 /// and moves on. A subscriber that falls behind loses the newest events past its capacity and
@@ -21,14 +23,14 @@ public final class EventBus: Sendable {
     self.historyLimit = historyLimit
   }
 
-  /// Whether anyone listens (the loop skips building events nobody reads... except history).
+  /// Whether anyone listens: the loop builds routine events (`isRoutine`) only then.
   public var hasSubscribers: Bool { monitor.locked { !subscribers.isEmpty } }
 
   /// Hands `events` to every subscriber (loop thread; never blocks on a subscriber).
   public func publish(_ events: [LifecycleEvent]) {
     guard !events.isEmpty else { return }
     let subs = monitor.locked {
-      for e in events {
+      for e in events where !e.isRoutine {
         if history.count < historyLimit {
           history.append(e)
         } else {

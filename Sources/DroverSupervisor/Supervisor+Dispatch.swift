@@ -42,6 +42,7 @@ extension Supervisor {
       claimPools.append(p)
       claims.append(ClaimParams(types: p.config.types, limit: free))
     }
+    streaming = events.hasSubscribers
     let batch = StoreBatch(
       enqueues: enqueues.map(\.params), finishes: pendingFinishes, progress: pendingProgress,
       started: pendingStarts, promoteDue: promoteDue, claims: claims, now: now, owner: owner)
@@ -95,14 +96,14 @@ extension Supervisor {
         .enqueued(
           id: r.id, existed: r.existed,
           warning: e.pooled ? nil : "no pool runs type \"\(e.params.type)\""))
-      if !r.existed {
+      if streaming && !r.existed {
         let state: JobState = e.params.runAt > now ? .scheduled : .queued
         pendingEvents.append(
           LifecycleEvent(
             at: now, .created(id: r.id, type: e.params.type, state: state, runAt: e.params.runAt)))
       }
     }
-    for (i, (id, pct)) in pendingProgress.enumerated() {
+    for (i, (id, pct)) in pendingProgress.enumerated() where streaming {
       pendingEvents.append(
         LifecycleEvent(at: now, .progress(id: id, type: pendingProgressTypes[i], percent: pct)))
     }
@@ -129,8 +130,12 @@ extension Supervisor {
     let error = r.error ?? s.errorText
     switch state {
     case .completed:
-      kind = .completed(
-        id: r.id, type: info.type, attempt: r.attempt, pool: info.pool, workerPID: info.workerPID)
+      // Routine: built only for live subscribers (the common case costs nothing here).
+      kind =
+        streaming
+        ? .completed(
+          id: r.id, type: info.type, attempt: r.attempt, pool: info.pool,
+          workerPID: info.workerPID) : nil
     case .dead:
       kind = .dead(
         id: r.id, type: info.type, attempt: r.attempt, pool: info.pool,
@@ -140,7 +145,8 @@ extension Supervisor {
     case .scheduled, .queued, .running:
       switch s {
       case .released: kind = nil
-      case .outcome(.snooze): kind = .snoozed(id: r.id, type: info.type, retryAt: r.retryAt)
+      case .outcome(.snooze):
+        kind = streaming ? .snoozed(id: r.id, type: info.type, retryAt: r.retryAt) : nil
       default:
         kind = .failed(
           id: r.id, type: info.type, attempt: r.attempt, pool: info.pool,
@@ -150,7 +156,7 @@ extension Supervisor {
     if let kind { pendingEvents.append(LifecycleEvent(at: now, kind)) }
     switch s {
     case .outcome, .released:
-      logger.debug("job settled: \(state.name)", metadata: meta())
+      if logger.logLevel <= .debug { logger.debug("job settled: \(state.name)", metadata: meta()) }
     case .failed, .interrupted:
       log(.warning, "job attempt ended: \(s); now \(state.name)", meta())
     }
@@ -185,10 +191,12 @@ extension Supervisor {
       w.inFlight.append(
         WorkerHandle.InFlight(id: j.id, attempt: j.attempt, type: j.type, assignedAt: now))
       w.promoteStarted(now: now)
-      pendingEvents.append(
-        LifecycleEvent(
-          at: wall,
-          .started(id: j.id, type: j.type, attempt: j.attempt, pool: p.name, workerPID: w.pid)))
+      if streaming {
+        pendingEvents.append(
+          LifecycleEvent(
+            at: wall,
+            .started(id: j.id, type: j.type, attempt: j.attempt, pool: p.name, workerPID: w.pid)))
+      }
       FrameEncoder.append(
         SupervisorMessage.assign(
           Assignment(

@@ -183,9 +183,14 @@ extension Supervisor {
     }
   }
 
-  /// Keeps this supervisor's lease on its running jobs. A lost lease (a peer rescued them)
-  /// means outcomes can no longer be stored: stop and let systemd start afresh.
+  /// Keeps this supervisor's lease on its running jobs, and once per lease takes back jobs
+  /// of owners whose lease ran out (peers on a shared store; with SQLite there are none while
+  /// this supervisor holds the file). A lost lease (a peer rescued our jobs) means outcomes can
+  /// no longer be stored: stop and let systemd start afresh.
   func renewLease(now: MonotonicInstant) {
+    if rescueCheck.due(now) {
+      rescueExpired(message: "its supervisor's lease ran out (the host or process is gone)")
+    }
     guard leaseRenewal.due(now) else { return }
     do {
       try store.renewLease(LeaseParams(owner: owner, lease: options.lease, now: clock.wall()))

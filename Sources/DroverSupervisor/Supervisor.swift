@@ -113,6 +113,8 @@ public final class Supervisor {
   /// Events that are not about stored state (workers, pools) and jobs claimed this turn:
   /// published with the turn's commit.
   var pendingEvents: [LifecycleEvent] = []
+  /// Someone subscribes to events (read once per commit): routine events are built only then.
+  var streaming = false
   /// Replies waiting for the store reader, by token.
   var pendingReads: [Int: (ControlReply) -> Void] = [:]
   var nextReadToken = 0
@@ -127,6 +129,7 @@ public final class Supervisor {
   var pruning: Periodic
   var recheck: Periodic
   var leaseRenewal: Periodic
+  var rescueCheck: Periodic
   /// The last prune batch was full: go on at the next tick.
   var pruneBehind = false
   /// Rows per prune batch, adapted to keep a batch short.
@@ -173,6 +176,9 @@ public final class Supervisor {
     pruning = Periodic(every: options.pruneInterval)
     recheck = Periodic(every: options.recheckInterval)
     leaseRenewal = Periodic(every: options.lease / 3)
+    rescueCheck = Periodic(every: options.lease)
+    // The start-up rescue has just run: the next one is a lease away.
+    rescueCheck.last = options.clock.monotonic()
     pools = config.pools.map { PoolState(config: $0) }
   }
 

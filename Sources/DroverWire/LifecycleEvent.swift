@@ -59,6 +59,17 @@ public struct LifecycleEvent: Sendable, Hashable {
     }
   }
 
+  /// The events every job makes on its way (created, started, progress, completed, snoozed):
+  /// sent to live subscribers only, not kept in the supervisor's history, and not even built
+  /// while nobody subscribes (they cost the hot path). The rest (failures, dead, cancelled,
+  /// rescued, workers, pools) are always published and kept.
+  public var isRoutine: Bool {
+    switch kind {
+    case .created, .started, .progress, .completed, .snoozed: true
+    default: false
+    }
+  }
+
   /// The job type the event is about, if it is a job event.
   public var jobType: String? {
     switch kind {

@@ -9,7 +9,7 @@ import Testing
   static func event(_ n: Int64, type: String = "email") -> LifecycleEvent {
     LifecycleEvent(
       at: Timestamp(micros: 1_800_000_000_000_000 + n),
-      .completed(id: n, type: type, attempt: 1, pool: "p", workerPID: 7))
+      .dead(id: n, type: type, attempt: 1, pool: "p", workerPID: 7, error: "boom"))
   }
 
   @Test func subscribersGetEventsInOrder() {
@@ -56,9 +56,23 @@ import Testing
     #expect(m == 3)
     #expect(
       evens.next(timeout: .seconds(5)).compactMap { e -> JobID? in
-        if case .completed(let id, _, _, _, _) = e.kind { return id }
+        if case .dead(let id, _, _, _, _, _) = e.kind { return id }
         return nil
       } == [4, 6, 8])
+  }
+
+  /// Routine events (every job's start and completion) go to live subscribers only.
+  @Test func routineEventsAreNotKeptForReplay() {
+    let bus = EventBus()
+    let (live, _) = bus.subscribe()
+    let at = Timestamp(micros: 1_800_000_000_000_000)
+    let routine = LifecycleEvent(
+      at: at, .completed(id: 1, type: "t", attempt: 1, pool: "p", workerPID: 7))
+    bus.publish([routine, Self.event(2)])
+    #expect(live.next(timeout: .seconds(5)) == [routine, Self.event(2)])
+    let (late, n) = bus.subscribe(replay: true)
+    #expect(n == 1)
+    #expect(late.next(timeout: .seconds(5)) == [Self.event(2)])
   }
 
   @Test func closedSubscribersAreForgottenAndWaitingReadersReturn() {

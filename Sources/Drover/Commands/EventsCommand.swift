@@ -12,9 +12,11 @@ struct EventsCommand: ParsableCommand {
     commandName: "events",
     abstract: "Print lifecycle events: the recent ones, or follow them live.",
     discussion: """
-      Without --follow, prints the events the running supervisor keeps (its last 1000) and \
-      exits; with --follow, prints them and then every new event until interrupted. A \
-      subscriber that falls behind loses events and is told how many (`events_lost`).
+      Without --follow, prints the recent events the running supervisor keeps (its last 1000 \
+      failures, dead and cancelled jobs, rescues, worker exits and pool changes) and exits; \
+      with --follow, prints them and then every new event, each job's start and completion \
+      included, until interrupted. A subscriber that falls behind loses events and is told \
+      how many (`events_lost`).
       """)
 
   @OptionGroup var options: ConfigOptions
