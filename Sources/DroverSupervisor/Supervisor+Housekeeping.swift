@@ -171,9 +171,11 @@ extension Supervisor {
           deadBefore: wall.adding(.zero - config.store.retainDead), limit: pruneLimit))
       let took = clock.monotonic() - started
       pruneBehind = n >= pruneLimit
-      if took > .milliseconds(8) {
+      // A batch holds the loop: keep it to a few milliseconds (a status request or a job
+      // waits behind it), and let it grow while it is much quicker than that.
+      if took > .milliseconds(4) {
         pruneLimit = max(50, pruneLimit / 2)
-      } else if took < .milliseconds(2) && pruneBehind {
+      } else if took < .milliseconds(1) && pruneBehind {
         pruneLimit = min(20_000, pruneLimit * 2)
       }
       if n > 0 { logger.debug("pruned \(n) finished jobs past retention in \(took)") }
