@@ -16,6 +16,23 @@ public enum ResourceUsage {
   }
 }
 
+extension ResourceUsage {
+  /// CPU time (user + system) process `pid` has used, from `/proc/PID/stat`; nil if it does
+  /// not exist. Clock-tick resolution (10 ms): for benchmark figures over seconds of work.
+  public static func cpuTime(of pid: Int32) -> Duration? {
+    guard let text = readSmallFile("/proc/\(pid)/stat"),
+      let close = text.lastIndex(of: ")")
+    else { return nil }
+    // After "(comm)": state is field 3; utime and stime are fields 14 and 15.
+    let fields = text[text.index(after: close)...].split(separator: " ")
+    guard fields.count > 12, let user = Int64(fields[11]), let system = Int64(fields[12]) else {
+      return nil
+    }
+    let hz = Int64(sysconf(Int32(_SC_CLK_TCK)))
+    return .microseconds((user + system) * 1_000_000 / max(1, hz))
+  }
+}
+
 /// Reads a small text file (under 4 KiB, like `/proc` entries) without Foundation.
 func readSmallFile(_ path: String) -> String? {
   let fd = open(path, O_RDONLY | O_CLOEXEC)

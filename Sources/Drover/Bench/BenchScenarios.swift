@@ -97,6 +97,14 @@ struct BenchScenarios {
   /// Enqueues `count` no-op jobs into a paused pool, resumes it and times first claim to last
   /// completion from the store's own timestamps.
   func drainRun(sup: BenchSupervisor, count: Int, label: String) throws -> Double {
+    try drainRunWithCPU(sup: sup, count: count, label: label).rate
+  }
+
+  /// A drain of `count` jobs: jobs/s (store timestamps: first start → last finish) and the
+  /// supervisor's CPU per job (user + system from /proc, resume → all completed).
+  func drainRunWithCPU(sup: BenchSupervisor, count: Int, label: String) throws -> (
+    rate: Double, cpuPerJob: Duration?
+  ) {
     _ = try sup.client.call(.drain(pool: "work"))
     let file = sup.dir + "/drain.ndjson"
     try writeBatchFile(file, type: "work", count: count)
@@ -105,6 +113,7 @@ struct BenchScenarios {
     let store = try sup.store()
     let before = try store.stats()[.completed] ?? 0
     progress("\(label): \(count) jobs through \(workers) workers")
+    let cpuBefore = ResourceUsage.cpuTime(of: sup.pid)
     _ = try sup.client.call(.resume(pool: "work"))
     let deadline = Monotonic.nanoseconds() + 600_000_000_000
     while true {
@@ -115,6 +124,7 @@ struct BenchScenarios {
       // jobs' own timestamps anyway.
       usleep(250_000)
     }
+    let cpuAfter = ResourceUsage.cpuTime(of: sup.pid)
     let done = try store.list(ListParams(state: .completed, type: "work", limit: count))
     let first = done.compactMap(\.startedAt).min()!
     let last = done.compactMap(\.finishedAt).max()!
@@ -125,7 +135,8 @@ struct BenchScenarios {
     }
     let twice = done.filter { $0.attempts != 1 }.count
     if twice > 0 { throw CLIError("\(label): \(twice) jobs ran more than once") }
-    return Double(count) / (Double(last.micros - first.micros) / 1e6)
+    let cpu = cpuBefore.flatMap { b in cpuAfter.map { ($0 - b) / count } }
+    return (Double(count) / (Double(last.micros - first.micros) / 1e6), cpu)
   }
 
   func drain() throws -> [BenchFigure] {
@@ -133,12 +144,20 @@ struct BenchScenarios {
     defer { dir.remove() }
     let sup = try BenchSupervisor(dir: dir.path, pools: pools("work", count: workers))
     defer { sup.stop() }
-    let rate = try drainRun(sup: sup, count: jobs, label: "drain")
-    return [
+    let (rate, cpu) = try drainRunWithCPU(sup: sup, count: jobs, label: "drain")
+    var figures = [
       BenchFigure(
         scenario: "drain", name: "\(jobs) no-op jobs, \(workers) workers", value: rate,
         unit: "jobs/s", target: "≥ 20000")
     ]
+    if let cpu {
+      figures.append(
+        BenchFigure(
+          scenario: "drain", name: "supervisor CPU per job",
+          value: Double(cpu.components.attoseconds) / 1e12 + Double(cpu.components.seconds) * 1e6,
+          unit: "µs"))
+    }
+    return figures
   }
 
   // MARK: latency
