@@ -34,6 +34,7 @@ package final class SQLiteConnection {
       flags |= SQLITE_OPEN_URI
       name = "file:" + Self.uriEscaped(path) + "?immutable=1"
     }
+    _ = sqliteConfigured
     var db: OpaquePointer?
     let rc = sqlite3_open_v2(name, &db, flags, nil)
     guard rc == SQLITE_OK, let db else {
@@ -322,3 +323,9 @@ extension Optional: SQLiteBindable where Wrapped: SQLiteBindable {
     }
   }
 }
+
+/// Process-wide SQLite settings, applied once before the first connection opens (a Swift
+/// global is initialised lazily and exactly once).
+let sqliteConfigured: Void = {
+  _ = drover_sqlite_disable_memstatus()
+}()
