@@ -1,4 +1,5 @@
 import DroverCore
+import DroverSystem
 import DroverWire
 
 /// One client of the control socket: a line reader and an ordered reply queue.
@@ -16,7 +17,13 @@ final class ControlConnection {
   var base = 0
   var output: [UInt8] = []
   var closing = false
-  var wantsWritable = false
+  /// What epoll watches for this client now.
+  var watching: Epoll.Interest = .readable
+  /// Backpressure: the client does not take its replies, so the loop stops reading it until
+  /// the output drains (it then reads on where it stopped).
+  var paused = false
+  /// The last time a write to this client made progress (or it connected).
+  var lastProgress: MonotonicInstant
   /// A refused peer: told why, write side shut, its input discarded until EOF or a second
   /// passes (closing at once would turn the refusal into EPIPE for a client still writing).
   var refusedAt: MonotonicInstant?
@@ -26,10 +33,29 @@ final class ControlConnection {
 
   /// Bytes of one request line at most; a longer line is refused and the peer dropped.
   static let maxLine = 1 << 20
+  /// Replies waiting to be written above this pause reading the client…
+  static let outputHighWater = 1 << 20
+  /// …until they drain below this.
+  static let outputLowWater = 256 << 10
+  /// Requests answered but not yet written, or waiting for a commit, above this pause reading.
+  static let maxInFlight = 10_000
+  /// A paused client whose replies make no progress for this long is dropped.
+  static let stallLimit: Duration = .seconds(60)
+  /// Control connections at once; more are told so and closed.
+  static let maxConnections = 256
 
-  init(fd: Int32, peerUID: UInt32) {
+  init(fd: Int32, peerUID: UInt32, now: MonotonicInstant) {
     self.fd = fd
     self.peerUID = peerUID
+    self.lastProgress = now
+  }
+
+  /// Too much is waiting for this client: stop reading it.
+  var throttled: Bool { output.count > Self.outputHighWater || slots.count > Self.maxInFlight }
+
+  /// Drained enough to read again.
+  var drained: Bool {
+    output.count < Self.outputLowWater && slots.count < Self.maxInFlight / 2
   }
 
   /// Reserves the next reply slot.

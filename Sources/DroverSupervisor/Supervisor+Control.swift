@@ -10,8 +10,39 @@ import Logging
 
 /// The control socket: accept, read request lines, answer in order.
 extension Supervisor {
+  /// Event streams at once (each has a thread of its own).
+  static let maxSubscribers = 64
+
   func acceptControl() {
-    while let fd = try? UnixSocket.accept(listenerFD) {
+    while true {
+      let accepted: Int32?
+      do {
+        accepted = try UnixSocket.accept(listenerFD)
+      } catch {
+        // Out of descriptors (EMFILE/ENFILE): the pending connection stays in the backlog and
+        // the listener stays readable, so watching it now would spin. Look again in a second.
+        if acceptPausedUntil == nil {
+          log(.error, "cannot accept control connections: \(error); pausing accept for 1 s")
+          unregister(listenerFD)
+          acceptPausedUntil = clock.monotonic() + .seconds(1)
+        }
+        return
+      }
+      guard let fd = accepted else { return }
+      guard connections.count < ControlConnection.maxConnections else {
+        // Over the cap: one line saying so (best effort, never blocking), then close.
+        let line =
+          ControlReply.failure(
+            "too many control connections (\(ControlConnection.maxConnections)); try again later"
+          ).line + "\n"
+        _ = try? FD.setNonBlocking(fd)
+        _ = Array(line.utf8).withUnsafeBytes { writeSome(fd, $0) }
+        FD.close(fd)
+        if connectionCapWarning.due(clock.monotonic()) {
+          log(.warning, "refusing control connections: \(connections.count) are open already")
+        }
+        continue
+      }
       let cred = try? PeerCredentials.of(fd)
       let allowed =
         cred.map {
@@ -20,7 +51,7 @@ extension Supervisor {
             socketGID: controlSocketGID)
         } ?? false
       try? FD.setNonBlocking(fd)
-      let c = ControlConnection(fd: fd, peerUID: cred?.uid ?? UInt32.max)
+      let c = ControlConnection(fd: fd, peerUID: cred?.uid ?? UInt32.max, now: clock.monotonic())
       connections[fd] = c
       register(fd, .control(c))
       guard allowed else {
@@ -40,7 +71,8 @@ extension Supervisor {
 
   func readControl(_ c: ControlConnection) {
     var eof = false
-    while let n = readSome(c.fd) {
+    // Unprocessed input is bounded: a paused client's requests wait in the kernel's buffer.
+    while c.input.count <= ControlConnection.maxLine, let n = readSome(c.fd) {
       if n == 0 {
         eof = true
         break
@@ -53,13 +85,22 @@ extension Supervisor {
       if eof { closeControl(c) }
       return
     }
-    while !c.detached, let line = c.nextLine() {
-      if line.isEmpty { continue }
-      answer(line, on: c)
-    }
+    processInput(c)
     // An `events` request gave the socket to its streaming thread: what else the peer sent
     // is not for the loop.
     if c.detached { return }
+    if eof { c.closing = true }
+    flush(c)
+  }
+
+  /// Answers the complete request lines read so far, until the client is throttled (its
+  /// replies are not taken); the rest waits for `flush` to drain its output.
+  func processInput(_ c: ControlConnection) {
+    while !c.detached, !c.throttled, let line = c.nextLine() {
+      if line.isEmpty { continue }
+      answer(line, on: c)
+    }
+    if c.detached || c.throttled { return }
     if c.input.count > ControlConnection.maxLine {
       c.fill(
         c.reserve(),
@@ -67,8 +108,6 @@ extension Supervisor {
       c.input = []
       c.closing = true
     }
-    if eof { c.closing = true }
-    flush(c)
   }
 
   /// Handles one request line: parsed into a `ControlRequest` and performed; the reply fills
@@ -92,6 +131,11 @@ extension Supervisor {
   /// Hands the connection to an event-streaming thread once every earlier reply is out: the
   /// loop stops watching it, and the thread writes `subscribed`, then one event per line.
   func subscribe(_ c: ControlConnection, slot: Int, type: String?, replay: Bool) {
+    guard events.subscriberCount < Self.maxSubscribers else {
+      c.fill(
+        slot, ControlReply.failure("too many event subscribers (\(Self.maxSubscribers))").line)
+      return
+    }
     flush(c)
     guard c.slots.count == 1, c.output.isEmpty else {
       c.fill(slot, ControlReply.failure("\"events\" must be the only request in flight").line)
@@ -108,25 +152,50 @@ extension Supervisor {
       fd: c.fd, subscription: sub, greeting: ControlReply.subscribed(replayed: replayed).line)
   }
 
+  /// Writes what the client takes, then applies backpressure: reading pauses while too much
+  /// waits for it and resumes (answering what it had sent meanwhile) once that drained.
   func flush(_ c: ControlConnection) {
     guard !c.detached else { return }
-    while !c.output.isEmpty {
-      let n = c.output.withUnsafeBytes { writeSome(c.fd, $0) }
+    write(c)
+    if c.paused, c.drained {
+      c.paused = false
+      processInput(c)
+      if c.detached { return }
+      write(c)
+    }
+    if !c.paused, c.throttled {
+      c.paused = true
+      logger.debug("control client paused: its replies are not being read")
+    }
+    var want: Epoll.Interest = c.paused ? [] : .readable
+    if !c.output.isEmpty { want.insert(.writable) }
+    if want != c.watching {
+      c.watching = want
+      try? epoll.modify(c.fd, interest: want)
+    }
+    if c.closing && c.output.isEmpty && c.slots.isEmpty { closeControl(c) }
+  }
+
+  /// Writes as much of the client's output as its socket takes now.
+  private func write(_ c: ControlConnection) {
+    var off = 0
+    while off < c.output.count {
+      let n = c.output.withUnsafeBytes {
+        writeSome(c.fd, UnsafeRawBufferPointer(rebasing: $0[off...]))
+      }
       guard let written = n else { break }
       guard written > 0 else {
         c.closing = true
         c.output = []
         c.slots = []
-        break
+        return
       }
-      c.output.removeFirst(written)
+      off += written
     }
-    let want = !c.output.isEmpty
-    if want != c.wantsWritable {
-      c.wantsWritable = want
-      try? epoll.modify(c.fd, interest: want ? [.readable, .writable] : .readable)
+    if off > 0 {
+      c.output.removeFirst(off)
+      c.lastProgress = clock.monotonic()
     }
-    if c.closing && c.output.isEmpty && c.slots.isEmpty { closeControl(c) }
   }
 
   func closeControl(_ c: ControlConnection) {

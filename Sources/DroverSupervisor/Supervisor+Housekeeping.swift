@@ -116,10 +116,21 @@ extension Supervisor {
     }
   }
 
-  /// Refused control peers are closed a second after they were told why.
+  /// Refused control peers are closed a second after they were told why; a paused client
+  /// whose replies made no progress for `ControlConnection.stallLimit` is dropped; accepting
+  /// resumes after a pause for lack of descriptors.
   func dropRefusedPeers(now: MonotonicInstant) {
     for c in Array(connections.values) {
-      if let at = c.refusedAt, now - at > .seconds(1) { closeControl(c) }
+      if let at = c.refusedAt, now - at > .seconds(1) {
+        closeControl(c)
+      } else if c.paused, now - c.lastProgress > ControlConnection.stallLimit {
+        log(.warning, "dropping a control client that has not read its replies for a minute")
+        closeControl(c)
+      }
+    }
+    if let until = acceptPausedUntil, now >= until {
+      acceptPausedUntil = nil
+      register(listenerFD, .controlListener)
     }
   }
 

@@ -142,6 +142,9 @@ public final class Supervisor {
   var readySent = false
   var completedTotal = 0
   var controlSocketGID: UInt32 = 0
+  /// Accepting is paused until then (out of descriptors).
+  var acceptPausedUntil: MonotonicInstant?
+  var connectionCapWarning = Periodic(every: .seconds(10))
   /// Loop timings for `status`: the worst turn since READY, the last commit, turns so far.
   var turnMax: Duration = .zero
   var lastCommit: Duration = .zero
