@@ -43,7 +43,25 @@ extension Supervisor {
   }
 
   /// Workers that never said hello, or stopped sending heartbeats, are killed and replaced.
+  ///
+  /// After a stall of the loop itself (the process was stopped, the VM paused, the machine
+  /// swapped) silence proves nothing: the heartbeats wait unread in the sockets. Then every
+  /// worker's socket is read first and each gets a fresh heartbeat window instead of a verdict.
   func checkWorkerHealth(now: MonotonicInstant) {
+    let stallLimit = max(options.tick * 10, options.heartbeatTimeout / 2)
+    if tickGap > stallLimit {
+      log(
+        .warning,
+        "the supervisor itself stalled for \(DurationText.format(tickGap)); not judging worker heartbeats this time"
+      )
+      for p in pools {
+        for w in p.workers where w.socketOpen {
+          readFrames(w)
+          w.lastHeard = max(w.lastHeard, now)
+        }
+      }
+      return
+    }
     for p in pools {
       for w in p.workers where w.kill == nil {
         if w.phase == .booting, now - w.spawnedAt > options.bootTimeout {

@@ -122,6 +122,8 @@ public final class Supervisor {
   var checkCancels = true
   var nextDue: Timestamp?
   var lastTick: MonotonicInstant
+  /// The time between the last two ticks: far above `options.tick` the loop itself stalled.
+  var tickGap: Duration = .zero
   var scaling = Periodic(every: .milliseconds(500))
   var cancelCheck = Periodic(every: .seconds(1))
   var watchdog = Periodic(every: .seconds(1))
@@ -203,6 +205,7 @@ public final class Supervisor {
         for event in self.events(from: source, events: events) { handle(event) }
       }
       if turnStart - lastTick >= options.tick {
+        tickGap = turnStart - lastTick
         lastTick = turnStart
         handle(.tick)
       }
