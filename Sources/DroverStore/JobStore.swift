@@ -139,9 +139,16 @@ extension EnqueueParams {
   /// The checks every driver applies before inserting: a type, a payload that is a JSON
   /// object's text (first non-blank character `{`), at least one attempt, no negative backoff.
   /// `index`/`count` name the job's place in a batch in the message.
-  public func validate(index: Int = 0, of count: Int = 1) throws(StoreError) {
+  public func validate(index: Int = 0, of count: Int = 1, maxPayload: Int = .max)
+    throws(StoreError)
+  {
     let which = count == 1 ? "job" : "job \(index + 1) of \(count)"
     guard !type.isEmpty else { throw .invalidInput("\(which): the type is empty") }
+    let size = payload.utf8.count
+    guard size <= maxPayload else {
+      throw .invalidInput(
+        "\(which) (\(type)): the payload is \(size) bytes, above max_payload (\(maxPayload) bytes)")
+    }
     let first = payload.utf8.first { $0 != 0x20 && $0 != 0x09 && $0 != 0x0A && $0 != 0x0D }
     guard first == UInt8(ascii: "{") else {
       throw .invalidInput("\(which) (\(type)): the payload must be a JSON object")

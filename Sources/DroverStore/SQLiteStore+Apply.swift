@@ -24,7 +24,7 @@ extension SQLiteStore {
     try requireWritable()
     if batch.isEmpty { return BatchResult(claimed: batch.claims.map { _ in [] }) }
     for (i, job) in batch.enqueues.enumerated() {
-      try job.validate(index: i, of: batch.enqueues.count)
+      try job.validate(index: i, of: batch.enqueues.count, maxPayload: maxPayload)
     }
     let now = batch.now
     let owner = batch.owner

@@ -24,6 +24,9 @@ public final class SQLiteStore: JobStore {
   public let path: String
   /// True for a store opened with `StoreFactory.Access.readOnly`: every write method throws.
   public let isReadOnly: Bool
+  /// The largest payload (bytes) an enqueue accepts (`[store] max_payload`; the factory sets
+  /// it from the config). Larger ones are refused, naming the size and the limit.
+  public var maxPayload = Int.max
   /// Counter changes of the write transaction in progress, written just before its commit and
   /// dropped with it on rollback (see `write`).
   var deltas: [CountDelta] = []
@@ -140,7 +143,9 @@ public final class SQLiteStore: JobStore {
   ///   a JSON object's text, `maxAttempts` < 1 or a backoff is negative; nothing is enqueued.
   public func enqueue(_ jobs: [EnqueueParams]) throws(StoreError) -> [EnqueueResult] {
     try requireWritable()
-    for (i, job) in jobs.enumerated() { try job.validate(index: i, of: jobs.count) }
+    for (i, job) in jobs.enumerated() {
+      try job.validate(index: i, of: jobs.count, maxPayload: maxPayload)
+    }
     if jobs.isEmpty { return [] }
     return try write { () throws(StoreError) in try insert(jobs) }
   }

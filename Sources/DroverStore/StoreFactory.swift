@@ -29,8 +29,10 @@ public enum StoreFactory {
     }
     switch access {
     case .readWrite:
-      return try SQLiteStore(
+      let store = try SQLiteStore(
         path: config.path, synchronous: config.synchronous, busyTimeout: busyTimeout)
+      store.maxPayload = config.maxPayload
+      return store
     case .readOnly:
       return try SQLiteStore(readOnlyPath: config.path, busyTimeout: busyTimeout)
     }

@@ -216,7 +216,7 @@ extension Supervisor {
       let pool = config.pool(forType: e.request.type)
       let params = e.request.params(now: now, config: config)
       do throws(StoreError) {
-        try params.validate()
+        try params.validate(maxPayload: config.store.maxPayload)
       } catch {
         e.reply(.failure(error.description))
         continue
