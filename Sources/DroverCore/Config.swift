@@ -42,17 +42,21 @@ public struct StoreConfig: Sendable, Equatable {
   public var retainDead: Duration
   /// A PostgreSQL URL instead of SQLite (multi-host), when set.
   public var url: String?
+  /// Whether `path` may be a symbolic link (`allow_symlink`, default false: a link is refused,
+  /// so nobody can point a root supervisor's store at another file).
+  public var allowSymlink: Bool
 
   public init(
     path: String, synchronous: Synchronous = .normal,
     retainCompleted: Duration = .seconds(7 * 86400),
-    retainDead: Duration = .seconds(30 * 86400), url: String? = nil
+    retainDead: Duration = .seconds(30 * 86400), url: String? = nil, allowSymlink: Bool = false
   ) {
     self.path = path
     self.synchronous = synchronous
     self.retainCompleted = retainCompleted
     self.retainDead = retainDead
     self.url = url
+    self.allowSymlink = allowSymlink
   }
 }
 

@@ -73,7 +73,9 @@ public enum ConfigLoader {
   {
     var store = StoreConfig(path: absolutePath("var/drover.db", relativeTo: base))
     guard let s else { return store }
-    try s.rejectUnknownKeys(["path", "synchronous", "retain_completed", "retain_dead", "url"])
+    try s.rejectUnknownKeys([
+      "path", "synchronous", "retain_completed", "retain_dead", "url", "allow_symlink",
+    ])
     if let p = try s.nonEmptyString("path") { store.path = absolutePath(p.value, relativeTo: base) }
     if let sync = try s.string("synchronous") {
       guard let mode = StoreConfig.Synchronous(rawValue: sync.value) else {
@@ -92,6 +94,14 @@ public enum ConfigLoader {
           "must be a postgres:// or postgresql:// URL, got \(TOMLKey.basicString(url.value))")
       }
       store.url = url.value
+    }
+    if let entry = s.table.entry("allow_symlink") {
+      guard let allow = entry.value.boolean else {
+        throw s.error(
+          "allow_symlink", line: entry.line,
+          "must be true or false, got \(describe(entry.value))")
+      }
+      store.allowSymlink = allow
     }
     return store
   }

@@ -30,9 +30,11 @@ public enum StoreFactory {
     switch access {
     case .readWrite:
       return try SQLiteStore(
-        path: config.path, synchronous: config.synchronous, busyTimeout: busyTimeout)
+        path: config.path, synchronous: config.synchronous, busyTimeout: busyTimeout,
+        allowSymlink: config.allowSymlink)
     case .readOnly:
-      return try SQLiteStore(readOnlyPath: config.path, busyTimeout: busyTimeout)
+      return try SQLiteStore(
+        readOnlyPath: config.path, busyTimeout: busyTimeout, allowSymlink: config.allowSymlink)
     }
   }
 }
