@@ -16,7 +16,8 @@ extension SQLiteStore {
   public func checkStorage() throws(StoreError) {
     if let opened = fileIdentity {
       guard let now = StoreFiles.identity(of: path) else {
-        let why = errno == ENOENT ? "was deleted" : "cannot be read (\(String(cString: strerror(errno))))"
+        let why =
+          errno == ENOENT ? "was deleted" : "cannot be read (\(String(cString: strerror(errno))))"
         throw .unavailable(
           "\(path) \(why) while open: it was deleted or replaced, and what is written now "
             + "goes to a file nobody will read again")
