@@ -45,12 +45,15 @@ public struct StoreConfig: Sendable, Equatable {
   /// The largest payload (bytes of its JSON text) an enqueue accepts on any path
   /// (`max_payload`). Default 1 MiB; see `ConfigLimits.maxPayload` for the range.
   public var maxPayload: Int
+  /// Whether `path` may be a symbolic link (`allow_symlink`, default false: a link is refused,
+  /// so nobody can point a root supervisor's store at another file).
+  public var allowSymlink: Bool
 
   public init(
     path: String, synchronous: Synchronous = .normal,
     retainCompleted: Duration = .seconds(7 * 86400),
     retainDead: Duration = .seconds(30 * 86400), url: String? = nil,
-    maxPayload: Int = ConfigLimits.defaultMaxPayload
+    maxPayload: Int = ConfigLimits.defaultMaxPayload, allowSymlink: Bool = false
   ) {
     self.maxPayload = maxPayload
     self.path = path
@@ -58,6 +61,7 @@ public struct StoreConfig: Sendable, Equatable {
     self.retainCompleted = retainCompleted
     self.retainDead = retainDead
     self.url = url
+    self.allowSymlink = allowSymlink
   }
 }
 

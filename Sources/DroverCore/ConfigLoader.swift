@@ -75,6 +75,7 @@ public enum ConfigLoader {
     guard let s else { return store }
     try s.rejectUnknownKeys([
       "path", "synchronous", "retain_completed", "retain_dead", "url", "max_payload",
+      "allow_symlink",
     ])
     if let p = try s.nonEmptyString("path") { store.path = absolutePath(p.value, relativeTo: base) }
     if let sync = try s.string("synchronous") {
@@ -99,6 +100,14 @@ public enum ConfigLoader {
     }
     if let n = try s.size("max_payload", in: ConfigLimits.maxPayload) {
       store.maxPayload = Int(n.value)
+    }
+    if let entry = s.table.entry("allow_symlink") {
+      guard let allow = entry.value.boolean else {
+        throw s.error(
+          "allow_symlink", line: entry.line,
+          "must be true or false, got \(describe(entry.value))")
+      }
+      store.allowSymlink = allow
     }
     return store
   }

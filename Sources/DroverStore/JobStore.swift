@@ -101,6 +101,24 @@ public protocol JobStore: AnyObject {
   /// store by any path (a CLI that could not reach the socket, a script) is picked up without
   /// a nudge. SQLite: `PRAGMA data_version`; a network driver: its own notifications.
   func othersWrote() throws(StoreError) -> Bool
+
+  // MARK: Health
+
+  /// Cheap (the supervisor calls it every tick): throws when the store this object opened can
+  /// no longer be reached as it was. SQLite: the path no longer names the open file (it was
+  /// deleted, or replaced by another file: writes would go to a file nobody will read again),
+  /// or the lock file was; one `stat` each. A network driver would check its connection.
+  ///
+  /// - Throws: `.unavailable` saying what happened ("… was deleted or replaced …").
+  func checkStorage() throws(StoreError)
+
+  /// A bounded check of the stored data, for start-up: a store that fails it must not be
+  /// served. SQLite: `PRAGMA quick_check` of the whole file up to a size limit; above it, of the
+  /// small tables, every entry of the indexes the hot path reads, and a sample of pages spread
+  /// over the big tables (see `SQLiteStore.checkIntegrity`).
+  ///
+  /// - Throws: `.corrupt` naming the store and what was found damaged.
+  func checkIntegrity() throws(StoreError)
 }
 
 /// One job to enqueue.

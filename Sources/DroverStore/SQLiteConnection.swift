@@ -19,11 +19,14 @@ package final class SQLiteConnection {
 
   /// Opens `path`. `create` allows making a missing file; `readOnly` opens for reading only
   /// (used to inspect a file before anything may write to it); `immutable` (read-only) also
-  /// skips locking and never creates `-wal`/`-shm` files beside the database.
+  /// skips locking and never creates `-wal`/`-shm` files beside the database; `noFollow`
+  /// refuses a `path` that is a symbolic link.
   package init(
-    path: String, create: Bool = true, readOnly: Bool = false, immutable: Bool = false
+    path: String, create: Bool = true, readOnly: Bool = false, immutable: Bool = false,
+    noFollow: Bool = false
   ) throws(StoreError) {
     var flags = SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_EXRESCODE
+    if noFollow { flags |= SQLITE_OPEN_NOFOLLOW }
     if readOnly || immutable {
       flags |= SQLITE_OPEN_READONLY
     } else {

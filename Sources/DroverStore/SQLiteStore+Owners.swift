@@ -23,7 +23,7 @@ extension SQLiteStore {
     if let session {
       throw .conflict("this store object already holds session \(session) on \(path)")
     }
-    let fd = try Self.lockFile(storePath: path)
+    let fd = try lockFile()
     do {
       let id = try write { () throws(StoreError) in
         try db.run("UPDATE owners SET lease_until = 0 WHERE lease_until <> 0")
@@ -43,30 +43,32 @@ extension SQLiteStore {
     }
   }
 
-  /// Opens `STORE.lock` and takes its exclusive lock without waiting, writing this process's
-  /// pid into it for the next one's error message; returns the descriptor.
-  private static func lockFile(storePath: String) throws(StoreError) -> Int32 {
-    let path = storePath + ".lock"
-    let fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o640)
+  /// Opens `STORE.lock` (never through a symbolic link; created 0600 when missing) and takes
+  /// its exclusive lock without waiting, writing this process's pid (for the next one's error
+  /// message) and the store's highest job id into it; returns the descriptor.
+  private func lockFile() throws(StoreError) -> Int32 {
+    let storePath = path
+    let path = StoreFiles.lockPath(storePath)
+    let fd = StoreFiles.openLockFile(path).fd
     guard fd >= 0 else {
-      throw .unavailable("cannot open lock file \(path): \(String(cString: strerror(errno)))")
+      let why = errno == ELOOP ? "it is a symbolic link" : String(cString: strerror(errno))
+      throw .unavailable("cannot open lock file \(path): \(why)")
     }
     guard flock(fd, LOCK_EX | LOCK_NB) == 0 else {
       let cause = errno
-      var buf = [UInt8](repeating: 0, count: 32)
-      let n = pread(fd, &buf, 31, 0)
+      let text = StoreFiles.readLock(storePath: storePath) ?? ""
       close(fd)
       guard cause == EWOULDBLOCK else {
         throw .unavailable("cannot lock \(path): \(String(cString: strerror(cause)))")
       }
-      let holder = n > 0 ? String(decoding: buf[0..<n], as: UTF8.self).filter(\.isNumber) : ""
+      let holder = StoreFiles.holderPID(inLock: text)
       throw .conflict(
         "another supervisor (pid \(holder.isEmpty ? "?" : holder)) is running on \(storePath); "
           + "only one may own a store")
     }
-    _ = ftruncate(fd, 0)
-    let pid = String(getpid()) + "\n"
-    _ = pid.withCString { pwrite(fd, $0, strlen($0), 0) }
+    let highest = try? db.int64("SELECT max(id) FROM jobs")
+    StoreFiles.writeLock(
+      fd, StoreFiles.lockText(storePath: storePath, pid: getpid(), highestID: highest ?? nil))
     return fd
   }
 

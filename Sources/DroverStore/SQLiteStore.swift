@@ -36,24 +36,43 @@ public final class SQLiteStore: JobStore {
   var session: OwnerID?
   /// `PRAGMA data_version` at the previous `othersWrote`, nil before the first call.
   var lastDataVersion: Int64?
+  /// What `path` named once opened: `checkStorage` notices when it names another file.
+  let fileIdentity: StoreFiles.Identity?
 
   /// Opens (creating when missing) the store at `path`.
+  ///
+  /// A new store file is created 0600 whatever the umask (its `-wal` and `-shm` follow), with
+  /// `PATH.lock` beside it as a marker (see `StoreFiles`).
   ///
   /// - Parameters:
   ///   - synchronous: `.normal` survives process crashes; `.full` also power loss (one fsync
   ///     per commit, several times slower for small transactions).
   ///   - busyTimeout: how long a write waits for another process's write lock before failing.
-  /// - Throws: `.notADroverDatabase` (file untouched), `.cannotOpen`, or what SQLite reported
-  ///   (`.busy`, `.readOnly`, `.unavailable`, …).
+  ///   - allowSymlink: whether `path` may be a symbolic link (`-wal`, `-shm` and `.lock` never
+  ///     may).
+  /// - Throws: `.notADroverDatabase` (file untouched), `.cannotOpen` (also for a refused link,
+  ///   and for a missing or empty file whose lock file says a store existed: it was deleted or
+  ///   replaced, and a new one would reuse its job ids), or what SQLite reported (`.busy`,
+  ///   `.readOnly`, `.unavailable`, …).
   public init(
     path: String, synchronous: StoreConfig.Synchronous = .normal,
-    busyTimeout: Duration = .seconds(10)
+    busyTimeout: Duration = .seconds(10), allowSymlink: Bool = false
   ) throws(StoreError) {
-    let size = try SQLiteSchema.fileSize(path: path)
+    try StoreFiles.refuseSymlinks(storePath: path, allowSymlink: allowSymlink)
+    var size = try SQLiteSchema.fileSize(path: path)
+    if (size ?? 0) == 0, access(StoreFiles.lockPath(path), F_OK) == 0 {
+      // Another process may have created the store in the meantime: look again.
+      size = try SQLiteSchema.fileSize(path: path)
+      if (size ?? 0) == 0 { try StoreFiles.refuseLostStore(path) }
+    }
     if let size, size > 0 { try SQLiteSchema.inspect(path: path, busyTimeout: busyTimeout) }
-    let db = try SQLiteConnection(path: path, create: size == nil)
+    if size == nil { try StoreFiles.createStoreFile(path) }
+    let db = try SQLiteConnection(path: path, create: false, noFollow: !allowSymlink)
     db.setBusyTimeout(busyTimeout)
+    let identity = StoreFiles.identity(of: path)
     try SQLiteSchema.migrate(db)
+    StoreFiles.ensureMarker(
+      storePath: path, highestID: try db.int64("SELECT max(id) FROM jobs"))
     // Only now, with the file known to be Drover's, may the journal mode change.
     guard try db.strings("PRAGMA journal_mode = WAL").first?.lowercased() == "wal" else {
       throw .cannotOpen(path: path, reason: "cannot switch to WAL journal mode")
@@ -67,6 +86,7 @@ public final class SQLiteStore: JobStore {
     self.db = db
     self.path = path
     self.isReadOnly = false
+    self.fileIdentity = identity
   }
 
   /// Opens the existing store at `path` for reading only, on a connection of its own: no
@@ -74,7 +94,10 @@ public final class SQLiteStore: JobStore {
   ///
   /// - Throws: `.cannotOpen` when the file is missing or its schema is older than this build's
   ///   (open it read-write once to migrate); `.notADroverDatabase` as for a read-write open.
-  public init(readOnlyPath path: String, busyTimeout: Duration = .seconds(10)) throws(StoreError) {
+  public init(
+    readOnlyPath path: String, busyTimeout: Duration = .seconds(10), allowSymlink: Bool = false
+  ) throws(StoreError) {
+    try StoreFiles.refuseSymlinks(storePath: path, allowSymlink: allowSymlink)
     guard let size = try SQLiteSchema.fileSize(path: path) else {
       throw .cannotOpen(path: path, reason: "no such file (a read-only store is never created)")
     }
@@ -82,8 +105,10 @@ public final class SQLiteStore: JobStore {
       throw .cannotOpen(path: path, reason: "the file is empty: no store was created in it yet")
     }
     try SQLiteSchema.inspect(path: path, busyTimeout: busyTimeout)
-    let db = try SQLiteConnection(path: path, create: false, readOnly: true)
+    let db = try SQLiteConnection(
+      path: path, create: false, readOnly: true, noFollow: !allowSymlink)
     db.setBusyTimeout(busyTimeout)
+    let identity = StoreFiles.identity(of: path)
     let version = try SQLiteSchema.identity(of: db).userVersion
     guard version == SQLiteSchema.currentVersion else {
       throw .cannotOpen(
@@ -95,6 +120,7 @@ public final class SQLiteStore: JobStore {
     self.db = db
     self.path = path
     self.isReadOnly = true
+    self.fileIdentity = identity
   }
 
   deinit {

@@ -30,11 +30,13 @@ public enum StoreFactory {
     switch access {
     case .readWrite:
       let store = try SQLiteStore(
-        path: config.path, synchronous: config.synchronous, busyTimeout: busyTimeout)
+        path: config.path, synchronous: config.synchronous, busyTimeout: busyTimeout,
+        allowSymlink: config.allowSymlink)
       store.maxPayload = config.maxPayload
       return store
     case .readOnly:
-      return try SQLiteStore(readOnlyPath: config.path, busyTimeout: busyTimeout)
+      return try SQLiteStore(
+        readOnlyPath: config.path, busyTimeout: busyTimeout, allowSymlink: config.allowSymlink)
     }
   }
 }

@@ -34,6 +34,19 @@ extension Supervisor {
     let now = clock.wall()
     if let due = nextDue, due <= now { promoteDue = true }
     let enqueues = takeValidEnqueues(now: now)
+    if let lost = storageLost {
+      for e in enqueues { e.reply(.failure("not enqueued: \(lost)")) }
+      if !pendingFinishes.isEmpty {
+        log(.critical, "\(pendingFinishes.count) outcomes not stored (\(lost))")
+      }
+      pendingFinishes.removeAll()
+      pendingFinishInfo.removeAll()
+      pendingProgress.removeAll()
+      pendingProgressTypes.removeAll()
+      pendingStarts.removeAll()
+      publishPendingEvents()
+      return
+    }
     var claimPools: [PoolState] = []
     var claims: [ClaimParams] = []
     for p in pools where dispatching(p) && p.maybeHasWork {
@@ -57,9 +70,14 @@ extension Supervisor {
     } catch {
       // Keep the finishes for the next turn: nothing is lost, only later. The enqueues were
       // not acknowledged, so their clients hear that they failed.
+      for e in enqueues { e.reply(.failure("not enqueued: \(error)")) }
+      if error.kind == .corrupt {
+        // Retrying a damaged file only repeats the error forever.
+        storageFailed(error)
+        return
+      }
       log(.error, "group commit failed, will retry: \(error)")
       commitFailedAt = clock.monotonic()
-      for e in enqueues { e.reply(.failure("not enqueued: \(error)")) }
       return
     }
     lastCommit = clock.monotonic() - started

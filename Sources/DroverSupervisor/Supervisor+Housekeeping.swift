@@ -23,6 +23,7 @@ extension Supervisor {
       applyCancelRequests(now: now)
     }
     if scaling.due(now) { autoscale(now: now) }
+    checkStorage()
     noticeStoreChanges(now: now)
     pruneRetention(now: now)
     renewLease(now: now)
@@ -171,6 +172,25 @@ extension Supervisor {
         }
       }
     }
+  }
+
+  /// The store's files must still be the ones opened (one `stat`): a deleted or replaced
+  /// store would take acknowledged enqueues into a file nobody reads again. Then stop taking
+  /// work and exit non-zero, so systemd starts a supervisor on the real file.
+  func checkStorage() {
+    guard storageLost == nil else { return }
+    do { try store.checkStorage() } catch { storageFailed(error) }
+  }
+
+  /// The store cannot be trusted any more (gone, replaced, corrupt): refuse new work, stop
+  /// without waiting for running jobs (their outcomes cannot be stored), exit 1.
+  func storageFailed(_ error: StoreError) {
+    guard storageLost == nil else { return }
+    storageLost = error
+    log(.critical, "store failure, refusing new work and stopping: \(error)")
+    exitCode = 1
+    beginStop(signal: SIGTERM)
+    drainDeadline = clock.monotonic()
   }
 
   /// Wake-ups that cannot be lost: another writer committed (a CLI, a script, a peer), or the

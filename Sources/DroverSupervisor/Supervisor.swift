@@ -139,6 +139,8 @@ public final class Supervisor {
   var drainDeadline: MonotonicInstant?
   /// When the last group commit failed (nil after a success): retries then wait for the tick.
   var commitFailedAt: MonotonicInstant?
+  /// Set once the store was found deleted, replaced or corrupt: nothing is written any more.
+  var storageLost: StoreError?
   var exitRequested = false
   var exitCode: Int32 = 0
   var readySent = false
@@ -163,6 +165,8 @@ public final class Supervisor {
     self.logger = logger
     Malloc.tune()
     let store = try StoreFactory.open(config.store)
+    // A damaged file is refused before anything is served from it.
+    try store.checkIntegrity()
     self.store = store
     self.owner = try store.openSession(
       SessionParams(
