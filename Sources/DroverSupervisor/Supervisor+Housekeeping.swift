@@ -18,6 +18,9 @@ extension Supervisor {
     retireStragglers(now: now)
     steal(now: now)
     dropRefusedPeers(now: now)
+    dropStalledClients(now: now)
+    resumeAccepting(now: now)
+    if strayCheck.due(now) { reapStrays() }
     if checkCancels || cancelCheck.due(now) {
       checkCancels = false
       applyCancelRequests(now: now)
@@ -43,9 +46,18 @@ extension Supervisor {
   }
 
   /// Workers that never said hello, or stopped sending heartbeats, are killed and replaced.
+  /// A worker that looks overdue is read first: its frames may be waiting in the socket (the
+  /// loop itself was late), and only silence there convicts it.
   func checkWorkerHealth(now: MonotonicInstant) {
     for p in pools {
       for w in p.workers where w.kill == nil {
+        let overdue =
+          w.phase == .booting
+          ? now - w.spawnedAt > options.bootTimeout
+          : w.socketOpen && now - w.lastHeard > options.heartbeatTimeout
+        guard overdue else { continue }
+        if w.socketOpen { readFrames(w) }
+        guard w.kill == nil else { continue }
         if w.phase == .booting, now - w.spawnedAt > options.bootTimeout {
           murder(w, .bootTimeout)
         } else if w.phase != .booting, w.socketOpen, now - w.lastHeard > options.heartbeatTimeout {
@@ -53,6 +65,38 @@ extension Supervisor {
         }
       }
     }
+  }
+
+  /// A gap between ticks this long is the loop's own stall (SIGSTOP, a paused VM, a stuck
+  /// disk), not its workers' silence.
+  var stallThreshold: Duration { max(.seconds(1), options.tick * 10) }
+
+  /// The loop did not run for `gap`: every worker's silence is forgiven once (its heartbeats
+  /// sit unread in the socket), and judged again from now at the following ticks; the lease
+  /// is renewed at once.
+  func loopStalled(for gap: Duration, now: MonotonicInstant) {
+    log(
+      .warning, "the supervisor's loop stalled for \(DurationText.format(gap)); not blaming workers"
+    )
+    for p in pools {
+      for w in p.workers { w.lastHeard = max(w.lastHeard, now) }
+    }
+    leaseRenewal.last = nil
+  }
+
+  /// Children of this process that are not workers: orphans of commands whose worker died,
+  /// re-parented here (this process is a child subreaper). Killed and reaped.
+  func reapStrays() {
+    let killed = Subreaper.killStrays(keep: isWorkerPID)
+    if !killed.isEmpty {
+      log(.warning, "killed \(killed.count) processes left behind by dead workers: \(killed)")
+    }
+    deadGroups.removeAll { !Subreaper.groupHasMembers($0) }
+  }
+
+  /// Whether `pid` is one of this supervisor's workers (reaped or not yet).
+  func isWorkerPID(_ pid: Int32) -> Bool {
+    pools.contains { $0.workers.contains { $0.pid == pid } }
   }
 
   /// Jobs past their pool's timeout are asked to stop; jobs whose stop was not answered

@@ -101,6 +101,18 @@ public final class Supervisor {
   let epoll: Epoll
   let signals: SignalFD
   var listenerFD: Int32 = -1
+  /// RLIMIT_NOFILE, read at start; new control clients are refused when an accepted
+  /// descriptor comes within `descriptorReserve` of it (kept for spawning workers).
+  var descriptorLimit = Int.max
+  var descriptorReserve = 32
+  /// While set, the listener is not watched (accept failed: EMFILE).
+  var acceptResumeAt: MonotonicInstant?
+  var refusedConnections = 0
+  var refusalLog = Periodic(every: .seconds(5))
+  /// Process groups of reaped workers: at exit, waited on until empty (their members' orphans
+  /// come back to this subreaper and are killed).
+  var deadGroups: [Int32] = []
+  var strayCheck = Periodic(every: .seconds(1))
 
   // Group commit, filled during a turn and written at its end.
   var pendingFinishes: [FinishParams] = []
@@ -200,7 +212,9 @@ public final class Supervisor {
         for event in self.events(from: source, events: events) { handle(event) }
       }
       if turnStart - lastTick >= options.tick {
+        let gap = turnStart - lastTick
         lastTick = turnStart
+        if gap > stallThreshold { loopStalled(for: gap, now: turnStart) }
         handle(.tick)
       }
       endOfTurn()
@@ -230,6 +244,7 @@ public final class Supervisor {
   /// Work done once per turn, after the turn's events: one group commit, then converge the
   /// pools on their targets, then send what the turn produced.
   func endOfTurn() {
+    answerBacklogs()
     commit()
     reconcile()
     for w in workersByFD.values where !w.outBuffer.isEmpty { flush(w) }
