@@ -71,16 +71,20 @@ extension Supervisor {
   func readFrames(_ w: WorkerHandle) {
     guard w.socketOpen else { return }
     var eof = false
+    var heard = false
     while let n = readSome(w.fd) {
       if n == 0 {
         eof = true
         break
       }
+      heard = true
       readBuffer.withUnsafeBytes { w.decoder.feed(UnsafeRawBufferPointer(rebasing: $0[0..<n])) }
       if n < readBuffer.count { break }
     }
     let now = clock.monotonic()
-    w.lastHeard = now
+    // Only bytes count as a sign of life: the health check reads an overdue worker's socket
+    // and must not take an empty read for a heartbeat.
+    if heard { w.lastHeard = now }
     do {
       while let m = try w.decoder.nextWorkerMessage() { receive(m, from: w, now: now) }
     } catch {

@@ -38,6 +38,8 @@ public enum Subreaper {
   public static func killStrays(keep: (Int32) -> Bool) -> [Int32] {
     var killed: [Int32] = []
     for pid in children() where !keep(pid) {
+      // Already dead (killed by an earlier call): just reaped.
+      if case .some(.some) = try? ProcessReaper.reap(pid) { continue }
       // Our child, unreaped: the pid cannot have been reused by a stranger.
       _ = kill(pid, SIGKILL)
       killed.append(pid)
