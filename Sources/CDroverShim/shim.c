@@ -73,3 +73,7 @@ int drover_kill_group_on_signal(int sig) {
   sigemptyset(&sa.sa_mask);
   return sigaction(sig, &sa, NULL);
 }
+
+int drover_set_child_subreaper(void) {
+  return prctl(PR_SET_CHILD_SUBREAPER, 1UL, 0UL, 0UL, 0UL);
+}

@@ -1,5 +1,4 @@
 import DroverCore
-import DroverSystem
 import DroverWire
 
 /// One client of the control socket: a line reader and an ordered reply queue.
@@ -7,23 +6,25 @@ import DroverWire
 /// Requests may be pipelined. Replies go out in request order even though an `enqueue` reply
 /// waits for its group commit while a `status` reply is ready at once: each request takes a
 /// slot, and only the filled prefix of the slots is written.
+///
+/// Backpressure: a client that does not take its replies is not read any more (its requests
+/// wait in its own socket buffer) while its output is above ``highWater`` or it has
+/// ``maxInFlight`` requests unanswered, and is read again below ``lowWater``. It is dropped
+/// when its output passes ``hardLimit`` or none of it was taken for ``stallLimit``.
 final class ControlConnection {
   let fd: Int32
   let peerUID: UInt32
   var input: [UInt8] = []
+  /// Where the unread part of `input` starts (lines are consumed by moving it; `compact`
+  /// drops the consumed bytes once per batch instead of once per line).
+  var inputStart = 0
   /// Reply slots in request order; nil until that request's answer is known.
   var slots: [String?] = []
   /// The absolute number of `slots[0]`: slot numbers stay valid as answered replies leave.
   var base = 0
   var output: [UInt8] = []
   var closing = false
-  /// What epoll watches for this client now.
-  var watching: Epoll.Interest = .readable
-  /// Backpressure: the client does not take its replies, so the loop stops reading it until
-  /// the output drains (it then reads on where it stopped).
-  var paused = false
-  /// The last time a write to this client made progress (or it connected).
-  var lastProgress: MonotonicInstant
+  var wantsWritable = false
   /// A refused peer: told why, write side shut, its input discarded until EOF or a second
   /// passes (closing at once would turn the refusal into EPIPE for a client still writing).
   var refusedAt: MonotonicInstant?
@@ -31,17 +32,29 @@ final class ControlConnection {
   /// it any more.
   var detached = false
 
+  /// Reading is paused (backpressure): the loop does not watch the socket for input.
+  var readPaused = false
+  /// Complete request lines are waiting in `input` beyond this turn's share.
+  var backlog = false
+  /// When the client last took output (or had none pending): for ``stallLimit``.
+  var lastProgress: MonotonicInstant
+
   /// Bytes of one request line at most; a longer line is refused and the peer dropped.
   static let maxLine = 1 << 20
-  /// Replies waiting to be written above this pause reading the client…
-  static let outputHighWater = 1 << 20
-  /// …until they drain below this.
-  static let outputLowWater = 256 << 10
-  /// Requests answered but not yet written, or waiting for a commit, above this pause reading.
-  static let maxInFlight = 10_000
-  /// A paused client whose replies make no progress for this long is dropped.
+  /// Pending output above which the client is not read any more.
+  static let highWater = 1 << 20
+  /// Pending output below which a paused client is read again.
+  static let lowWater = 256 << 10
+  /// Pending output past which the client is dropped (reached only by a few huge replies:
+  /// reading stops at the high-water mark).
+  static let hardLimit = 16 << 20
+  /// Unanswered requests (waiting for a commit or the store reader) at most.
+  static let maxInFlight = 1024
+  /// Requests handled per client per loop turn: one client cannot hold a turn.
+  static let linesPerTurn = 256
+  /// A client whose pending output was not taken for this long is dropped.
   static let stallLimit: Duration = .seconds(60)
-  /// Control connections at once; more are told so and closed.
+  /// Connections served at once; more are told so in one line and closed.
   static let maxConnections = 256
 
   init(fd: Int32, peerUID: UInt32, now: MonotonicInstant) {
@@ -50,12 +63,23 @@ final class ControlConnection {
     self.lastProgress = now
   }
 
-  /// Too much is waiting for this client: stop reading it.
-  var throttled: Bool { output.count > Self.outputHighWater || slots.count > Self.maxInFlight }
+  /// Unread input bytes.
+  var unread: Int { input.count - inputStart }
 
-  /// Drained enough to read again.
-  var drained: Bool {
-    output.count < Self.outputLowWater && slots.count < Self.maxInFlight / 2
+  /// Whether the client has taken too little of what it asked for to be read now, with
+  /// hysteresis: once paused it resumes only well below the marks.
+  var shouldPauseReading: Bool {
+    if readPaused {
+      return output.count > Self.lowWater || slots.count > Self.maxInFlight / 2
+    }
+    return output.count >= Self.highWater || slots.count >= Self.maxInFlight
+  }
+
+  /// Drops the consumed part of `input`.
+  func compact() {
+    guard inputStart > 0 else { return }
+    input.removeSubrange(..<inputStart)
+    inputStart = 0
   }
 
   /// Reserves the next reply slot.
@@ -82,11 +106,11 @@ final class ControlConnection {
 
   /// Next whole line (without its newline), or nil.
   func nextLine() -> String? {
-    guard let nl = input.firstIndex(of: 0x0A) else { return nil }
-    var line = input[..<nl]
+    guard let nl = input[inputStart...].firstIndex(of: 0x0A) else { return nil }
+    var line = input[inputStart..<nl]
     if line.last == 0x0D { line = line.dropLast() }
     let s = String(decoding: line, as: UTF8.self)
-    input.removeSubrange(...nl)
+    inputStart = nl + 1
     return s
   }
 }

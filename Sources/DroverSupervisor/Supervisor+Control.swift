@@ -13,66 +13,92 @@ extension Supervisor {
   /// Event streams at once (each has a thread of its own).
   static let maxSubscribers = 64
 
+  /// Accepts what is pending. Past ``ControlConnection/maxConnections``, or when fewer than
+  /// `descriptorReserve` descriptors would be left for workers, a client is told why in one
+  /// line and closed. Out of descriptors (EMFILE) the listener is not watched for a second:
+  /// a level-triggered listener with a queued connection would otherwise spin the loop.
   func acceptControl() {
     while true {
-      let accepted: Int32?
+      let fd: Int32
       do {
-        accepted = try UnixSocket.accept(listenerFD)
+        guard let accepted = try UnixSocket.accept(listenerFD) else { return }
+        fd = accepted
       } catch {
-        // Out of descriptors (EMFILE/ENFILE): the pending connection stays in the backlog and
-        // the listener stays readable, so watching it now would spin. Look again in a second.
-        if acceptPausedUntil == nil {
-          log(.error, "cannot accept control connections: \(error); pausing accept for 1 s")
-          unregister(listenerFD)
-          acceptPausedUntil = clock.monotonic() + .seconds(1)
-        }
+        pauseAccepting(because: "\(error)")
         return
       }
-      guard let fd = accepted else { return }
-      guard connections.count < ControlConnection.maxConnections else {
-        // Over the cap: one line saying so (best effort, never blocking), then close.
-        let line =
-          ControlReply.failure(
-            "too many control connections (\(ControlConnection.maxConnections)); try again later"
-          ).line + "\n"
-        _ = try? FD.setNonBlocking(fd)
-        _ = Array(line.utf8).withUnsafeBytes { writeSome(fd, $0) }
+      let full = connections.count >= ControlConnection.maxConnections
+      // Descriptors are handed out lowest first: a number this high means almost every one
+      // below the limit is taken.
+      if full || Int(fd) >= descriptorLimit - descriptorReserve {
+        let why =
+          full
+          ? "too many control connections (\(ControlConnection.maxConnections)); try again later"
+          : "the supervisor is short of file descriptors; try again later"
+        let line = Array((ControlReply.failure(why).line + "\n").utf8)
+        _ = line.withUnsafeBytes { writeSome(fd, $0) }
         FD.close(fd)
-        if connectionCapWarning.due(clock.monotonic()) {
-          log(.warning, "refusing control connections: \(connections.count) are open already")
+        refusedConnections += 1
+        if refusalLog.due(clock.monotonic()) {
+          log(.warning, "refused control connections: \(why) (\(refusedConnections) so far)")
         }
         continue
       }
-      let cred = try? PeerCredentials.of(fd)
-      let allowed =
-        cred.map {
-          PeerPolicy.allows(
-            $0, peerGroups: (try? PeerCredentials.groups(of: fd)) ?? [], serverUID: geteuid(),
-            socketGID: controlSocketGID)
-        } ?? false
-      try? FD.setNonBlocking(fd)
-      let c = ControlConnection(fd: fd, peerUID: cred?.uid ?? UInt32.max, now: clock.monotonic())
-      connections[fd] = c
-      register(fd, .control(c))
-      guard allowed else {
-        // Refused peers get one line saying why, then EOF; their input is read and dropped.
-        let uid = cred.map { String($0.uid) } ?? "unknown"
-        c.refusedAt = clock.monotonic()
-        c.fill(
-          c.reserve(),
-          ControlReply.failure("permission denied: uid \(uid) may not use this socket").line)
-        flush(c)
-        UnixSocket.shutdownWrite(fd)
-        log(.warning, "refused a control connection from uid \(uid)")
-        continue
-      }
+      admit(fd)
     }
   }
 
+  /// Stops watching the listener until `acceptResumeAt` (housekeeping resumes it).
+  func pauseAccepting(because why: String) {
+    guard acceptResumeAt == nil else { return }
+    acceptResumeAt = clock.monotonic() + .seconds(1)
+    try? epoll.modify(listenerFD, interest: [], reportPeerShutdown: false)
+    log(.error, "cannot accept control connections (\(why)); pausing accept for 1s")
+  }
+
+  /// Watches the listener again once the accept pause is over.
+  func resumeAccepting(now: MonotonicInstant) {
+    guard let at = acceptResumeAt, now >= at else { return }
+    acceptResumeAt = nil
+    try? epoll.modify(listenerFD, interest: .readable)
+  }
+
+  /// Takes one accepted connection: checks the peer, refuses or serves it.
+  func admit(_ fd: Int32) {
+    let cred = try? PeerCredentials.of(fd)
+    let allowed =
+      cred.map {
+        PeerPolicy.allows(
+          $0, peerGroups: (try? PeerCredentials.groups(of: fd)) ?? [], serverUID: geteuid(),
+          socketGID: controlSocketGID)
+      } ?? false
+    try? FD.setNonBlocking(fd)
+    let c = ControlConnection(fd: fd, peerUID: cred?.uid ?? UInt32.max, now: clock.monotonic())
+    connections[fd] = c
+    register(fd, .control(c))
+    guard allowed else {
+      // Refused peers get one line saying why, then EOF; their input is read and dropped.
+      let uid = cred.map { String($0.uid) } ?? "unknown"
+      c.refusedAt = clock.monotonic()
+      c.fill(
+        c.reserve(),
+        ControlReply.failure("permission denied: uid \(uid) may not use this socket").line)
+      flush(c)
+      UnixSocket.shutdownWrite(fd)
+      log(.warning, "refused a control connection from uid \(uid)")
+      return
+    }
+  }
+
+  /// Reads what the client sent (unless backpressure paused it) and answers a turn's share.
   func readControl(_ c: ControlConnection) {
+    if c.readPaused {
+      // Only a hangup or an error reports a paused client: the write in flush finds out.
+      flush(c)
+      return
+    }
     var eof = false
-    // Unprocessed input is bounded: a paused client's requests wait in the kernel's buffer.
-    while c.input.count <= ControlConnection.maxLine, let n = readSome(c.fd) {
+    while c.unread <= 2 * ControlConnection.maxLine, let n = readSome(c.fd) {
       if n == 0 {
         eof = true
         break
@@ -82,26 +108,36 @@ extension Supervisor {
     }
     if c.refusedAt != nil {
       c.input.removeAll(keepingCapacity: true)
+      c.inputStart = 0
       if eof { closeControl(c) }
       return
     }
-    processInput(c)
-    // An `events` request gave the socket to its streaming thread: what else the peer sent
-    // is not for the loop.
+    answerLines(c)
     if c.detached { return }
     if eof { c.closing = true }
     flush(c)
   }
 
-  /// Answers the complete request lines read so far, until the client is throttled (its
-  /// replies are not taken); the rest waits for `flush` to drain its output.
-  func processInput(_ c: ControlConnection) {
-    while !c.detached, !c.throttled, let line = c.nextLine() {
+  /// Answers up to ``ControlConnection/linesPerTurn`` complete request lines, fewer while the
+  /// client's replies pile up; what is left waits (`backlog`) for the next turn.
+  func answerLines(_ c: ControlConnection) {
+    var n = 0
+    c.backlog = false
+    while !c.detached, !c.shouldPauseReading {
+      guard n < ControlConnection.linesPerTurn else {
+        c.backlog = c.input[c.inputStart...].contains(0x0A)
+        break
+      }
+      guard let line = c.nextLine() else { break }
+      n += 1
       if line.isEmpty { continue }
       answer(line, on: c)
     }
-    if c.detached || c.throttled { return }
-    if c.input.count > ControlConnection.maxLine {
+    // An `events` request gave the socket to its streaming thread: what else the peer sent
+    // is not for the loop.
+    if c.detached { return }
+    c.compact()
+    if c.unread > ControlConnection.maxLine, !c.input.contains(0x0A) {
       c.fill(
         c.reserve(),
         ControlReply.failure("request line longer than \(ControlConnection.maxLine) bytes").line)
@@ -152,49 +188,65 @@ extension Supervisor {
       fd: c.fd, subscription: sub, greeting: ControlReply.subscribed(replayed: replayed).line)
   }
 
-  /// Writes what the client takes, then applies backpressure: reading pauses while too much
-  /// waits for it and resumes (answering what it had sent meanwhile) once that drained.
+  /// Writes what the client takes, then sets what the loop watches it for: input unless
+  /// backpressure paused it, room to write while output is pending. A client past the hard
+  /// output limit is dropped.
   func flush(_ c: ControlConnection) {
     guard !c.detached else { return }
-    write(c)
-    if c.paused, c.drained {
-      c.paused = false
-      processInput(c)
-      if c.detached { return }
-      write(c)
-    }
-    if !c.paused, c.throttled {
-      c.paused = true
-      logger.debug("control client paused: its replies are not being read")
-    }
-    var want: Epoll.Interest = c.paused ? [] : .readable
-    if !c.output.isEmpty { want.insert(.writable) }
-    if want != c.watching {
-      c.watching = want
-      try? epoll.modify(c.fd, interest: want)
-    }
-    if c.closing && c.output.isEmpty && c.slots.isEmpty { closeControl(c) }
-  }
-
-  /// Writes as much of the client's output as its socket takes now.
-  private func write(_ c: ControlConnection) {
-    var off = 0
-    while off < c.output.count {
-      let n = c.output.withUnsafeBytes {
-        writeSome(c.fd, UnsafeRawBufferPointer(rebasing: $0[off...]))
-      }
+    while !c.output.isEmpty {
+      let n = c.output.withUnsafeBytes { writeSome(c.fd, $0) }
       guard let written = n else { break }
       guard written > 0 else {
         c.closing = true
         c.output = []
         c.slots = []
-        return
+        break
       }
-      off += written
-    }
-    if off > 0 {
-      c.output.removeFirst(off)
+      c.output.removeFirst(written)
       c.lastProgress = clock.monotonic()
+    }
+    if c.output.isEmpty { c.lastProgress = clock.monotonic() }
+    if c.output.count > ControlConnection.hardLimit {
+      log(
+        .warning,
+        "dropping a control client that does not read its replies (\(c.output.count) bytes pending)"
+      )
+      closeControl(c)
+      return
+    }
+    let want = !c.output.isEmpty
+    let pause = c.refusedAt == nil && c.shouldPauseReading
+    if want != c.wantsWritable || pause != c.readPaused {
+      c.wantsWritable = want
+      c.readPaused = pause
+      var interest: Epoll.Interest = pause ? [] : .readable
+      if want { interest.insert(.writable) }
+      try? epoll.modify(c.fd, interest: interest, reportPeerShutdown: !pause)
+      // Resumed: lines read before the pause are answered without waiting for new input.
+      if !pause && c.unread > 0 { c.backlog = true }
+    }
+    if c.closing && c.output.isEmpty && c.slots.isEmpty { closeControl(c) }
+  }
+
+  /// Answers clients whose lines waited beyond their turn's share or a pause (called once per
+  /// turn, before the commit).
+  func answerBacklogs() {
+    for c in connections.values where c.backlog && !c.readPaused {
+      answerLines(c)
+      if !c.detached { flush(c) }
+    }
+  }
+
+  /// Drops clients that took none of their pending output for
+  /// ``ControlConnection/stallLimit``.
+  func dropStalledClients(now: MonotonicInstant) {
+    for c in Array(connections.values) where !c.output.isEmpty {
+      if now - c.lastProgress > ControlConnection.stallLimit {
+        log(
+          .warning,
+          "dropping a control client that took no reply for \(ControlConnection.stallLimit)")
+        closeControl(c)
+      }
     }
   }
 

@@ -18,6 +18,9 @@ extension Supervisor {
     retireStragglers(now: now)
     steal(now: now)
     dropRefusedPeers(now: now)
+    dropStalledClients(now: now)
+    resumeAccepting(now: now)
+    if strayCheck.due(now) { reapStrays() }
     if checkCancels || cancelCheck.due(now) {
       checkCancels = false
       applyCancelRequests(now: now)
@@ -44,27 +47,18 @@ extension Supervisor {
   }
 
   /// Workers that never said hello, or stopped sending heartbeats, are killed and replaced.
-  ///
-  /// After a stall of the loop itself (the process was stopped, the VM paused, the machine
-  /// swapped) silence proves nothing: the heartbeats wait unread in the sockets. Then every
-  /// worker's socket is read first and each gets a fresh heartbeat window instead of a verdict.
+  /// A worker that looks overdue is read first: its frames may be waiting in the socket (the
+  /// loop itself was late), and only silence there convicts it.
   func checkWorkerHealth(now: MonotonicInstant) {
-    let stallLimit = max(options.tick * 10, options.heartbeatTimeout / 2)
-    if tickGap > stallLimit {
-      log(
-        .warning,
-        "the supervisor itself stalled for \(DurationText.format(tickGap)); not judging worker heartbeats this time"
-      )
-      for p in pools {
-        for w in p.workers where w.socketOpen {
-          readFrames(w)
-          w.lastHeard = max(w.lastHeard, now)
-        }
-      }
-      return
-    }
     for p in pools {
       for w in p.workers where w.kill == nil {
+        let overdue =
+          w.phase == .booting
+          ? now - w.spawnedAt > options.bootTimeout
+          : w.socketOpen && now - w.lastHeard > options.heartbeatTimeout
+        guard overdue else { continue }
+        if w.socketOpen { readFrames(w) }
+        guard w.kill == nil else { continue }
         if w.phase == .booting, now - w.spawnedAt > options.bootTimeout {
           murder(w, .bootTimeout)
         } else if w.phase != .booting, w.socketOpen, now - w.lastHeard > options.heartbeatTimeout {
@@ -72,6 +66,38 @@ extension Supervisor {
         }
       }
     }
+  }
+
+  /// A gap between ticks this long is the loop's own stall (SIGSTOP, a paused VM, a stuck
+  /// disk), not its workers' silence.
+  var stallThreshold: Duration { max(.seconds(1), options.tick * 10) }
+
+  /// The loop did not run for `gap`: every worker's silence is forgiven once (its heartbeats
+  /// sit unread in the socket), and judged again from now at the following ticks; the lease
+  /// is renewed at once.
+  func loopStalled(for gap: Duration, now: MonotonicInstant) {
+    log(
+      .warning, "the supervisor's loop stalled for \(DurationText.format(gap)); not blaming workers"
+    )
+    for p in pools {
+      for w in p.workers { w.lastHeard = max(w.lastHeard, now) }
+    }
+    leaseRenewal.last = nil
+  }
+
+  /// Children of this process that are not workers: orphans of commands whose worker died,
+  /// re-parented here (this process is a child subreaper). Killed and reaped.
+  func reapStrays() {
+    let killed = Subreaper.killStrays(keep: isWorkerPID)
+    if !killed.isEmpty {
+      log(.warning, "killed \(killed.count) processes left behind by dead workers: \(killed)")
+    }
+    deadGroups.removeAll { !Subreaper.groupHasMembers($0) }
+  }
+
+  /// Whether `pid` is one of this supervisor's workers (reaped or not yet).
+  func isWorkerPID(_ pid: Int32) -> Bool {
+    pools.contains { $0.workers.contains { $0.pid == pid } }
   }
 
   /// Jobs past their pool's timeout are asked to stop; jobs whose stop was not answered
@@ -135,21 +161,10 @@ extension Supervisor {
     }
   }
 
-  /// Refused control peers are closed a second after they were told why; a paused client
-  /// whose replies made no progress for `ControlConnection.stallLimit` is dropped; accepting
-  /// resumes after a pause for lack of descriptors.
+  /// Refused control peers are closed a second after they were told why.
   func dropRefusedPeers(now: MonotonicInstant) {
     for c in Array(connections.values) {
-      if let at = c.refusedAt, now - at > .seconds(1) {
-        closeControl(c)
-      } else if c.paused, now - c.lastProgress > ControlConnection.stallLimit {
-        log(.warning, "dropping a control client that has not read its replies for a minute")
-        closeControl(c)
-      }
-    }
-    if let until = acceptPausedUntil, now >= until {
-      acceptPausedUntil = nil
-      register(listenerFD, .controlListener)
+      if let at = c.refusedAt, now - at > .seconds(1) { closeControl(c) }
     }
   }
 

@@ -13,6 +13,13 @@ extension Supervisor {
   func start() throws {
     rescueExpired(
       message: "the supervisor that ran this attempt died; rescued at start-up")
+    // Orphans of exec commands (daemons that left the worker's group) come back here when
+    // their worker is gone, to be killed: `reapStrays`.
+    do { try Subreaper.enable() } catch {
+      log(.warning, "cannot become a child subreaper: \(error)")
+    }
+    descriptorLimit = DescriptorLimit.soft()
+    descriptorReserve = min(32, max(8, descriptorLimit / 4))
     let listener = try UnixSocket.listen(path: config.control.socket, mode: 0o660)
     listenerFD = listener.fd
     controlSocketGID = listener.groupID
@@ -50,6 +57,9 @@ extension Supervisor {
     commit()
     publishPendingEvents()
     for c in Array(connections.values) { closeControl(c) }
+    // What dead workers' commands left behind (their groups' members and those members'
+    // orphans, re-parented here): killed and reaped before this process goes.
+    Subreaper.settle(groups: deadGroups, keep: isWorkerPID, timeout: .seconds(2))
     unregister(listenerFD)
     FD.close(listenerFD)
     unlink(config.control.socket)
@@ -100,6 +110,7 @@ extension Supervisor {
     let now = clock.monotonic()
     let recentFailure = commitFailedAt.map { now - $0 < options.tick } ?? false
     if !recentFailure && (!pendingFinishes.isEmpty || !pendingEnqueues.isEmpty) { return 0 }
+    if connections.values.contains(where: { $0.backlog && !$0.readPaused }) { return 0 }
     let left = options.tick - (now - lastTick)
     return Int32(clamping: max(0, (left.saturatingNanoseconds + 999_999) / 1_000_000))
   }

@@ -50,26 +50,41 @@ extension Supervisor {
       register(pidfd, .workerPidFD(w))
       log(.info, "spawned worker", ["pool": "\(c.name)", "worker_pid": "\(pid)"])
       pendingEvents.append(LifecycleEvent(at: clock.wall(), .workerSpawned(pool: c.name, pid: pid)))
+    } catch  where Self.isResourceShortage(error) {
+      // Out of descriptors or processes: the supervisor's trouble, not the pool's. No crash
+      // loop; try again in a second.
+      log(.error, "cannot spawn a worker, retrying in 1s: \(error)", ["pool": "\(c.name)"])
+      pool.restartNotBefore = now + .seconds(1)
     } catch {
       log(.error, "cannot spawn a worker: \(error)", ["pool": "\(c.name)"])
       noteEarlyDeath(pool, bootFailure: true, cannotBoot: true, now: now)
     }
   }
 
+  /// EMFILE, ENFILE, EAGAIN (process limit) and ENOMEM: a spawn failed for want of resources.
+  static func isResourceShortage(_ error: any Error) -> Bool {
+    guard let e = error as? SystemError else { return false }
+    return [EMFILE, ENFILE, EAGAIN, ENOMEM].contains(e.code)
+  }
+
   /// Reads whatever the worker sent and acts on each frame.
   func readFrames(_ w: WorkerHandle) {
     guard w.socketOpen else { return }
     var eof = false
+    var heard = false
     while let n = readSome(w.fd) {
       if n == 0 {
         eof = true
         break
       }
+      heard = true
       readBuffer.withUnsafeBytes { w.decoder.feed(UnsafeRawBufferPointer(rebasing: $0[0..<n])) }
       if n < readBuffer.count { break }
     }
     let now = clock.monotonic()
-    w.lastHeard = now
+    // Only bytes count as a sign of life: the health check reads an overdue worker's socket
+    // and must not take an empty read for a heartbeat.
+    if heard { w.lastHeard = now }
     do {
       while let m = try w.decoder.nextWorkerMessage() { receive(m, from: w, now: now) }
     } catch {
@@ -179,6 +194,7 @@ extension Supervisor {
     try? Signals.send(signal: SIGKILL, toGroup: w.pid)
     guard let status = (try? ProcessReaper.reap(w.pid)) ?? nil else { return }
     let now = clock.monotonic()
+    deadGroups.append(w.pid)
     closeSocket(w)
     unregister(w.pidfd)
     FD.close(w.pidfd)
@@ -208,6 +224,7 @@ extension Supervisor {
     w.inFlight = []
     guard let p = pool(named: w.pool) else { return }
     p.workers.removeAll { $0 === w }
+    reapStrays()
     let expected = w.phase == .retiring || w.kill == .stopping || w.kill == .retireTimeout
     var cannotBoot = false
     if case .exited(let code) = status, code == WorkerExit.cannotBoot { cannotBoot = true }

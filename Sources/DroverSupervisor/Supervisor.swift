@@ -101,6 +101,18 @@ public final class Supervisor {
   let epoll: Epoll
   let signals: SignalFD
   var listenerFD: Int32 = -1
+  /// RLIMIT_NOFILE, read at start; new control clients are refused when an accepted
+  /// descriptor comes within `descriptorReserve` of it (kept for spawning workers).
+  var descriptorLimit = Int.max
+  var descriptorReserve = 32
+  /// While set, the listener is not watched (accept failed: EMFILE).
+  var acceptResumeAt: MonotonicInstant?
+  var refusedConnections = 0
+  var refusalLog = Periodic(every: .seconds(5))
+  /// Process groups of reaped workers: at exit, waited on until empty (their members' orphans
+  /// come back to this subreaper and are killed).
+  var deadGroups: [Int32] = []
+  var strayCheck = Periodic(every: .seconds(1))
 
   // Group commit, filled during a turn and written at its end.
   var pendingFinishes: [FinishParams] = []
@@ -122,8 +134,6 @@ public final class Supervisor {
   var checkCancels = true
   var nextDue: Timestamp?
   var lastTick: MonotonicInstant
-  /// The time between the last two ticks: far above `options.tick` the loop itself stalled.
-  var tickGap: Duration = .zero
   var scaling = Periodic(every: .milliseconds(500))
   var cancelCheck = Periodic(every: .seconds(1))
   var watchdog = Periodic(every: .seconds(1))
@@ -146,9 +156,6 @@ public final class Supervisor {
   var readySent = false
   var completedTotal = 0
   var controlSocketGID: UInt32 = 0
-  /// Accepting is paused until then (out of descriptors).
-  var acceptPausedUntil: MonotonicInstant?
-  var connectionCapWarning = Periodic(every: .seconds(10))
   /// Loop timings for `status`: the worst turn since READY, the last commit, turns so far.
   var turnMax: Duration = .zero
   var lastCommit: Duration = .zero
@@ -209,8 +216,9 @@ public final class Supervisor {
         for event in self.events(from: source, events: events) { handle(event) }
       }
       if turnStart - lastTick >= options.tick {
-        tickGap = turnStart - lastTick
+        let gap = turnStart - lastTick
         lastTick = turnStart
+        if gap > stallThreshold { loopStalled(for: gap, now: turnStart) }
         handle(.tick)
       }
       endOfTurn()
@@ -240,6 +248,7 @@ public final class Supervisor {
   /// Work done once per turn, after the turn's events: one group commit, then converge the
   /// pools on their targets, then send what the turn produced.
   func endOfTurn() {
+    answerBacklogs()
     commit()
     reconcile()
     for w in workersByFD.values where !w.outBuffer.isEmpty { flush(w) }

@@ -81,11 +81,15 @@ public final class Epoll {
   }
 
   /// Changes what `fd` is watched for (e.g. add `.writable` while output is queued).
+  ///
+  /// With `reportPeerShutdown: false`, `.readHangup` is not requested: a level-triggered
+  /// watcher that stopped reading (backpressure) would otherwise be woken on every wait once
+  /// the peer shut its writing side. `.hangup` and `.error` are still reported.
   /// - Throws: `ENOENT` if `fd` is not watched.
-  public func modify(_ fd: Int32, interest: Interest, trigger: Trigger = .level)
-    throws(SystemError)
-  {
-    try control(EPOLL_CTL_MOD, fd, interest, trigger, "epoll_ctl(MOD)")
+  public func modify(
+    _ fd: Int32, interest: Interest, trigger: Trigger = .level, reportPeerShutdown: Bool = true
+  ) throws(SystemError) {
+    try control(EPOLL_CTL_MOD, fd, interest, trigger, "epoll_ctl(MOD)", hangup: reportPeerShutdown)
   }
 
   /// Stops watching `fd`. Call it *before* closing `fd`: epoll tracks the open file, not the
@@ -99,10 +103,11 @@ public final class Epoll {
   }
 
   private func control(
-    _ op: Int32, _ fd: Int32, _ interest: Interest, _ trigger: Trigger, _ call: String
+    _ op: Int32, _ fd: Int32, _ interest: Interest, _ trigger: Trigger, _ call: String,
+    hangup: Bool = true
   ) throws(SystemError) {
     var event = epoll_event()
-    event.events = interest.rawValue | EPOLLRDHUP.rawValue
+    event.events = interest.rawValue | (hangup ? EPOLLRDHUP.rawValue : 0)
     if trigger == .edge { event.events |= EPOLLET.rawValue }
     event.data.fd = fd
     guard epoll_ctl(self.fd, op, fd, &event) == 0 else { throw .current(call, "fd \(fd)") }

@@ -55,13 +55,15 @@ enum ExecHandler {
 
     let pid: Int32
     do {
-      pid = try ProcessSpawner.spawn(
-        executable: command[0], arguments: Array(command.dropFirst()),
-        environment: .inheritWith(overrides: environment(for: ctx)),
-        standardInput: .fd(input.read), standardOutput: .fd(output.write),
-        standardError: .fd(errors.write),
-        // As posix_spawnp does anyway: a name with a slash is a path, without one a PATH search.
-        searchPath: !command[0].contains("/"))
+      pid = try ExecChildren.shared.start { () throws(SystemError) in
+        try ProcessSpawner.spawn(
+          executable: command[0], arguments: Array(command.dropFirst()),
+          environment: .inheritWith(overrides: environment(for: ctx)),
+          standardInput: .fd(input.read), standardOutput: .fd(output.write),
+          standardError: .fd(errors.write),
+          // As posix_spawnp does: a name with a slash is a path, without one a PATH search.
+          searchPath: !command[0].contains("/"))
+      }
     } catch {
       return .permanent("exec: cannot start \(command[0]): \(error.message)")
     }
@@ -73,10 +75,17 @@ enum ExecHandler {
       pid: pid, stdin: input.write, stdout: output.read, stderr: errors.read, epoll: epoll,
       payload: Array(ctx.payload.utf8), progress: { ctx.progress($0) })
     io.pump(until: { ctx.isCancelled })
+    // Whatever the command left behind (a daemon that left our process group) dies with the
+    // attempt: it was re-parented to this worker, a child subreaper.
+    defer {
+      ExecChildren.shared.ended(pid)
+      ExecChildren.shared.sweepIfIdle()
+    }
 
-    // The command closed stdout and stderr; it may still run (it closed them early, or a
-    // cancel is being staged). Keep watching the cancel while it does.
-    var status: ExitStatus?
+    // The command closed stdout and stderr, or exited while a leftover holds them; it may
+    // still run (it closed them early, or a cancel is being staged). Keep watching the
+    // cancel while it does.
+    var status: ExitStatus? = io.exitStatus
     while status == nil {
       if ctx.isCancelled { io.stageKill() }
       do {
@@ -130,6 +139,9 @@ struct CommandIO {
   private var sentKill = false
   private(set) var stdout: ExecStdout
   private(set) var stderr = StderrTail(keep: ExecHandler.stderrKeep)
+  /// Set when the command was reaped while its pipes were still open (a descendant holds
+  /// them: a daemon it started).
+  private(set) var exitStatus: ExitStatus?
 
   init(
     pid: Int32, stdin: Int32, stdout: Int32, stderr: Int32, epoll: Epoll, payload: [UInt8],
@@ -148,7 +160,8 @@ struct CommandIO {
     if payload.isEmpty { close(Self.stdinSlot) }
   }
 
-  /// Moves bytes until the command has closed stdout and stderr (normally: it exited), then
+  /// Moves bytes until the command has closed stdout and stderr (normally: it exited), or it
+  /// exited and the pipes stayed quiet for a tick (a leftover of it holds them open), then
   /// closes stdin if it is still open. Once `cancelled` returns true it stages the kill.
   mutating func pump(until cancelled: () -> Bool) {
     var buffer = [UInt8](repeating: 0, count: 8192)
@@ -159,6 +172,10 @@ struct CommandIO {
         ready = try epoll.wait(timeout: ExecHandler.tick)
       } catch {
         break  // Cannot happen with valid descriptors; the caller's wait still reaps.
+      }
+      if ready.isEmpty, let status = (try? ProcessReaper.reap(pid)) ?? nil {
+        exitStatus = status
+        break
       }
       for (fd, _) in ready {
         guard let slot = fds.firstIndex(of: fd) else { continue }

@@ -44,6 +44,9 @@ public enum WorkerRuntime {
     // with EPIPE, not kill the worker with SIGPIPE. (Its commands get SIGPIPE back at its
     // default: ProcessSpawner resets every signal in the child.)
     Signals.ignoreBrokenPipe()
+    // Orphans of our commands (setsid daemons) are re-parented to us, to be killed when their
+    // job ends: ExecChildren.
+    try? Subreaper.enable()
     let handler: JobHandler
     if options.handler == "exec" {
       guard !options.command.isEmpty else {
@@ -95,6 +98,7 @@ public enum WorkerRuntime {
       // EOF or error: the supervisor is gone; nobody can receive our outcomes, and nothing we
       // started may go on running beside the retry a new supervisor will make.
       if n <= 0 {
+        ExecChildren.shared.sweepAll()
         OwnProcessGroup.killAll()
         exit(WorkerExit.orphaned)
       }
@@ -133,7 +137,10 @@ public enum WorkerRuntime {
       }
       state.finished(a.id)
       out.send(.outcome(a.id, outcome))
-      if state.shutdownComplete() { exit(WorkerExit.normal) }
+      if state.shutdownComplete() {
+        ExecChildren.shared.sweepAll()
+        exit(WorkerExit.normal)
+      }
     }
   }
 }
@@ -241,6 +248,7 @@ final class FrameWriter: @unchecked Sendable {
         if n < 0 {
           if errno == EINTR { continue }
           // The supervisor is gone (EPIPE): as in readLoop, take our commands along.
+          ExecChildren.shared.sweepAll()
           OwnProcessGroup.killAll()
           exit(WorkerExit.orphaned)
         }

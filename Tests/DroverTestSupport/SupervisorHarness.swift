@@ -95,15 +95,24 @@ public final class SupervisorHarness {
   // MARK: Supervisor life
 
   /// Starts `drover serve --config … FLAGS` and, unless told otherwise, waits until its status
-  /// says `running`. Throws (with its log) if it exits or does not get there in time.
+  /// says `running`. With `shellPrefix` (say `ulimit -n 64`) it runs behind that shell code.
+  /// Throws (with its log) if it exits or does not get there in time.
   @discardableResult
   public func start(
     flags: [String] = SupervisorHarness.fastFlags, environment changes: [String: String?] = [:],
-    waitUntilRunning: Bool = true, timeout: Duration = .seconds(20)
+    shellPrefix: String? = nil, waitUntilRunning: Bool = true, timeout: Duration = .seconds(20)
   ) throws -> RunningChild {
     precondition(serve == nil, "a supervisor is already running")
-    let child = try ChildProcess.start(
-      binary, ["serve", "--config", configPath] + flags, environment: environment(changes))
+    let arguments = ["serve", "--config", configPath] + flags
+    // `sh -c 'PREFIX; exec drover serve …'`: the shell execs, so the child's pid is the
+    // supervisor's (a `ulimit` in the prefix applies to it alone).
+    let child =
+      try shellPrefix.map {
+        try ChildProcess.start(
+          "/bin/sh", ["-c", "\($0); exec \"$0\" \"$@\"", binary] + arguments,
+          environment: environment(changes))
+      }
+      ?? ChildProcess.start(binary, arguments, environment: environment(changes))
     serve = child
     started.append(child)
     if waitUntilRunning {

@@ -35,6 +35,10 @@ int drover_set_parent_death_signal(int sig);
 /// leads its own group: its exec'd commands must not outlive it. Returns 0 or -1 with errno.
 int drover_kill_group_on_signal(int sig);
 
+/// prctl(PR_SET_CHILD_SUBREAPER, 1): orphaned descendants of the caller are re-parented to it
+/// (not to init), so it can kill and reap what its children left behind.
+int drover_set_child_subreaper(void);
+
 /// prctl(PR_GET_PDEATHSIG): the current parent-death signal (0 = none), or -1 with errno.
 int drover_parent_death_signal(void);
 
