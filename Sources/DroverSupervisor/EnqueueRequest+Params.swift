@@ -8,7 +8,12 @@ extension EnqueueRequest {
   /// `max_attempts` gets its pool's (`config.pool(forType:)`), else 20; `delay` and `at` become
   /// `run_at`.
   public func params(now: Timestamp, config: DroverConfig) -> EnqueueParams {
-    params(now: now, defaultMaxAttempts: config.pool(forType: type)?.maxAttempts ?? 20)
+    params(now: now, pool: config.pool(forType: type))
+  }
+
+  /// `params(now:config:)` with the job's pool (nil: no pool runs the type) already looked up.
+  public func params(now: Timestamp, pool: PoolConfig?) -> EnqueueParams {
+    params(now: now, defaultMaxAttempts: pool?.maxAttempts ?? 20)
   }
 
   /// `params(now:config:)` with the default attempt budget already looked up.

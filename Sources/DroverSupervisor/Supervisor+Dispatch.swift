@@ -232,7 +232,7 @@ extension Supervisor {
     valid.reserveCapacity(pendingEnqueues.count)
     for e in pendingEnqueues {
       let pool = config.pool(forType: e.request.type)
-      let params = e.request.params(now: now, config: config)
+      let params = e.request.params(now: now, pool: pool)
       do throws(StoreError) {
         try params.validate(maxPayload: config.store.maxPayload)
       } catch {
