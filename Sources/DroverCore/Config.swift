@@ -42,12 +42,17 @@ public struct StoreConfig: Sendable, Equatable {
   public var retainDead: Duration
   /// A PostgreSQL URL instead of SQLite (multi-host), when set.
   public var url: String?
+  /// The largest payload (bytes of its JSON text) an enqueue accepts on any path
+  /// (`max_payload`). Default 1 MiB; see `ConfigLimits.maxPayload` for the range.
+  public var maxPayload: Int
 
   public init(
     path: String, synchronous: Synchronous = .normal,
     retainCompleted: Duration = .seconds(7 * 86400),
-    retainDead: Duration = .seconds(30 * 86400), url: String? = nil
+    retainDead: Duration = .seconds(30 * 86400), url: String? = nil,
+    maxPayload: Int = ConfigLimits.defaultMaxPayload
   ) {
+    self.maxPayload = maxPayload
     self.path = path
     self.synchronous = synchronous
     self.retainCompleted = retainCompleted

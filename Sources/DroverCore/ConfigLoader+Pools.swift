@@ -84,22 +84,28 @@ extension ConfigLoader {
     }
     try readCommand(s, into: &pool, handlerLine: handler?.line ?? s.line, base: base)
 
-    let min = try s.integer("min", atLeast: 0)
-    let max = try s.integer("max", atLeast: 1)
+    let min = try s.integer("min", in: ConfigLimits.minWorkers)
+    let max = try s.integer("max", in: ConfigLimits.maxWorkers)
     pool.min = min?.value ?? 1
     pool.max = max?.value ?? Swift.max(pool.min, 4)
     if let min, pool.min > pool.max {
       throw s.error("min", line: min.line, "min (\(pool.min)) is greater than max (\(pool.max))")
     }
-    if let d = try s.duration("idle_timeout") { pool.idleTimeout = d.value }
-    if let n = try s.integer("concurrency", atLeast: 1) { pool.concurrency = n.value }
-    if let d = try s.duration("timeout", positive: true) { pool.timeout = d.value }
-    if let n = try s.integer("max_attempts", atLeast: 1) { pool.maxAttempts = n.value }
+    if let d = try s.duration("idle_timeout", in: ConfigLimits.idleTimeout) {
+      pool.idleTimeout = d.value
+    }
+    if let n = try s.integer("concurrency", in: ConfigLimits.concurrency) {
+      pool.concurrency = n.value
+    }
+    if let d = try s.duration("timeout", in: ConfigLimits.timeout) { pool.timeout = d.value }
+    if let n = try s.integer("max_attempts", in: ConfigLimits.maxAttempts) {
+      pool.maxAttempts = n.value
+    }
     if let backoff = try s.section("backoff", example: "{ base = \"1s\", cap = \"1h\" }") {
       pool.backoff = try backoffPolicy(backoff)
     }
-    if let n = try s.integer("max_jobs", atLeast: 0) { pool.maxJobs = n.value }
-    if let size = try s.size("max_rss") { pool.maxRSS = size.value }
+    if let n = try s.integer("max_jobs", in: ConfigLimits.maxJobs) { pool.maxJobs = n.value }
+    if let size = try s.size("max_rss", in: ConfigLimits.maxRSS) { pool.maxRSS = size.value }
     return pool
   }
 
@@ -136,8 +142,8 @@ extension ConfigLoader {
   static func backoffPolicy(_ s: Section) throws(ConfigError) -> BackoffPolicy {
     try s.rejectUnknownKeys(["base", "cap"])
     var policy = BackoffPolicy.standard
-    let base = try s.duration("base")
-    let cap = try s.duration("cap")
+    let base = try s.duration("base", in: ConfigLimits.backoff)
+    let cap = try s.duration("cap", in: ConfigLimits.backoff)
     if let base { policy.base = base.value }
     if let cap { policy.cap = cap.value }
     if policy.base > policy.cap {

@@ -68,18 +68,6 @@ extension ConfigLoader {
       }
     }
 
-    /// An integer no smaller than `minimum`.
-    func integer(_ key: String, atLeast minimum: Int) throws(ConfigError) -> Located<Int>? {
-      guard let entry = table.entry(key) else { return nil }
-      guard let n = entry.value.integer else {
-        throw error(key, line: entry.line, "must be an integer, got \(describe(entry.value))")
-      }
-      guard n >= minimum else {
-        throw error(key, line: entry.line, "must be at least \(minimum), got \(n)")
-      }
-      return Located(value: Int(n), line: entry.line)
-    }
-
     /// A duration string (`"30s"`); when `positive`, zero is refused too.
     func duration(_ key: String, positive: Bool = false) throws(ConfigError)
       -> Located<Duration>?

@@ -73,7 +73,9 @@ public enum ConfigLoader {
   {
     var store = StoreConfig(path: absolutePath("var/drover.db", relativeTo: base))
     guard let s else { return store }
-    try s.rejectUnknownKeys(["path", "synchronous", "retain_completed", "retain_dead", "url"])
+    try s.rejectUnknownKeys([
+      "path", "synchronous", "retain_completed", "retain_dead", "url", "max_payload",
+    ])
     if let p = try s.nonEmptyString("path") { store.path = absolutePath(p.value, relativeTo: base) }
     if let sync = try s.string("synchronous") {
       guard let mode = StoreConfig.Synchronous(rawValue: sync.value) else {
@@ -83,8 +85,10 @@ public enum ConfigLoader {
       }
       store.synchronous = mode
     }
-    if let d = try s.duration("retain_completed") { store.retainCompleted = d.value }
-    if let d = try s.duration("retain_dead") { store.retainDead = d.value }
+    if let d = try s.duration("retain_completed", in: ConfigLimits.retain) {
+      store.retainCompleted = d.value
+    }
+    if let d = try s.duration("retain_dead", in: ConfigLimits.retain) { store.retainDead = d.value }
     if let url = try s.nonEmptyString("url") {
       guard url.value.hasPrefix("postgres://") || url.value.hasPrefix("postgresql://") else {
         throw s.error(
@@ -92,6 +96,9 @@ public enum ConfigLoader {
           "must be a postgres:// or postgresql:// URL, got \(TOMLKey.basicString(url.value))")
       }
       store.url = url.value
+    }
+    if let n = try s.size("max_payload", in: ConfigLimits.maxPayload) {
+      store.maxPayload = Int(n.value)
     }
     return store
   }
@@ -146,7 +153,9 @@ public enum ConfigLoader {
     var supervisor = SupervisorConfig()
     guard let s else { return supervisor }
     try s.rejectUnknownKeys(["drain_timeout"])
-    if let d = try s.duration("drain_timeout") { supervisor.drainTimeout = d.value }
+    if let d = try s.duration("drain_timeout", in: ConfigLimits.drainTimeout) {
+      supervisor.drainTimeout = d.value
+    }
     return supervisor
   }
 

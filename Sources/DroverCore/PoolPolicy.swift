@@ -52,9 +52,15 @@ public enum PoolPolicy {
   }
 
   /// The job count after which a worker is recycled, with up to +10 % jitter so a pool's
-  /// workers do not all restart together. Zero means never.
+  /// workers do not all restart together. Zero means never. Saturates at `Int.max` (a NaN
+  /// jitter counts as 0), so no `maxJobs` can trap.
   public static func recycleAfter(maxJobs: Int, jitter: Double) -> Int {
     guard maxJobs > 0 else { return 0 }
-    return maxJobs + Int(Double(maxJobs) * 0.1 * Swift.min(Swift.max(jitter, 0), 1))
+    let j = jitter.isNaN ? 0 : Swift.min(Swift.max(jitter, 0), 1)
+    let extra = (Double(maxJobs) * 0.1 * j).rounded(.down)
+    // Double(Int.max) rounds up to 2^63, which Int(_:) would trap on.
+    let e = extra < Double(Int.max) ? Int(extra) : Int.max
+    let (sum, overflow) = maxJobs.addingReportingOverflow(e)
+    return overflow ? Int.max : sum
   }
 }

@@ -22,9 +22,12 @@ public struct Timestamp: Sendable, Hashable, Comparable, Codable, CustomStringCo
 
   public static func < (a: Timestamp, b: Timestamp) -> Bool { a.micros < b.micros }
 
-  /// This time moved by `d` (which may be negative).
+  /// This time moved by `d` (which may be negative), saturating at `Int64.min` / `Int64.max`
+  /// microseconds instead of trapping or wrapping: a delay of millions of years is "never",
+  /// not a date in the past.
   public func adding(_ d: Duration) -> Timestamp {
-    Timestamp(micros: micros &+ d.microseconds)
+    let (sum, overflow) = micros.addingReportingOverflow(d.microseconds)
+    return Timestamp(micros: overflow ? (d > .zero ? .max : .min) : sum)
   }
 
   /// RFC 3339 UTC with six fractional digits, e.g. `2026-11-23T16:11:02.123456Z`.

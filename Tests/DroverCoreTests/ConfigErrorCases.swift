@@ -134,16 +134,19 @@ let badConfigs: [BadConfig] = [
   // Pools: numbers.
   .init(
     emailPool + "min = 5\nmax = 2", "pools.email.min", line: 2, "min (5) is greater than max (2)"),
-  .init(emailPool + "min = -1", "pools.email.min", line: 2, "must be at least 0, got -1"),
-  .init(emailPool + "max = 0", "pools.email.max", line: 2, "must be at least 1, got 0"),
+  .init(emailPool + "min = -1", "pools.email.min", line: 2, "must be between 0 and 1024, got -1"),
+  .init(emailPool + "max = 0", "pools.email.max", line: 2, "must be between 1 and 1024, got 0"),
   .init(emailPool + "max = \"4\"", "pools.email.max", line: 2, "must be an integer, got \"4\""),
   .init(emailPool + "max = 4.0", "pools.email.max", line: 2, "must be an integer, got 4.0"),
   .init(
-    emailPool + "concurrency = 0", "pools.email.concurrency", line: 2, "must be at least 1, got 0"),
+    emailPool + "concurrency = 0", "pools.email.concurrency", line: 2,
+    "must be between 1 and 1024, got 0"),
   .init(
-    emailPool + "max_attempts = 0", "pools.email.max_attempts", line: 2, "must be at least 1, got 0"
-  ),
-  .init(emailPool + "max_jobs = -3", "pools.email.max_jobs", line: 2, "must be at least 0, got -3"),
+    emailPool + "max_attempts = 0", "pools.email.max_attempts", line: 2,
+    "must be between 1 and 1000000, got 0"),
+  .init(
+    emailPool + "max_jobs = -3", "pools.email.max_jobs", line: 2,
+    "must be between 0 and 1000000000, got -3"),
   .init(
     emailPool + "timeout = \"0s\"", "pools.email.timeout", line: 2,
     "must be longer than zero, got \"0s\""),
@@ -176,6 +179,60 @@ let badConfigs: [BadConfig] = [
   .init(
     emailPool + "backoff = { cap = \"forever\" }", "pools.email.backoff.cap", line: 2,
     "invalid duration \"forever\" (use e.g. \"250ms\", \"30s\", \"5m\", \"1h\", \"7d\")"),
+  // Ranges (ConfigLimits): values that would overflow or that no worker can honour.
+  .init(
+    emailPool + "max_jobs = 9223372036854775807", "pools.email.max_jobs", line: 2,
+    "must be between 0 and 1000000000, got 9223372036854775807"),
+  .init(
+    emailPool + "max_jobs = 1000000001", "pools.email.max_jobs", line: 2,
+    "must be between 0 and 1000000000, got 1000000001"),
+  .init(
+    emailPool + "concurrency = 1000000", "pools.email.concurrency", line: 2,
+    "must be between 1 and 1024, got 1000000"),
+  .init(
+    emailPool + "max = 1025", "pools.email.max", line: 2, "must be between 1 and 1024, got 1025"),
+  .init(
+    emailPool + "min = 2000\nmax = 4", "pools.email.min", line: 2,
+    "must be between 0 and 1024, got 2000"),
+  .init(
+    emailPool + "max_attempts = 1000001", "pools.email.max_attempts", line: 2,
+    "must be between 1 and 1000000, got 1000001"),
+  .init(
+    emailPool + "idle_timeout = \"106752d\"", "pools.email.idle_timeout", line: 2,
+    "must be between 0 and 365d, got \"106752d\""),
+  .init(
+    emailPool + "idle_timeout = \"366d\"", "pools.email.idle_timeout", line: 2,
+    "must be between 0 and 365d, got \"366d\""),
+  .init(
+    emailPool + "timeout = \"400d\"", "pools.email.timeout", line: 2,
+    "must be between 1us and 365d, got \"400d\""),
+  .init(
+    "[supervisor]\ndrain_timeout = \"106752d\"\n" + emailPool, "supervisor.drain_timeout",
+    line: 2, "must be between 0 and 365d, got \"106752d\""),
+  .init(
+    emailPool + "backoff = { base = \"1s\", cap = \"366d\" }", "pools.email.backoff.cap",
+    line: 2, "must be between 0 and 365d, got \"366d\""),
+  .init(
+    emailPool + "backoff = { base = \"400d\", cap = \"1s\" }", "pools.email.backoff.base",
+    line: 2, "must be between 0 and 365d, got \"400d\""),
+  .init(
+    emailPool + "max_rss = \"2TiB\"", "pools.email.max_rss", line: 2,
+    "invalid size \"2TiB\" (use e.g. \"512MiB\", \"2GiB\" or bytes)"),
+  .init(
+    emailPool + "max_rss = 1099511627777", "pools.email.max_rss", line: 2,
+    "must be between 0 and 1099511627776 bytes, got 1099511627777"),
+  .init(
+    "[store]\nretain_completed = \"36501d\"\n" + emailPool, "store.retain_completed", line: 2,
+    "must be between 0 and 36500d, got \"36501d\""),
+  .init(
+    "[store]\nretain_dead = \"106751990d\"\n" + emailPool, "store.retain_dead", line: 2,
+    "must be between 0 and 36500d, got \"106751990d\""),
+  .init(
+    "[store]\nmax_payload = \"9MiB\"\n" + emailPool, "store.max_payload", line: 2,
+    "must be between 1024 and 8388608 bytes, got 9437184"),
+  .init(
+    "[store]\nmax_payload = 10\n" + emailPool, "store.max_payload", line: 2,
+    "must be between 1024 and 8388608 bytes, got 10"),
   // TOML errors come through with their lines.
   .init(
     emailPool + "max = 1\nmax = 2", "pools.email.max", line: 3,

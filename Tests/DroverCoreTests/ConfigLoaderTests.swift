@@ -290,7 +290,8 @@ private func loadError(_ text: String, sourceLocation: SourceLocation = #_source
 
     try dir.write("bad.toml", "[pools.a]\nmax = 0\n")
     let bad = try #require(loadFileError(dir.path + "/bad.toml"))
-    #expect(bad.description == "\(dir.path)/bad.toml:2: pools.a.max: must be at least 1, got 0")
+    #expect(
+      bad.description == "\(dir.path)/bad.toml:2: pools.a.max: must be between 1 and 1024, got 0")
 
     try dir.write("latin1.toml", "[pools.a]\n# caf\u{E9}\n", bytes: [0x23, 0xE9, 0x0A])
     let latin1 = try #require(loadFileError(dir.path + "/latin1.toml"))

@@ -1,0 +1,98 @@
+/// The accepted range of every numeric, duration and size setting: the one table the loader
+/// checks them against (README.md, "Limits", shows it to users).
+///
+/// The bounds are chosen so that no arithmetic on them can overflow anywhere in the runtime
+/// (deadlines, timestamps, recycle jitter, prefetch depth), and so that a worker can really
+/// run what the config asks for (`concurrency` threads of its own). A value outside its range
+/// is a `ConfigError` naming the key and line: `config check` refuses it, a start fails on it,
+/// and a SIGHUP reload that carries it is rejected while the old config stays.
+public enum ConfigLimits {
+  /// `pools.NAME.min`: workers kept even when idle.
+  public static let minWorkers: ClosedRange<Int> = 0...1024
+  /// `pools.NAME.max`: the autoscaling ceiling.
+  public static let maxWorkers: ClosedRange<Int> = 1...1024
+  /// `pools.NAME.concurrency`: jobs at once per worker (one worker thread each).
+  public static let concurrency: ClosedRange<Int> = 1...1024
+  /// `pools.NAME.max_attempts` (the same bound an enqueue request's `max_attempts` has).
+  public static let maxAttempts: ClosedRange<Int> = 1...1_000_000
+  /// `pools.NAME.max_jobs`: recycle after this many jobs; 0 = never.
+  public static let maxJobs: ClosedRange<Int> = 0...1_000_000_000
+  /// `pools.NAME.max_rss`: recycle above this many bytes; 0 = never. At most 1 TiB.
+  public static let maxRSS: ClosedRange<UInt64> = 0...(1 << 40)
+  /// `pools.NAME.timeout`: per attempt; more than zero, at most 365 days.
+  public static let timeout: ClosedRange<Duration> = .microseconds(1)...days(365)
+  /// `pools.NAME.idle_timeout`: at most 365 days.
+  public static let idleTimeout: ClosedRange<Duration> = .zero...days(365)
+  /// `supervisor.drain_timeout`: at most 365 days.
+  public static let drainTimeout: ClosedRange<Duration> = .zero...days(365)
+  /// `pools.NAME.backoff.base` and `.cap` (and a request's `backoff`): at most 365 days.
+  public static let backoff: ClosedRange<Duration> = .zero...days(365)
+  /// `store.retain_completed` and `store.retain_dead`: at most 100 years.
+  public static let retain: ClosedRange<Duration> = .zero...days(36_500)
+  /// `store.max_payload`: the largest payload (bytes of its JSON text) an enqueue accepts, on
+  /// every path. Default 1 MiB; at least 1 KiB; at most 8 MiB, well under the 16 MiB worker
+  /// frame limit so a job and its frame overhead always fit in one frame.
+  public static let maxPayload: ClosedRange<UInt64> = 1024...(8 << 20)
+  /// The default of `store.max_payload`: 1 MiB.
+  public static let defaultMaxPayload = 1 << 20
+  /// An enqueue's `priority` (CLI `--priority`, a request's `"priority"`).
+  public static let priority: ClosedRange<Int> = -1_000_000...1_000_000
+  /// The furthest an enqueue's `delay` or `at` may lie ahead: 100 years. Further is refused
+  /// (not saturated): such a date is a mistake, and refusing says so instead of parking a job
+  /// forever.
+  public static let maxScheduleAhead: Duration = days(36_500)
+
+  /// `n` days.
+  static func days(_ n: Int64) -> Duration { .seconds(n * 86_400) }
+
+  /// `range` for an error message: `between 0 and 1000000000`, durations as config text.
+  static func describe(_ range: ClosedRange<Duration>) -> String {
+    "between \(DurationText.format(range.lowerBound)) and \(DurationText.format(range.upperBound))"
+  }
+}
+
+extension ConfigLoader.Section {
+  /// An integer within `range`; the error names the range and the value as written.
+  func integer(_ key: String, in range: ClosedRange<Int>) throws(ConfigError)
+    -> ConfigLoader.Located<Int>?
+  {
+    guard let entry = table.entry(key) else { return nil }
+    guard let n = entry.value.integer else {
+      throw error(
+        key, line: entry.line, "must be an integer, got \(ConfigLoader.describe(entry.value))")
+    }
+    guard let i = Int(exactly: n), range.contains(i) else {
+      throw error(
+        key, line: entry.line,
+        "must be between \(range.lowerBound) and \(range.upperBound), got \(n)")
+    }
+    return ConfigLoader.Located(value: i, line: entry.line)
+  }
+
+  /// A duration within `range` (zero included only when the range starts at zero).
+  func duration(_ key: String, in range: ClosedRange<Duration>) throws(ConfigError)
+    -> ConfigLoader.Located<Duration>?
+  {
+    guard let d = try duration(key, positive: range.lowerBound > .zero) else { return nil }
+    guard range.contains(d.value) else {
+      let text = table.entry(key)?.value.string ?? DurationText.format(d.value)
+      throw error(
+        key, line: d.line,
+        "must be \(ConfigLimits.describe(range)), got \(TOMLKey.basicString(text))")
+    }
+    return d
+  }
+
+  /// A byte size within `range`.
+  func size(_ key: String, in range: ClosedRange<UInt64>) throws(ConfigError)
+    -> ConfigLoader.Located<UInt64>?
+  {
+    guard let s = try size(key) else { return nil }
+    guard range.contains(s.value) else {
+      throw error(
+        key, line: s.line,
+        "must be between \(range.lowerBound) and \(range.upperBound) bytes, got \(s.value)")
+    }
+    return s
+  }
+}
