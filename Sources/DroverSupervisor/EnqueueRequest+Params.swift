@@ -8,15 +8,19 @@ extension EnqueueRequest {
   /// `max_attempts` gets its pool's (`config.pool(forType:)`), else 20; `delay` and `at` become
   /// `run_at`.
   public func params(now: Timestamp, config: DroverConfig) -> EnqueueParams {
-    params(now: now, defaultMaxAttempts: config.pool(forType: type)?.maxAttempts ?? 20)
+    params(
+      now: now, defaultMaxAttempts: config.pool(forType: type)?.maxAttempts ?? 20,
+      maxPayload: config.store.maxPayload)
   }
 
-  /// `params(now:config:)` with the default attempt budget already looked up.
-  public func params(now: Timestamp, defaultMaxAttempts: Int) -> EnqueueParams {
+  /// `params(now:config:)` with the default attempt budget and payload limit already looked up.
+  public func params(
+    now: Timestamp, defaultMaxAttempts: Int, maxPayload: Int = ConfigLimits.defaultMaxPayload
+  ) -> EnqueueParams {
     let runAt = at ?? delay.map { now.adding($0) } ?? now
     return EnqueueParams(
       type: type, payload: payload.render(), priority: priority, runAt: runAt,
       maxAttempts: maxAttempts ?? defaultMaxAttempts, uniqueKey: uniqueKey, backoff: backoff,
-      now: now)
+      now: now, maxPayload: maxPayload)
   }
 }

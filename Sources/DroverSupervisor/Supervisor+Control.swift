@@ -53,9 +53,14 @@ extension Supervisor {
       if eof { closeControl(c) }
       return
     }
-    while !c.detached, let line = c.nextLine() {
-      if line.isEmpty { continue }
-      answer(line, on: c)
+    while !c.detached, let next = c.nextLine() {
+      switch next {
+      case .success(let line):
+        if line.isEmpty { continue }
+        answer(line, on: c)
+      case .failure(let error):
+        c.fill(c.reserve(), ControlReply.failure(error.message).line)
+      }
     }
     // An `events` request gave the socket to its streaming thread: what else the peer sent
     // is not for the loop.
