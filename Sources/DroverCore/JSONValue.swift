@@ -429,7 +429,7 @@ private struct JSONParser {
     }
     let text = String(decoding: UnsafeBufferPointer(rebasing: b[start..<i]), as: UTF8.self)
     // `-0` as an `int` would render as `0`: keep it as written.
-    let negativeZero = i - start == 2 && b[start] == 0x2D
+    let negativeZero = i - start == 2 && b[start] == 0x2D && b[start + 1] == 0x30
     if isInt, !negativeZero, let v = Int64(text) { return .int(v) }
     return .number(text)
   }

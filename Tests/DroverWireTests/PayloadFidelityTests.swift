@@ -96,3 +96,12 @@ import Testing
     }
   }
 }
+
+extension PayloadFidelityTests {
+  @Test func smallNegativeIntegersStayIntegers() throws {
+    let v = try JSONValue.parse(#"{"a":-4,"b":-0,"c":-10}"#)
+    #expect(v["a"] == .int(-4))
+    #expect(v["b"] == .number("-0"))
+    #expect(v["c"] == .int(-10))
+  }
+}
