@@ -4,8 +4,11 @@
 
 /// Whole-file reads without Foundation, for `enqueue --batch FILE|-`.
 enum FileInput {
-  /// The bytes of `path`, or of stdin when `path` is `-`.
-  static func readAll(_ path: String) throws(CLIError) -> [UInt8] {
+  /// The bytes of `path`, or of stdin when `path` is `-`. A line longer than `maxLine` bytes
+  /// (without its newline) stops the read with an error naming its number: reading
+  /// `/dev/zero` or a runaway pipe must fail fast, not fill memory.
+  static func readAll(_ path: String, maxLine: Int = .max) throws(CLIError) -> [UInt8] {
+    let name = path == "-" ? "stdin" : path
     let fd = path == "-" ? 0 : open(path, O_RDONLY | O_CLOEXEC)
     guard fd >= 0 else { throw CLIError("cannot read \(path): \(errorText(errno))") }
     defer { if fd != 0 { close(fd) } }
@@ -16,12 +19,32 @@ enum FileInput {
     }
     if st.st_size > 0 { bytes.reserveCapacity(Int(st.st_size)) }
     var chunk = [UInt8](repeating: 0, count: 1 << 16)
+    // The current line's number (1-based) and the length read of it so far.
+    var line = 1
+    var length = 0
     while true {
       let n = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
       if n == 0 { break }
       if n < 0 {
         if errno == EINTR { continue }
-        throw CLIError("cannot read \(path == "-" ? "stdin" : path): \(errorText(errno))")
+        throw CLIError("cannot read \(name): \(errorText(errno))")
+      }
+      let tooLong = chunk.withUnsafeBufferPointer { b -> Bool in
+        for k in 0..<n {
+          if b[k] == 0x0A {
+            line += 1
+            length = 0
+          } else {
+            length += 1
+            if length > maxLine { return true }
+          }
+        }
+        return false
+      }
+      if tooLong {
+        throw CLIError(
+          "line \(line) of \(name) is longer than \(maxLine) bytes (the limit is "
+            + "store.max_payload plus 64 KiB); nothing was enqueued")
       }
       bytes.append(contentsOf: chunk[0..<n])
     }

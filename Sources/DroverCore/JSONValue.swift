@@ -1,13 +1,19 @@
 /// A JSON value, parsed and rendered without Foundation (the worker process stays small).
 ///
 /// Objects keep their key order, so rendered output follows the order given (the CLI's
-/// `--json` shapes rely on it). Integers that fit in `Int64` stay integers; other numbers are
-/// `double`.
+/// `--json` shapes rely on it). Parsing never changes data silently: integers that fit in
+/// `Int64` become `int`; every other number (a fraction, an exponent, `-0`, an integer too
+/// large for `Int64`, `1e400`) becomes `number` and keeps its text exactly as written, so
+/// rendering gives it back byte for byte. A key repeated in one object is refused (which of
+/// the two was meant cannot be known).
 public enum JSONValue: Sendable, Hashable {
   case null
   case bool(Bool)
   case int(Int64)
+  /// A number built in code; rendered in Swift's shortest round-trip form (null if not finite).
   case double(Double)
+  /// A number as written in parsed text (valid RFC 8259 number syntax), kept verbatim.
+  case number(String)
   case string(String)
   case array([JSONValue])
   case object([JSONField])
@@ -28,6 +34,10 @@ public enum JSONValue: Sendable, Hashable {
     switch self {
     case .int(let i): return i
     case .double(let d) where d.rounded() == d && abs(d) < 9.2e18: return Int64(d)
+    case .number(let text):
+      if let i = Int64(text) { return i }
+      guard let d = Double(text), d.rounded() == d, abs(d) < 9.2e18 else { return nil }
+      return Int64(d)
     default: return nil
     }
   }
@@ -36,6 +46,7 @@ public enum JSONValue: Sendable, Hashable {
     switch self {
     case .int(let i): return Double(i)
     case .double(let d): return d
+    case .number(let text): return Double(text)
     default: return nil
     }
   }
@@ -62,7 +73,7 @@ public enum JSONValue: Sendable, Hashable {
     switch self {
     case .null: "null"
     case .bool: "boolean"
-    case .int, .double: "number"
+    case .int, .double, .number: "number"
     case .string: "string"
     case .array: "array"
     case .object: "object"
@@ -115,7 +126,10 @@ public struct JSONError: Error, Sendable, Equatable, CustomStringConvertible {
 
 extension JSONValue {
   /// Parses one JSON text (RFC 8259): one value with optional surrounding white space.
-  /// Nesting deeper than 256 levels is refused.
+  /// Nesting deeper than 256 levels is refused, and so is a key repeated within one object
+  /// (the error names it). `text` is a Swift string, so it is valid UTF-8 by construction:
+  /// callers that start from bytes must check them first (`String(validating:)`) rather than
+  /// let invalid bytes become U+FFFD.
   public static func parse(_ text: String) throws(JSONError) -> JSONValue {
     var text = text
     let result: Result<JSONValue, JSONError> = text.withUTF8 { buf in
@@ -152,6 +166,7 @@ extension JSONValue {
       } else {
         out += "null"
       }
+    case .number(let text): out += text
     case .string(let s): JSONValue.renderString(s, into: &out)
     case .array(let a):
       out += "["
@@ -170,6 +185,13 @@ extension JSONValue {
       }
       out += "}"
     }
+  }
+
+  /// `s` as a quoted JSON string, cut to 60 characters, for error messages.
+  static func quoted(_ s: String) -> String {
+    var out = ""
+    renderString(s.count > 60 ? String(s.prefix(60)) + "…" : s, into: &out)
+    return out
   }
 
   /// Appends `s` as a quoted JSON string.
@@ -245,6 +267,7 @@ private struct JSONParser {
   mutating func object(depth: Int) throws(JSONError) -> JSONValue {
     i += 1
     var fields: [JSONField] = []
+    var seen: Set<String>? = nil
     skipSpace()
     if i < b.count, b[i] == 0x7D {
       i += 1
@@ -253,7 +276,19 @@ private struct JSONParser {
     while true {
       skipSpace()
       guard i < b.count, b[i] == 0x22 else { throw fail("expected a string key") }
+      let keyOffset = i
       let k = try string()
+      // Small objects (the usual payload) are checked by a scan; large ones by a set.
+      if fields.count < 16 {
+        for f in fields where f.key == k {
+          throw JSONError(offset: keyOffset, message: "duplicate key \(JSONValue.quoted(k))")
+        }
+      } else {
+        if seen == nil { seen = Set(fields.map(\.key)) }
+        guard seen!.insert(k).inserted else {
+          throw JSONError(offset: keyOffset, message: "duplicate key \(JSONValue.quoted(k))")
+        }
+      }
       skipSpace()
       guard i < b.count, b[i] == 0x3A else { throw fail("expected ':' after a key") }
       i += 1
@@ -393,8 +428,9 @@ private struct JSONParser {
       while i < b.count, (0x30...0x39).contains(b[i]) { i += 1 }
     }
     let text = String(decoding: UnsafeBufferPointer(rebasing: b[start..<i]), as: UTF8.self)
-    if isInt, let v = Int64(text) { return .int(v) }
-    guard let d = Double(text) else { throw fail("bad number") }
-    return .double(d)
+    // `-0` as an `int` would render as `0`: keep it as written.
+    let negativeZero = i - start == 2 && b[start] == 0x2D && b[start + 1] == 0x30
+    if isInt, !negativeZero, let v = Int64(text) { return .int(v) }
+    return .number(text)
   }
 }

@@ -136,12 +136,16 @@ public struct EnqueueParams: Sendable, Hashable {
   public var backoff: BackoffPolicy?
   /// Enqueue time (`created_at`).
   public var now: Timestamp
+  /// The largest payload `validate` accepts, in bytes of its text: the config's
+  /// `store.max_payload` (default 1 MiB), so that every enqueue path enforces it here.
+  public var maxPayload: Int
 
   public init(
     type: String, payload: String = "{}", priority: Int = 0, runAt: Timestamp? = nil,
     maxAttempts: Int = 20, uniqueKey: String? = nil, backoff: BackoffPolicy? = nil,
-    now: Timestamp = .now()
+    now: Timestamp = .now(), maxPayload: Int = ConfigLimits.defaultMaxPayload
   ) {
+    self.maxPayload = maxPayload
     self.type = type
     self.payload = payload
     self.priority = priority
@@ -155,21 +159,24 @@ public struct EnqueueParams: Sendable, Hashable {
 
 extension EnqueueParams {
   /// The checks every driver applies before inserting: a type, a payload that is a JSON
-  /// object's text (first non-blank character `{`), at least one attempt, no negative backoff.
+  /// object's text (first non-blank character `{`) of at most `maxPayload` bytes, at least one
+  /// attempt, no negative backoff.
   /// `index`/`count` name the job's place in a batch in the message.
   public func validate(index: Int = 0, of count: Int = 1, maxPayload: Int = .max)
     throws(StoreError)
   {
     let which = count == 1 ? "job" : "job \(index + 1) of \(count)"
     guard !type.isEmpty else { throw .invalidInput("\(which): the type is empty") }
-    let size = payload.utf8.count
-    guard size <= maxPayload else {
-      throw .invalidInput(
-        "\(which) (\(type)): the payload is \(size) bytes, above max_payload (\(maxPayload) bytes)")
-    }
     let first = payload.utf8.first { $0 != 0x20 && $0 != 0x09 && $0 != 0x0A && $0 != 0x0D }
     guard first == UInt8(ascii: "{") else {
       throw .invalidInput("\(which) (\(type)): the payload must be a JSON object")
+    }
+    let size = payload.utf8.count
+    let maxPayload = min(maxPayload, self.maxPayload)
+    guard size <= maxPayload else {
+      throw .invalidInput(
+        "\(which) (\(type)): the payload is \(size) bytes, more than max_payload "
+          + "(\(maxPayload) bytes)")
     }
     guard maxAttempts >= 1 else {
       throw .invalidInput("\(which) (\(type)): max_attempts must be at least 1")

@@ -40,7 +40,8 @@ final class ControlConnection {
   var lastProgress: MonotonicInstant
 
   /// Bytes of one request line at most; a longer line is refused and the peer dropped.
-  static let maxLine = 1 << 20
+  /// Room for the largest `store.max_payload` plus the request's other fields.
+  static let maxLine = Int(ConfigLimits.maxPayload.upperBound) + (64 << 10)
   /// Pending output above which the client is not read any more.
   static let highWater = 1 << 20
   /// Pending output below which a paused client is read again.
@@ -104,13 +105,16 @@ final class ControlConnection {
     }
   }
 
-  /// Next whole line (without its newline), or nil.
-  func nextLine() -> String? {
+  /// Next whole line (without its newline), or nil when none is complete yet. A line that is
+  /// not valid UTF-8 is a failure (to be answered with an error), never repaired to U+FFFD:
+  /// a payload must not change silently on its way to the store.
+  func nextLine() -> Result<String, ControlError>? {
     guard let nl = input[inputStart...].firstIndex(of: 0x0A) else { return nil }
     var line = input[inputStart..<nl]
     if line.last == 0x0D { line = line.dropLast() }
-    let s = String(decoding: line, as: UTF8.self)
+    let s = String(validating: line, as: UTF8.self)
     inputStart = nl + 1
-    return s
+    guard let s else { return .failure(ControlError("the request line is not valid UTF-8")) }
+    return .success(s)
   }
 }

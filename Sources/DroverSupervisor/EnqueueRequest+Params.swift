@@ -8,20 +8,24 @@ extension EnqueueRequest {
   /// `max_attempts` gets its pool's (`config.pool(forType:)`), else 20; `delay` and `at` become
   /// `run_at`.
   public func params(now: Timestamp, config: DroverConfig) -> EnqueueParams {
-    params(now: now, pool: config.pool(forType: type))
+    params(now: now, pool: config.pool(forType: type), maxPayload: config.store.maxPayload)
   }
 
   /// `params(now:config:)` with the job's pool (nil: no pool runs the type) already looked up.
-  public func params(now: Timestamp, pool: PoolConfig?) -> EnqueueParams {
-    params(now: now, defaultMaxAttempts: pool?.maxAttempts ?? 20)
+  public func params(
+    now: Timestamp, pool: PoolConfig?, maxPayload: Int = ConfigLimits.defaultMaxPayload
+  ) -> EnqueueParams {
+    params(now: now, defaultMaxAttempts: pool?.maxAttempts ?? 20, maxPayload: maxPayload)
   }
 
-  /// `params(now:config:)` with the default attempt budget already looked up.
-  public func params(now: Timestamp, defaultMaxAttempts: Int) -> EnqueueParams {
+  /// `params(now:config:)` with the default attempt budget and payload limit already looked up.
+  public func params(
+    now: Timestamp, defaultMaxAttempts: Int, maxPayload: Int = ConfigLimits.defaultMaxPayload
+  ) -> EnqueueParams {
     let runAt = at ?? delay.map { now.adding($0) } ?? now
     return EnqueueParams(
       type: type, payload: payload.render(), priority: priority, runAt: runAt,
       maxAttempts: maxAttempts ?? defaultMaxAttempts, uniqueKey: uniqueKey, backoff: backoff,
-      now: now)
+      now: now, maxPayload: maxPayload)
   }
 }

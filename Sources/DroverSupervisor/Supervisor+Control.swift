@@ -128,10 +128,15 @@ extension Supervisor {
         c.backlog = c.input[c.inputStart...].contains(0x0A)
         break
       }
-      guard let line = c.nextLine() else { break }
+      guard let next = c.nextLine() else { break }
       n += 1
-      if line.isEmpty { continue }
-      answer(line, on: c)
+      switch next {
+      case .success(let line):
+        if line.isEmpty { continue }
+        answer(line, on: c)
+      case .failure(let error):
+        c.fill(c.reserve(), ControlReply.failure(error.message).line)
+      }
     }
     // An `events` request gave the socket to its streaming thread: what else the peer sent
     // is not for the loop.

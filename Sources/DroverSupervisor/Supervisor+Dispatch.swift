@@ -206,6 +206,30 @@ extension Supervisor {
       }
       let j = jobs[next]
       next += 1
+      // A frame the worker would refuse (over `maxFrameSize`) would kill it at every dispatch
+      // and spend the attempts of the jobs beside it: fail only this job, permanently.
+      let before = w.outBuffer.count
+      FrameEncoder.append(
+        SupervisorMessage.assign(
+          Assignment(
+            id: j.id, attempt: j.attempt, maxAttempts: j.maxAttempts, type: j.type,
+            payload: j.payload)),
+        to: &w.outBuffer)
+      let frameSize = w.outBuffer.count - before - 4
+      if frameSize > maxFrameSize {
+        w.outBuffer.removeLast(w.outBuffer.count - before)
+        pendingFinishes.append(
+          FinishParams(
+            id: j.id,
+            settlement: .outcome(
+              .permanent(
+                "its assignment frame is \(frameSize) bytes, more than the worker frame limit "
+                  + "(\(maxFrameSize) bytes); the payload is \(j.payload.utf8.count) bytes "
+                  + "(store.max_payload refuses such payloads at enqueue)")),
+            backoff: p.config.backoff))
+        pendingFinishInfo.append(FinishInfo(type: j.type, pool: p.name, workerPID: 0))
+        continue
+      }
       w.inFlight.append(
         WorkerHandle.InFlight(id: j.id, attempt: j.attempt, type: j.type, assignedAt: now))
       w.promoteStarted(now: now)
@@ -215,12 +239,6 @@ extension Supervisor {
             at: wall,
             .started(id: j.id, type: j.type, attempt: j.attempt, pool: p.name, workerPID: w.pid)))
       }
-      FrameEncoder.append(
-        SupervisorMessage.assign(
-          Assignment(
-            id: j.id, attempt: j.attempt, maxAttempts: j.maxAttempts, type: j.type,
-            payload: j.payload)),
-        to: &w.outBuffer)
     }
   }
 
@@ -232,7 +250,7 @@ extension Supervisor {
     valid.reserveCapacity(pendingEnqueues.count)
     for e in pendingEnqueues {
       let pool = config.pool(forType: e.request.type)
-      let params = e.request.params(now: now, pool: pool)
+      let params = e.request.params(now: now, pool: pool, maxPayload: config.store.maxPayload)
       do throws(StoreError) {
         try params.validate(maxPayload: config.store.maxPayload)
       } catch {

@@ -60,6 +60,24 @@ public struct EnqueueRequest: Sendable, Hashable {
     self.backoff = backoff
   }
 
+  /// Why `delay` cannot be used, or nil: a delay beyond `ConfigLimits.maxScheduleAhead`
+  /// (100 years) is refused rather than saturated (it is a mistake, and it must never wrap to
+  /// a date in the past and run at once). The text follows the field's name in an error.
+  public static func delayProblem(_ delay: Duration) -> String? {
+    guard delay > ConfigLimits.maxScheduleAhead else { return nil }
+    return "must be at most \(DurationText.format(ConfigLimits.maxScheduleAhead)) (100 years), "
+      + "got \(DurationText.format(delay))"
+  }
+
+  /// Why `at` cannot be used at time `now`, or nil: more than
+  /// `ConfigLimits.maxScheduleAhead` (100 years) ahead is refused. A time in the past is fine
+  /// (the job is due at once).
+  public static func atProblem(_ at: Timestamp, now: Timestamp) -> String? {
+    let limit = now.adding(ConfigLimits.maxScheduleAhead)
+    guard at > limit else { return nil }
+    return "must be at most 100 years ahead (before \(limit.rfc3339)), got \(at.rfc3339)"
+  }
+
   /// Reads one request object; `ignoring` names extra keys allowed (e.g. `cmd`). Errors name
   /// the offending key.
   public static func parse(
@@ -85,7 +103,7 @@ public struct EnqueueRequest: Sendable, Hashable {
       r.payload = p
     }
     if let p = v["priority"], !p.isNull {
-      guard let n = p.intValue, let i = Int(exactly: n), abs(i) <= 1_000_000 else {
+      guard let n = p.intValue, let i = Int(exactly: n), ConfigLimits.priority.contains(i) else {
         throw ControlError("\"priority\" must be an integer between -1000000 and 1000000")
       }
       r.priority = i
@@ -94,12 +112,14 @@ public struct EnqueueRequest: Sendable, Hashable {
       guard let s = d.stringValue, let dur = DurationText.parse(s) else {
         throw ControlError("\"delay\" must be a duration such as \"250ms\", \"30s\" or \"5m\"")
       }
+      if let problem = delayProblem(dur) { throw ControlError("\"delay\" \(problem)") }
       r.delay = dur
     }
     if let a = v["at"], !a.isNull {
       guard let s = a.stringValue, let t = Timestamp.parse(s) else {
         throw ControlError("\"at\" must be an RFC 3339 time such as \"2026-11-23T16:11:02Z\"")
       }
+      if let problem = atProblem(t, now: .now()) { throw ControlError("\"at\" \(problem)") }
       r.at = t
     }
     if r.delay != nil && r.at != nil {
@@ -119,10 +139,12 @@ public struct EnqueueRequest: Sendable, Hashable {
     }
     if let b = v["backoff"], !b.isNull {
       guard let base = b["base"]?.stringValue.flatMap(DurationText.parse),
-        let cap = b["cap"]?.stringValue.flatMap(DurationText.parse), base <= cap
+        let cap = b["cap"]?.stringValue.flatMap(DurationText.parse), base <= cap,
+        ConfigLimits.backoff.contains(base), ConfigLimits.backoff.contains(cap)
       else {
         throw ControlError(
-          "\"backoff\" must be {\"base\": DURATION, \"cap\": DURATION} with base ≤ cap")
+          "\"backoff\" must be {\"base\": DURATION, \"cap\": DURATION} with base ≤ cap ≤ "
+            + DurationText.format(ConfigLimits.backoff.upperBound))
       }
       r.backoff = BackoffPolicy(base: base, cap: cap)
     }

@@ -135,8 +135,10 @@ public enum WorkerRuntime {
       } else {
         do { outcome = try handler(ctx) } catch { outcome = .retryable("\(error)") }
       }
-      state.finished(a.id)
+      // The outcome is on the socket before the job stops counting as in flight: a shutting-down
+      // worker exits as soon as nothing is in flight, and must not take an outcome with it.
       out.send(.outcome(a.id, outcome))
+      state.finished(a.id)
       if state.shutdownComplete() {
         ExecChildren.shared.sweepAll()
         exit(WorkerExit.normal)
@@ -152,6 +154,9 @@ final class WorkerState: @unchecked Sendable {
   private var pending: [Assignment] = []
   private var head = 0
   private var running: [JobID: JobContext] = [:]
+  /// Assignments taken by an executor and not yet finished (a superset of `running`: an
+  /// assignment counts from the moment it is taken, before its context exists).
+  private var inFlight = 0
   private var cancelledEarly: Set<JobID> = []
   private var shuttingDown = false
 
@@ -167,11 +172,12 @@ final class WorkerState: @unchecked Sendable {
   func next() -> Assignment? {
     monitor.locked {
       while head == pending.count {
-        if shuttingDown && running.isEmpty { exit(WorkerExit.normal) }
+        if shuttingDown && inFlight == 0 { exit(WorkerExit.normal) }
         monitor.wait()
       }
       let a = pending[head]
       head += 1
+      inFlight += 1
       if head > 1024, head * 2 > pending.count {
         pending.removeFirst(head)
         head = 0
@@ -190,6 +196,7 @@ final class WorkerState: @unchecked Sendable {
   func finished(_ id: JobID) {
     monitor.locked {
       running[id] = nil
+      inFlight -= 1
       monitor.broadcast()
     }
   }
@@ -219,13 +226,13 @@ final class WorkerState: @unchecked Sendable {
   func beginShutdown() {
     monitor.locked {
       shuttingDown = true
-      if running.isEmpty && head == pending.count { exit(WorkerExit.normal) }
+      if inFlight == 0 && head == pending.count { exit(WorkerExit.normal) }
       monitor.broadcast()
     }
   }
 
   func shutdownComplete() -> Bool {
-    monitor.locked { shuttingDown && running.isEmpty && head == pending.count }
+    monitor.locked { shuttingDown && inFlight == 0 && head == pending.count }
   }
 }
 

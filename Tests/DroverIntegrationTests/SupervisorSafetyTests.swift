@@ -50,9 +50,10 @@ extension SupervisorTests {
       }
       #expect(replies > 0)
 
-      // A line over the limit (1 MiB): an error or a hang-up, and the supervisor stays up.
+      // A line over the limit (8 MiB + 64 KiB: room for the largest max_payload): an error or a
+      // hang-up, and the supervisor stays up.
       let huge = try ControlSocket(path: h.socketPath)
-      let big = [UInt8](repeating: UInt8(ascii: "a"), count: 3 << 20) + [0x0A]
+      let big = [UInt8](repeating: UInt8(ascii: "a"), count: 9 << 20) + [0x0A]
       try? huge.send(big, timeout: .seconds(10))
       if let line = try? huge.readLine(timeout: .seconds(10)) {
         #expect(line.contains("\"ok\":false") && line.contains("longer"), "\(line.prefix(200))")

@@ -151,7 +151,7 @@ import Testing
     let v = try JSONValue.parse(text)
     #expect(v["b"] == .int(1))
     #expect(v["s"]?.stringValue == "q\"\\\né😀")
-    #expect(v["d"] == .double(1.5))
+    #expect(v["d"]?.doubleValue == 1.5)
     #expect(v.render().hasPrefix(#"{"b":1,"a":[true,false,null],"#))
     #expect(try JSONValue.parse(v.render()) == v)
   }

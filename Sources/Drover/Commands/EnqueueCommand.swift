@@ -4,6 +4,10 @@ import DroverStore
 import DroverSupervisor
 import DroverWire
 
+#if canImport(Glibc)
+  import Glibc
+#endif
+
 /// `drover enqueue TYPE [JSON] …` and `drover enqueue --batch FILE|-`.
 struct EnqueueCommand: ParsableCommand {
   static let configuration = CommandConfiguration(
@@ -56,10 +60,24 @@ struct EnqueueCommand: ParsableCommand {
   var batch: String?
 
   func run() throws {
+    try Self.checkArgumentsAreUTF8()
     if let batch {
       try runBatch(batch)
     } else {
       try runSingle()
+    }
+  }
+
+  /// Swift repairs invalid UTF-8 in `CommandLine.arguments` to U+FFFD, which would change a
+  /// payload silently; the raw `argv` bytes are checked instead, and such an argument refused.
+  static func checkArgumentsAreUTF8() throws(CLIError) {
+    for n in 1..<Int(CommandLine.argc) {
+      guard let raw = CommandLine.unsafeArgv[n] else { continue }
+      let bytes = UnsafeBufferPointer(start: raw, count: strlen(raw))
+      let valid = bytes.withMemoryRebound(to: UInt8.self) {
+        String(validating: $0, as: UTF8.self) != nil
+      }
+      if !valid { throw .usage("argument \(n) is not valid UTF-8") }
     }
   }
 
@@ -93,11 +111,13 @@ struct EnqueueCommand: ParsableCommand {
       guard let duration = DurationText.parse(d) else {
         throw .usage("--delay: \"\(d)\" is not a duration (e.g. 250ms, 30s, 5m, 1h, 7d)")
       }
+      if let problem = EnqueueRequest.delayProblem(duration) { throw .usage("--delay \(problem)") }
       r.delay = duration
     case (nil, let a?):
       guard let t = Timestamp.parse(a) else {
         throw .usage("--at: \"\(a)\" is not an RFC 3339 time (e.g. 2026-11-23T16:11:02Z)")
       }
+      if let problem = EnqueueRequest.atProblem(t, now: .now()) { throw .usage("--at \(problem)") }
       r.at = t
     case (nil, nil): break
     }
@@ -137,7 +157,7 @@ struct EnqueueCommand: ParsableCommand {
       throw .usage("--batch takes no TYPE, JSON or job flags: put them on the batch lines")
     }
     let config = try options.load()
-    let bytes = try FileInput.readAll(path)
+    let bytes = try FileInput.readAll(path, maxLine: config.store.maxPayload + (64 << 10))
     let name = path == "-" ? "stdin" : path
     let now = Timestamp.now()
     var params: [EnqueueParams] = []
@@ -159,7 +179,9 @@ struct EnqueueCommand: ParsableCommand {
         throw fail(String(describing: error))
       }
       if seenTypes.insert(request.type).inserted { types.append(request.type) }
-      params.append(request.params(now: now, config: config))
+      let p = request.params(now: now, config: config)
+      do throws(StoreError) { try p.validate() } catch { throw fail(error.description) }
+      params.append(p)
     }
     let context = try CommandContext(config: config)
     warnIfNoPool(for: types, config: config)
