@@ -48,6 +48,11 @@ public struct StoreConfig: Sendable, Equatable {
   /// Whether `path` may be a symbolic link (`allow_symlink`, default false: a link is refused,
   /// so nobody can point a root supervisor's store at another file).
   public var allowSymlink: Bool
+  /// The mode of the files the store creates (`file_mode`): 0o600 (default: only the
+  /// supervisor's user reads payloads) or 0o640 (its group too: the control socket's group,
+  /// whose members may then run read-only commands such as `jobs list`). Applied at start-up
+  /// to the store's existing files as well, whatever the umask.
+  public var fileMode: UInt32 = 0o600
 
   public init(
     path: String, synchronous: Synchronous = .normal,

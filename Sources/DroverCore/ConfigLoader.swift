@@ -75,7 +75,7 @@ public enum ConfigLoader {
     guard let s else { return store }
     try s.rejectUnknownKeys([
       "path", "synchronous", "retain_completed", "retain_dead", "url", "max_payload",
-      "allow_symlink",
+      "allow_symlink", "file_mode",
     ])
     if let p = try s.nonEmptyString("path") { store.path = absolutePath(p.value, relativeTo: base) }
     if let sync = try s.string("synchronous") {
@@ -108,6 +108,17 @@ public enum ConfigLoader {
           "must be true or false, got \(describe(entry.value))")
       }
       store.allowSymlink = allow
+    }
+    if let mode = try s.string("file_mode") {
+      switch mode.value {
+      case "0600": store.fileMode = 0o600
+      case "0640": store.fileMode = 0o640
+      default:
+        throw s.error(
+          "file_mode", line: mode.line,
+          "must be \"0600\" (owner only) or \"0640\" (owner and group may read), "
+            + "got \"\(mode.value)\"")
+      }
     }
     return store
   }

@@ -50,13 +50,15 @@ public final class SQLiteStore: JobStore {
   ///   - busyTimeout: how long a write waits for another process's write lock before failing.
   ///   - allowSymlink: whether `path` may be a symbolic link (`-wal`, `-shm` and `.lock` never
   ///     may).
+  ///   - fileMode: the mode of the store's files (0o600 or 0o640), set on creation and on the
+  ///     files that already exist.
   /// - Throws: `.notADroverDatabase` (file untouched), `.cannotOpen` (also for a refused link,
   ///   and for a missing or empty file whose lock file says a store existed: it was deleted or
   ///   replaced, and a new one would reuse its job ids), or what SQLite reported (`.busy`,
   ///   `.readOnly`, `.unavailable`, …).
   public init(
     path: String, synchronous: StoreConfig.Synchronous = .normal,
-    busyTimeout: Duration = .seconds(10), allowSymlink: Bool = false
+    busyTimeout: Duration = .seconds(10), allowSymlink: Bool = false, fileMode: UInt32 = 0o600
   ) throws(StoreError) {
     try StoreFiles.refuseSymlinks(storePath: path, allowSymlink: allowSymlink)
     var size = try SQLiteSchema.fileSize(path: path)
@@ -66,7 +68,10 @@ public final class SQLiteStore: JobStore {
       if (size ?? 0) == 0 { try StoreFiles.refuseLostStore(path) }
     }
     if let size, size > 0 { try SQLiteSchema.inspect(path: path, busyTimeout: busyTimeout) }
-    if size == nil { try StoreFiles.createStoreFile(path) }
+    if size == nil {
+      try StoreFiles.createStoreFile(
+        path, mode: mode_t(fileMode), throughLink: allowSymlink && StoreFiles.isSymlink(path))
+    }
     let db = try SQLiteConnection(path: path, create: false, noFollow: !allowSymlink)
     db.setBusyTimeout(busyTimeout)
     let identity = StoreFiles.identity(of: path)
@@ -83,6 +88,7 @@ public final class SQLiteStore: JobStore {
       PRAGMA temp_store = MEMORY;
       PRAGMA cache_size = -16384;
       """)
+    StoreFiles.applyMode(storePath: path, mode: mode_t(fileMode), allowSymlink: allowSymlink)
     self.db = db
     self.path = path
     self.isReadOnly = false

@@ -31,7 +31,7 @@ public enum StoreFactory {
     case .readWrite:
       let store = try SQLiteStore(
         path: config.path, synchronous: config.synchronous, busyTimeout: busyTimeout,
-        allowSymlink: config.allowSymlink)
+        allowSymlink: config.allowSymlink, fileMode: config.fileMode)
       store.maxPayload = config.maxPayload
       return store
     case .readOnly:

@@ -8,8 +8,9 @@ import DroverCore
 /// replaced file is recognised, and the lock file that remembers that a store existed.
 ///
 /// - Every file the driver creates (the store, its `-wal` and `-shm`, which SQLite creates with
-///   the main file's mode, and `PATH.lock`) is created 0600 whatever the umask: the store holds
-///   every payload. An existing file keeps the mode its operator gave it.
+///   the main file's mode, and `PATH.lock`) is created 0600 (or 0640 with `[store] file_mode`)
+///   whatever the umask: the store holds every payload. A read-write open sets the same mode on
+///   the files that exist, so a changed `file_mode` takes effect at the next start.
 /// - The store path may be a symbolic link only with `[store] allow_symlink = true` (it is the
 ///   operator's choice of path); `-wal`, `-shm` and `.lock` are never followed when they are
 ///   links (someone else's choice: a link would make a root supervisor write through it).
@@ -76,17 +77,24 @@ enum StoreFiles {
     }
   }
 
-  /// Creates an empty store file 0600 (exclusive, never through a link), umask-proof, so
-  /// SQLite, which creates `-wal` and `-shm` with the main file's mode, makes those 0600 too.
+  /// Creates an empty store file with `mode` (exclusive, never through a link), umask-proof, so
+  /// SQLite, which creates `-wal` and `-shm` with the main file's mode, gives them `mode` too.
   /// Harmless when another process created the file meanwhile.
-  static func createStoreFile(_ path: String) throws(StoreError) {
-    let fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o600)
+  /// With `throughLink` (an allowed link whose target is missing) the link is followed and its
+  /// target created: `O_EXCL` never follows a link.
+  static func createStoreFile(_ path: String, mode: mode_t, throughLink: Bool = false)
+    throws(StoreError)
+  {
+    let flags =
+      throughLink
+      ? O_RDWR | O_CREAT | O_CLOEXEC : O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC
+    let fd = open(path, flags, mode)
     guard fd >= 0 else {
       if errno == EEXIST { return }
       throw .cannotOpen(path: path, reason: String(cString: strerror(errno)))
     }
     defer { close(fd) }
-    guard fchmod(fd, 0o600) == 0 else {
+    guard fchmod(fd, mode) == 0 else {
       throw .cannotOpen(path: path, reason: "fchmod: \(String(cString: strerror(errno)))")
     }
   }
@@ -94,14 +102,39 @@ enum StoreFiles {
   /// Opens the lock file read-write without following a link, creating it 0600 (umask-proof)
   /// when missing. Returns the descriptor and whether it was created; -1 with `errno` set on
   /// failure.
-  static func openLockFile(_ path: String) -> (fd: Int32, created: Bool) {
-    let fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o600)
+  static func openLockFile(_ path: String, mode: mode_t = 0o600) -> (fd: Int32, created: Bool) {
+    let fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode)
     if fd >= 0 {
-      _ = fchmod(fd, 0o600)
+      _ = fchmod(fd, mode)
       return (fd, true)
     }
     guard errno == EEXIST else { return (-1, false) }
     return (open(path, O_RDWR | O_NOFOLLOW | O_CLOEXEC), false)
+  }
+
+  /// Gives the store's files that exist (the store, `-wal`, `-shm`, `.lock`) exactly `mode`,
+  /// never through a link (the store itself may be one with `allowSymlink`). Files owned by
+  /// someone else are left as they are: a shared store's mode is its owner's business.
+  static func applyMode(storePath: String, mode: mode_t, allowSymlink: Bool) {
+    // With an allowed link, SQLite's `-wal` and `-shm` live beside the link's target.
+    var beside = storePath
+    if allowSymlink, isSymlink(storePath), let real = realpath(storePath, nil) {
+      beside = String(cString: real)
+      free(real)
+    }
+    let files = [
+      (storePath, allowSymlink), (beside + "-wal", false), (beside + "-shm", false),
+      (lockPath(storePath), false),
+    ]
+    for (file, follow) in files {
+      let fd = open(file, O_RDONLY | O_CLOEXEC | (follow ? 0 : O_NOFOLLOW))
+      guard fd >= 0 else { continue }
+      var st = stat()
+      if fstat(fd, &st) == 0, st.st_uid == geteuid(), st.st_mode & 0o777 != mode {
+        _ = fchmod(fd, mode)
+      }
+      close(fd)
+    }
   }
 
   /// The lock file's text: the holder's pid alone on the first line (`-` when none), then a

@@ -10,7 +10,7 @@ import DroverWire
 /// Backpressure: a client that does not take its replies is not read any more (its requests
 /// wait in its own socket buffer) while its output is above ``highWater`` or it has
 /// ``maxInFlight`` requests unanswered, and is read again below ``lowWater``. It is dropped
-/// when its output passes ``hardLimit`` or none of it was taken for ``stallLimit``.
+/// when its output passes ``hardLimit`` or none of it was taken for `SupervisorOptions.clientStallLimit`.
 final class ControlConnection {
   let fd: Int32
   let peerUID: UInt32
@@ -53,8 +53,6 @@ final class ControlConnection {
   static let maxInFlight = 1024
   /// Requests handled per client per loop turn: one client cannot hold a turn.
   static let linesPerTurn = 256
-  /// A client whose pending output was not taken for this long is dropped.
-  static let stallLimit: Duration = .seconds(60)
   /// Connections served at once; more are told so in one line and closed.
   static let maxConnections = 256
 

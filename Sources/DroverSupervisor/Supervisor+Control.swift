@@ -243,13 +243,12 @@ extension Supervisor {
   }
 
   /// Drops clients that took none of their pending output for
-  /// ``ControlConnection/stallLimit``.
+  /// `SupervisorOptions.clientStallLimit`.
   func dropStalledClients(now: MonotonicInstant) {
+    let limit = options.clientStallLimit
     for c in Array(connections.values) where !c.output.isEmpty {
-      if now - c.lastProgress > ControlConnection.stallLimit {
-        log(
-          .warning,
-          "dropping a control client that took no reply for \(ControlConnection.stallLimit)")
+      if now - c.lastProgress > limit {
+        log(.warning, "dropping a control client that took no reply for \(limit)")
         closeControl(c)
       }
     }

@@ -59,6 +59,44 @@ extension SupervisorTests {
       _ = sent
     }
 
+    /// A client that takes none of its replies for the stall limit (60 s; 1.5 s here) is
+    /// dropped, and the supervisor goes on serving others.
+    @Test func aClientThatTakesNoRepliesIsDroppedAfterTheStallLimit() throws {
+      let h = try SupervisorHarness(pools: Self.noop)
+      try h.start(flags: SupervisorHarness.fastFlags + ["--client-stall-ms", "1500"])
+      let hog = try ControlSocket(path: h.socketPath)
+      let line = Array((#"{"cmd":"status"}"# + "\n").utf8)
+      let chunk = [UInt8]((0..<2000).flatMap { _ in line })
+      // Enough requests that the replies fill the socket's buffers and stay pending.
+      let end = ContinuousClock.now + .seconds(2)
+      while ContinuousClock.now < end {
+        let n = chunk.withUnsafeBytes {
+          send(hog.fd, $0.baseAddress!, $0.count, Int32(MSG_NOSIGNAL) | Int32(MSG_DONTWAIT))
+        }
+        if n <= 0 { usleep(1000) }
+      }
+      try h.waitUntil("the client is dropped", timeout: .seconds(30)) {
+        h.log().contains("dropping a control client that took no reply")
+      }
+      // The connection ends: end of file after what the kernel had buffered, or a reset (the
+      // supervisor closed it with the client's unread requests in its buffer).
+      var ended = false
+      for _ in 0..<1_000_000 {
+        do {
+          guard try hog.readLine() != nil else {
+            ended = true
+            break
+          }
+        } catch {
+          ended = "\(error)".contains("read failed")
+          break
+        }
+      }
+      #expect(ended, "the dropped client's connection ended")
+      #expect(try h.state() == "running")
+      _ = try h.enqueueViaSocket("noop")
+    }
+
     /// Past the connection cap a new client is told so and closed; the others keep working,
     /// and once some close, new ones are accepted again.
     @Test func connectionsPastTheCapAreRefusedWithAReason() throws {

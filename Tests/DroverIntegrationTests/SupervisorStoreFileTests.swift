@@ -28,6 +28,25 @@ extension SupervisorTests {
       #expect(cli.stderrText.contains(".lock"), "\(cli.stderrText)")
     }
 
+    /// The store replaced under a running supervisor by another file (a restore from backup,
+    /// a `mv`): it notices at the tick and exits non-zero rather than write into a file no
+    /// one will read, and the replacement is left as it was.
+    @Test func aReplacedStoreStopsTheSupervisor() throws {
+      let h = try SupervisorHarness(pools: Self.noopPool)
+      let other = h.dir.file("other.db")
+      let cli = try h.drover(["enqueue", "noop", "{}"])
+      #expect(cli.exitCode == 0, "\(cli.stderrText)")
+      // A copy of the store, made before the supervisor runs (the lock file stays the same).
+      let copy = try ChildProcess.run("/bin/cp", [h.storePath, other])
+      #expect(copy.exitCode == 0)
+      try h.start()
+      _ = try h.enqueue("noop")
+      #expect(rename(other, h.storePath) == 0)
+      let out = try h.waitForExit(timeout: .seconds(30))
+      #expect(out.exitCode != 0)
+      #expect(h.log().contains("deleted or replaced"), "\(h.logTail())")
+    }
+
     /// Pages overwritten with garbage: serve refuses to start, naming the file, never READY.
     @Test func anOverwrittenStoreIsRefusedAtStart() throws {
       let h = try SupervisorHarness(pools: Self.noopPool)

@@ -27,6 +27,7 @@ struct ServeCommand: ParsableCommand {
   @Option(help: .hidden) var heartbeatTimeoutMS: Int?
   @Option(help: .hidden) var stopGraceMS: Int?
   @Option(help: .hidden) var pruneIntervalMS: Int?
+  @Option(help: .hidden) var clientStallMS: Int?
 
   func run() throws {
     // Before any other thread exists: signals are read from a signalfd by the loop.
@@ -52,6 +53,7 @@ struct ServeCommand: ParsableCommand {
     if let ms = heartbeatTimeoutMS { opts.heartbeatTimeout = .milliseconds(ms) }
     if let ms = stopGraceMS { opts.stopGrace = .milliseconds(ms) }
     if let ms = pruneIntervalMS { opts.pruneInterval = .milliseconds(ms) }
+    if let ms = clientStallMS { opts.clientStallLimit = .milliseconds(ms) }
     let supervisor: Supervisor
     do {
       supervisor = try Supervisor(
