@@ -23,12 +23,20 @@ struct ConfigOptions: ParsableArguments {
     return ConfigLoader.resolvePath(explicit: explicit ?? config, environment: environment)
   }
 
+  /// A config error as one line: the first problem, and how many more `config check` lists.
+  static func oneLine(_ error: ConfigError) -> String {
+    let more = error.others.count
+    guard more > 0 else { return error.description }
+    return error.description
+      + " (and \(more) more problem\(more == 1 ? "" : "s"): drover config check)"
+  }
+
   /// Loads and validates the whole config, or fails with its one-line error.
   func load() throws(CLIError) -> DroverConfig {
     do {
-      return try ConfigLoader.load(path: resolvedPath())
+      return try ConfigLoader.load(path: resolvedPath(), knownHandlers: DroverCLI.knownHandlers)
     } catch {
-      throw CLIError(error.description)
+      throw CLIError(Self.oneLine(error))
     }
   }
 }

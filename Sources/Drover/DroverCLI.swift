@@ -13,6 +13,9 @@ public enum DroverCLI {
   /// command runs; read-only after that.
   nonisolated(unsafe) static var handlers = HandlerRegistry()
 
+  /// The names a pool's `handler` may take: the registered handlers and `exec`.
+  static var knownHandlers: Set<String> { Set(handlers.names + ["exec"]) }
+
   /// The entry point for an application that embeds Drover with its own Swift handlers:
   /// register them, then call this from its `main.swift`. Pools name them with `handler =`.
   public static func main(handlers: HandlerRegistry) {
@@ -68,6 +71,7 @@ struct DroverCommand: ParsableCommand {
       errors go to stderr, errors as one line `drover: …` with exit status 1 (64 for a bad \
       argument).
       """,
+    version: DroverVersion.current,
     subcommands: [
       ServeCommand.self, WorkerCommand.self, EnqueueCommand.self, JobsCommand.self,
       DeadCommand.self, CtlCommand.self, ConfigCommand.self, BenchCommand.self,

@@ -155,12 +155,22 @@ public struct ConfigError: Error, Sendable, Equatable, CustomStringConvertible {
   public var key: String?
   /// What is wrong, e.g. `min (5) is greater than max (2)`.
   public var message: String
+  /// The problems found after this one (the loader checks every section and every pool, so
+  /// `config check` can list them all). Not part of `description`, which stays one line.
+  public var others: [ConfigError] = []
 
   public init(file: String? = nil, line: Int? = nil, key: String? = nil, message: String) {
     self.file = file
     self.line = line
     self.key = key
     self.message = message
+  }
+
+  /// This problem and every other one found, in file order.
+  public var all: [ConfigError] {
+    var first = self
+    first.others = []
+    return ([first] + others).sorted { ($0.line ?? 0) < ($1.line ?? 0) }
   }
 
   /// One line: `drover.toml:12: pools.email.max: min (5) is greater than max (2)`.

@@ -26,11 +26,21 @@ extension ConfigLoader {
         message: message)
     }
 
-    /// Throws for the first key (in file order) that is not in `allowed`.
+    /// Throws for the keys that are not in `allowed`: the first, with the others in its
+    /// `others`; each suggests the allowed key it is closest to (`mxa_attempts` → did you mean
+    /// `max_attempts`?).
     func rejectUnknownKeys(_ allowed: [String]) throws(ConfigError) {
+      var found: [ConfigError] = []
       for entry in table.entries where !allowed.contains(entry.key) {
-        throw error(entry.key, line: entry.line, "unknown key")
+        var message = "unknown key"
+        if let near = ConfigLoader.nearest(entry.key, among: allowed) {
+          message += " (did you mean \(TOMLKey.basicString(near))?)"
+        }
+        found.append(error(entry.key, line: entry.line, message))
       }
+      guard var first = found.first else { return }
+      first.others = Array(found.dropFirst())
+      throw first
     }
 
     /// A nested table, or nil when `key` is absent.

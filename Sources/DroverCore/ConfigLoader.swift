@@ -26,12 +26,20 @@ public enum ConfigLoader {
   ///
   /// The file must be UTF-8 and at most 4 MiB (a guard against pointing at a device or a
   /// huge file by mistake). An empty `path` is an error, not the working directory.
-  public static func load(path: String) throws(ConfigError) -> DroverConfig {
+  /// With `knownHandlers` (the built-ins, `exec` and the application's registered handlers)
+  /// the config is also checked against this host: a pool naming another handler, or an
+  /// `exec` program that does not exist or is not executable, is an error (such a pool's
+  /// workers could never start; it would only crash-loop). Without, only the text is checked.
+  public static func load(path: String, knownHandlers: Set<String>? = nil) throws(ConfigError)
+    -> DroverConfig
+  {
     if path.isEmpty { throw ConfigError(message: "the config path is empty") }
     let absolute = absolutePath(path, relativeTo: currentDirectory())
     let bytes = try readFile(absolute, label: path)
     let text = try decodeUTF8(bytes, file: path)
-    var config = try parse(text: text, file: path, baseDirectory: parentDirectory(of: absolute))
+    var config = try parse(
+      text: text, file: path, baseDirectory: parentDirectory(of: absolute),
+      knownHandlers: knownHandlers)
     config.sourcePath = absolute
     return config
   }
@@ -39,29 +47,43 @@ public enum ConfigLoader {
   /// Parses and validates config `text`. `file` only labels errors; relative paths resolve
   /// against `baseDirectory` (itself made absolute against the working directory when it is
   /// not). The result's `sourcePath` is nil: `load(path:)` sets it.
-  public static func parse(text: String, file: String?, baseDirectory: String)
-    throws(ConfigError) -> DroverConfig
-  {
+  public static func parse(
+    text: String, file: String?, baseDirectory: String, knownHandlers: Set<String>? = nil
+  ) throws(ConfigError) -> DroverConfig {
     let root = try TOMLParser.parse(text, file: file)
     let base = absolutePath(baseDirectory, relativeTo: currentDirectory())
     let doc = Section(file: file, path: [], table: root, line: nil)
-    for entry in root.entries {
-      switch entry.key {
-      case "store", "control", "http", "supervisor", "pools":
-        continue
-      default:
-        throw doc.error(
-          entry.key, line: entry.line,
-          entry.value.table == nil ? "unknown key" : "unknown section")
+    // Every section is checked even after one failed: all problems are reported at once.
+    let problems = ConfigProblems()
+    let sections = ["store", "control", "http", "supervisor", "pools"]
+    for entry in root.entries where !sections.contains(entry.key) {
+      var message = entry.value.table == nil ? "unknown key" : "unknown section"
+      if let near = nearest(entry.key, among: sections) {
+        message += " (did you mean \(TOMLKey.basicString(near))?)"
       }
+      problems.record(doc.error(entry.key, line: entry.line, message))
     }
-    let store = try storeConfig(doc.section("store", example: "[store]"), file: file, base: base)
-    let control = try controlConfig(
-      doc.section("control", example: "[control]"), file: file, base: base)
-    let http = try httpConfig(doc.section("http", example: "[http]"))
-    let supervisor = try supervisorConfig(doc.section("supervisor", example: "[supervisor]"))
-    let pools = try poolConfigs(
-      doc.section("pools", example: "[pools.NAME]"), file: file, base: base)
+    let store = problems.value { () throws(ConfigError) in
+      try storeConfig(doc.section("store", example: "[store]"), file: file, base: base)
+    }
+    let control = problems.value { () throws(ConfigError) in
+      try controlConfig(doc.section("control", example: "[control]"), file: file, base: base)
+    }
+    let http = problems.value { () throws(ConfigError) in
+      try httpConfig(doc.section("http", example: "[http]"))
+    }
+    let supervisor = problems.value { () throws(ConfigError) in
+      try supervisorConfig(doc.section("supervisor", example: "[supervisor]"))
+    }
+    let pools = problems.value { () throws(ConfigError) in
+      try poolConfigs(
+        doc.section("pools", example: "[pools.NAME]"), file: file, base: base,
+        knownHandlers: knownHandlers)
+    }
+    try problems.throwIfAny()
+    guard let store, let control, let http, let supervisor, let pools else {
+      throw ConfigError(file: file, message: "the config could not be read")
+    }
     return DroverConfig(
       store: store, control: control, http: http, supervisor: supervisor, pools: pools)
   }
@@ -257,7 +279,14 @@ public enum ConfigLoader {
       ConfigError(file: label, message: "cannot read the config: \(what)")
     }
     let fd = open(path, O_RDONLY | O_CLOEXEC)
-    guard fd >= 0 else { throw failure(errnoText()) }
+    guard fd >= 0 else {
+      // A missing file is most often a missing `--config`: say where the path came from.
+      throw failure(
+        errno == ENOENT
+          ? errnoText() + " (name the config with --config PATH or $DROVER_CONFIG; "
+            + "the default is ./drover.toml)"
+          : errnoText())
+    }
     defer { close(fd) }
     var bytes: [UInt8] = []
     var chunk = [UInt8](repeating: 0, count: 64 << 10)

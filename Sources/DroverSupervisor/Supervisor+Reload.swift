@@ -17,7 +17,7 @@ extension Supervisor {
     defer { notifier.notify("READY=1\nSTATUS=" + statusLine()) }
     let new: DroverConfig
     do {
-      new = try ConfigLoader.load(path: path)
+      new = try ConfigLoader.load(path: path, knownHandlers: options.knownHandlers)
     } catch {
       log(.error, "reload (\(trigger)) rejected, old config kept: \(error)")
       return .failure(error)

@@ -34,6 +34,9 @@ public struct SupervisorOptions: Sendable {
   public var recheckInterval: Duration = .seconds(1)
   /// How often retention pruning starts; it then runs a bounded batch per tick until done.
   public var pruneInterval: Duration = .seconds(60)
+  /// The handler names workers can run (nil: not checked); a reload naming another is
+  /// rejected.
+  public var knownHandlers: Set<String>?
   /// A control client whose pending replies were not taken for this long is dropped.
   public var clientStallLimit: Duration = .seconds(60)
   /// The clocks: deadlines, timeouts and intervals read `clock.monotonic`, stored times

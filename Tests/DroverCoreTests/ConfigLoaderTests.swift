@@ -281,7 +281,8 @@ private func loadError(_ text: String, sourceLocation: SourceLocation = #_source
     defer { dir.remove() }
     let missing = dir.path + "/nope.toml"
     let e = try #require(loadFileError(missing))
-    #expect(e.description == "\(missing): cannot read the config: No such file or directory")
+    #expect(e.description == "\(missing): cannot read the config: No such file or directory (name the config with "
+        + "--config PATH or $DROVER_CONFIG; the default is ./drover.toml)")
 
     #expect(loadFileError("")?.description == "the config path is empty")
 

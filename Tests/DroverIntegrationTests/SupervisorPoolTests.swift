@@ -10,13 +10,23 @@ import Testing
 extension SupervisorTests {
   @Suite("pools")
   struct Pools {
-    /// A pool whose workers cannot boot (exit 78) is marked crash-looping and respawned
-    /// sparingly, while the other pools keep working.
+    /// A pool whose workers cannot boot (exit 78: here a worker executable that refuses the
+    /// pool, as a binary replaced by one without the pool's handler would; a config naming an
+    /// unknown handler is refused at load) is marked crash-looping and respawned sparingly,
+    /// while the other pools keep working.
     @Test func aPoolThatCannotBootIsCrashLoopingNotAForkBomb() throws {
       let h = try SupervisorHarness(
         pools: poolTable("good", #"handler = "noop""#, "min = 1", "max = 1")
-          + poolTable("broken", #"handler = "nope""#, "min = 2", "max = 2"))
-      try h.start()
+          + poolTable("broken", #"handler = "noop""#, "min = 2", "max = 2"))
+      let worker = try h.write(
+        "worker.sh",
+        """
+        #!/bin/sh
+        case " $* " in *" --pool broken "*) echo "drover worker: cannot boot" >&2; exit 78;; esac
+        exec '\(h.binary)' "$@"
+        """)
+      #expect(chmod(worker, 0o755) == 0)
+      try h.start(flags: SupervisorHarness.fastFlags + ["--worker-executable", worker])
       try h.waitUntil("the broken pool is crash-looping") {
         try h.pool("broken")["crash_looping"]?.boolValue == true
       }

@@ -1,6 +1,7 @@
 import DroverCore
 import DroverStore
 import DroverTestSupport
+import Foundation
 import Testing
 
 #if canImport(Glibc)
@@ -70,5 +71,38 @@ import Testing
     close(fd)
     let store = try SQLiteStore(path: path)
     #expect(throws: StoreError.self) { try store.checkIntegrity() }
+  }
+
+  /// The POSIX locks this process holds on `path` (from /proc/locks).
+  static func posixLocks(on path: String) throws -> [String] {
+    var st = stat()
+    #expect(stat(path, &st) == 0)
+    let text = try String(contentsOfFile: "/proc/locks", encoding: .utf8)
+    let inode = ":\(st.st_ino) "
+    return text.split(separator: "\n").map(String.init).filter {
+      $0.contains(" POSIX ") && $0.contains(" \(getpid()) ") && $0.contains(inode)
+    }
+  }
+
+  /// Opening another connection to a store this process already has open (the supervisor's
+  /// reader beside its writer), or setting the files' mode, keeps the process's SQLite locks:
+  /// a descriptor opened and closed outside SQLite would drop them all, and then another
+  /// process could truncate `-shm` under our mapping (SIGBUS, seen with two racing CLIs) or
+  /// take the file exclusively and remove the WAL.
+  @Test func openingTheStoreAgainKeepsThisProcesssLocks() throws {
+    let dir = try TempDirectory()
+    let path = dir.file("s.db")
+    let writer = try SQLiteStore(path: path)
+    _ = try writer.enqueue([Self.job()])
+    _ = try writer.stats()
+    let before = (try Self.posixLocks(on: path), try Self.posixLocks(on: path + "-shm"))
+    #expect(!before.0.isEmpty && !before.1.isEmpty, "SQLite holds its shared locks")
+    let reader = try SQLiteStore(readOnlyPath: path)
+    _ = try reader.stats()
+    let again = try SQLiteStore(path: path, fileMode: 0o640)
+    _ = try again.stats()
+    #expect(try !Self.posixLocks(on: path).isEmpty, "the database file's shared lock is kept")
+    #expect(try !Self.posixLocks(on: path + "-shm").isEmpty, "the -shm lock is kept")
+    _ = try writer.enqueue([Self.job()])
   }
 }

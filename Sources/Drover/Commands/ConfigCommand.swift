@@ -27,9 +27,10 @@ extension ConfigCommand {
 
     func run() throws {
       do {
-        _ = try ConfigLoader.load(path: options.resolvedPath(explicit: path))
+        _ = try ConfigLoader.load(
+          path: options.resolvedPath(explicit: path), knownHandlers: DroverCLI.knownHandlers)
       } catch {
-        Output.err(error.description)
+        for problem in error.all { Output.err(problem.description) }
         throw ExitCode(1)
       }
       Output.out("ok")

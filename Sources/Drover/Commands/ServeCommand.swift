@@ -53,6 +53,7 @@ struct ServeCommand: ParsableCommand {
     if let ms = heartbeatTimeoutMS { opts.heartbeatTimeout = .milliseconds(ms) }
     if let ms = stopGraceMS { opts.stopGrace = .milliseconds(ms) }
     if let ms = pruneIntervalMS { opts.pruneInterval = .milliseconds(ms) }
+    opts.knownHandlers = DroverCLI.knownHandlers
     if let ms = clientStallMS { opts.clientStallLimit = .milliseconds(ms) }
     let supervisor: Supervisor
     do {
