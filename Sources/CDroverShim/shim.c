@@ -6,6 +6,7 @@
 #include <signal.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -74,6 +75,18 @@ int drover_kill_group_on_signal(int sig) {
   return sigaction(sig, &sa, NULL);
 }
 
+int drover_set_process_name(const char *name) {
+  return prctl(PR_SET_NAME, (unsigned long)name, 0UL, 0UL, 0UL);
+}
+
 int drover_set_child_subreaper(void) {
   return prctl(PR_SET_CHILD_SUBREAPER, 1UL, 0UL, 0UL, 0UL);
+}
+
+int drover_terminal_size(int fd, int *columns, int *rows) {
+  struct winsize ws;
+  if (ioctl(fd, TIOCGWINSZ, &ws) != 0) return -1;
+  *columns = ws.ws_col;
+  *rows = ws.ws_row;
+  return 0;
 }

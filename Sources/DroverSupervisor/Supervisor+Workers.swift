@@ -27,7 +27,7 @@ extension Supervisor {
       do {
         // Workers must not talk to systemd as if they were the main process.
         pid = try ProcessSpawner.spawn(
-          executable: options.workerExecutable, arguments: args,
+          executable: options.workerExecutable, arguments: args, argv0: "drover",
           environment: .inheritWith(overrides: [:], removing: SystemdNotifier.environmentKeys),
           childFD: theirs,
           // Its own process group: a terminal's Ctrl-C reaches only the supervisor (which

@@ -378,10 +378,12 @@ public final class SupervisorHarness {
     return data.split(separator: 0).map { String(decoding: $0, as: UTF8.self) }
   }
 
-  /// Whether `pid` is alive and runs `BINARY worker …` (or is a fake worker script).
+  /// Whether `pid` is alive and runs `BINARY worker …` (a booting worker, or a fake worker
+  /// script) or titled itself `drover worker pool=NAME`.
   static func isWorkerOf(binary: String, pid: Int32) -> Bool {
     guard isAlive(pid), let argv = commandLine(pid) else { return false }
-    return argv.contains("worker") && argv.contains("--pool")
+    return (argv.contains("worker") && argv.contains("--pool"))
+      || argv.first?.hasPrefix("drover worker pool=") == true
   }
 
   /// Sleeps for `d` (a test's pause between polls).

@@ -39,6 +39,13 @@ int drover_kill_group_on_signal(int sig);
 /// (not to init), so it can kill and reap what its children left behind.
 int drover_set_child_subreaper(void);
 
+/// prctl(PR_SET_NAME, name): the thread's (for the main thread: the process's) `comm`, what
+/// `top`, `pgrep NAME` and /proc/PID/comm show; at most 15 bytes are kept.
+int drover_set_process_name(const char *name);
+
+/// ioctl(fd, TIOCGWINSZ): the terminal's columns and rows; 0 on success, -1 with errno.
+int drover_terminal_size(int fd, int *columns, int *rows);
+
 /// prctl(PR_GET_PDEATHSIG): the current parent-death signal (0 = none), or -1 with errno.
 int drover_parent_death_signal(void);
 

@@ -28,6 +28,23 @@ struct DemoCommand: ParsableCommand {
   @Option(help: "Stop after this many seconds (default: run until Ctrl-C).") var seconds: Int?
   @Option(help: "No-op jobs per second in the workload.") var rate: Int = 500
 
+  /// What to run next to look at what happened: the demo's store stays behind.
+  static func printNextSteps(config: String, log: String) {
+    let c = "--config \(config)"
+    Output.out(
+      """
+
+      Look at what happened (the store and the log stay):
+        drover jobs stats \(c)
+        drover jobs list --state dead \(c)     # the fail and crash jobs, with their errors
+        drover jobs show ID \(c)               # one job: attempts, errors, times
+        drover events \(c)                     # the recent lifecycle events
+        less \(log)                            # the supervisor's log
+      Run it again and watch it live from another terminal: drover top \(c)
+      (drover is .build/release/drover)
+      """)
+  }
+
   func run() throws {
     try Signals.blockForProcess([SIGINT, SIGTERM])
     signal(SIGPIPE, SIG_IGN)
@@ -89,6 +106,7 @@ struct DemoCommand: ParsableCommand {
       }
       if let st = try? ProcessReaper.reap(pid) {
         Output.out("supervisor exited: \(st)")
+        Self.printNextSteps(config: config, log: logPath)
         return
       }
       if !stopping {

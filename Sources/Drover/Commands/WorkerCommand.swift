@@ -22,6 +22,9 @@ struct WorkerCommand: ParsableCommand {
   @Option var fd: Int32 = 3
 
   func run() throws {
+    // `ps` and `pgrep drover` find workers by their pool (exec'd through /proc/self/exe, the
+    // kernel would name them "exe").
+    ProcessTitle.set(name: "drover", title: "drover worker pool=\(pool)")
     // Die with the supervisor even if it is SIGKILLed (the socket EOF is the second net),
     // and take the commands we started along: as the leader of our own process group, a
     // SIGTERM (from the supervisor's staged kill, or as the parent-death signal) SIGKILLs the
