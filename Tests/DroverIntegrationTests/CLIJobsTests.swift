@@ -194,3 +194,50 @@ struct CLIJobsTests {
     #expect(both.exitCode == 64)
   }
 }
+
+/// `jobs cancel` / `jobs retry` by filter, with `--dry-run`.
+@Suite("CLI: bulk cancel and retry")
+struct CLIBulkJobsTests {
+  @Test func aFilterCancelsAndRetriesEveryMatchAndADryRunChangesNothing() throws {
+    let f = try CLIFixture()
+    var emails: Set<String> = []
+    for _ in 0..<5 { emails.insert(String(try f.enqueue(["email", "{}"]))) }
+    let report = try f.enqueue(["report", "{}"])
+
+    let dry = try f.drover(["jobs", "cancel", "--state", "queued", "--type", "email", "--dry-run"])
+    #expect(dry.exitCode == 0, "\(dry.stderrText)")
+    #expect(Set(dry.stdoutText.split(separator: "\n").map(String.init)) == emails)
+    #expect(dry.stderrText.contains("5 jobs would be cancelled (dry run"), "\(dry.stderrText)")
+    #expect(try f.stats()["queued"] == 6)
+
+    let done = try f.drover(["jobs", "cancel", "--state", "queued", "--type", "email"])
+    #expect(done.exitCode == 0, "\(done.stderrText)")
+    #expect(Set(done.stdoutText.split(separator: "\n").map(String.init)) == emails)
+    #expect(done.stderrText.contains("5 jobs cancelled"), "\(done.stderrText)")
+    #expect(try f.stats()["cancelled"] == 5)
+    #expect(try f.show(report)["state"] == "queued")
+
+    let retried = try f.drover(["jobs", "retry", "--state", "cancelled"])
+    #expect(retried.exitCode == 0, "\(retried.stderrText)")
+    #expect(Set(retried.stdoutText.split(separator: "\n").map(String.init)) == emails)
+    #expect(try f.stats()["queued"] == 6)
+  }
+
+  @Test func aBulkRunNamesWhatIsWrongWithItsArguments() throws {
+    let f = try CLIFixture()
+    let id = try f.enqueue(["email", "{}"])
+    let cases: [([String], String)] = [
+      (["jobs", "cancel"], "give a job ID, or --state"),
+      (["jobs", "cancel", "--state", "completed"], "completed jobs cannot be cancelled"),
+      (["jobs", "retry", "--state", "queued"], "queued jobs cannot be retried"),
+      (["jobs", "cancel", "\(id)", "--state", "queued"], "give one or the other"),
+      (["jobs", "cancel", "--state", "nope"], "unknown state"),
+    ]
+    for (args, message) in cases {
+      let r = try f.drover(args)
+      #expect(r.exitCode != 0, "\(args)")
+      #expect(r.stderrText.contains(message), "\(args): \(r.stderrText)")
+    }
+    #expect(try f.stats()["queued"] == 1)
+  }
+}
