@@ -29,6 +29,7 @@ let package = Package(
       dependencies: ["DroverCore", "CSystemd", "CDroverShim"],
       swiftSettings: strict),
     .target(name: "DroverStore", dependencies: ["DroverCore", "CSQLite"], swiftSettings: strict),
+    .target(name: "DroverSchedule", dependencies: ["DroverCore"], swiftSettings: strict),
     .target(
       name: "DroverWorker",
       dependencies: ["DroverCore", "DroverWire", "DroverSystem"],
@@ -44,7 +45,7 @@ let package = Package(
       name: "Drover",
       dependencies: [
         "DroverCore", "DroverWire", "DroverSystem", "DroverStore", "DroverWorker",
-        "DroverSupervisor",
+        "DroverSupervisor", "DroverSchedule",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
         .product(name: "Logging", package: "swift-log"),
       ],
@@ -67,6 +68,9 @@ let package = Package(
     .testTarget(
       name: "DroverSupervisorTests",
       dependencies: ["DroverSupervisor", "DroverWire", "DroverCore", "DroverTestSupport"],
+      swiftSettings: strict),
+    .testTarget(
+      name: "DroverScheduleTests", dependencies: ["DroverSchedule", "DroverCore"],
       swiftSettings: strict),
     .testTarget(
       name: "DroverStoreTests", dependencies: ["DroverStore", "DroverTestSupport"],

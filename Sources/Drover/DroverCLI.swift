@@ -75,6 +75,6 @@ struct DroverCommand: ParsableCommand {
     subcommands: [
       ServeCommand.self, WorkerCommand.self, EnqueueCommand.self, JobsCommand.self,
       DeadCommand.self, CtlCommand.self, ConfigCommand.self, BenchCommand.self,
-      DemoCommand.self, EventsCommand.self, TopCommand.self,
+      DemoCommand.self, EventsCommand.self, TopCommand.self, SchedulesCommand.self,
     ])
 }

@@ -8,6 +8,8 @@ public struct DroverConfig: Sendable, Equatable {
   public var supervisor: SupervisorConfig
   /// Pools in file order.
   public var pools: [PoolConfig]
+  /// `[schedules.NAME]`, in file order.
+  public var schedules: [ScheduleConfig] = []
   /// The file this came from (absolute), or nil when built in code.
   public var sourcePath: String?
 

@@ -37,6 +37,10 @@ public enum ConfigLimits {
   public static let defaultMaxPayload = 1 << 20
   /// An enqueue's `priority` (CLI `--priority`, a request's `"priority"`).
   public static let priority: ClosedRange<Int> = -1_000_000...1_000_000
+  /// `schedules.*.every`: a second to a year.
+  public static let scheduleEvery: ClosedRange<Duration> = .seconds(1)...days(366)
+  /// `schedules.*.catch_up_limit`.
+  public static let catchUpLimit: ClosedRange<Int> = 1...10_000
   /// The furthest an enqueue's `delay` or `at` may lie ahead: 100 years. Further is refused
   /// (not saturated): such a date is a mistake, and refusing says so instead of parking a job
   /// forever.

@@ -55,7 +55,7 @@ public enum ConfigLoader {
     let doc = Section(file: file, path: [], table: root, line: nil)
     // Every section is checked even after one failed: all problems are reported at once.
     let problems = ConfigProblems()
-    let sections = ["store", "control", "http", "supervisor", "pools"]
+    let sections = ["store", "control", "http", "supervisor", "pools", "schedules"]
     for entry in root.entries where !sections.contains(entry.key) {
       var message = entry.value.table == nil ? "unknown key" : "unknown section"
       if let near = nearest(entry.key, among: sections) {
@@ -80,12 +80,17 @@ public enum ConfigLoader {
         doc.section("pools", example: "[pools.NAME]"), file: file, base: base,
         knownHandlers: knownHandlers)
     }
+    let schedules = problems.value { () throws(ConfigError) in
+      try scheduleConfigs(doc.section("schedules", example: "[schedules.NAME]"))
+    }
     try problems.throwIfAny()
-    guard let store, let control, let http, let supervisor, let pools else {
+    guard let store, let control, let http, let supervisor, let pools, let schedules else {
       throw ConfigError(file: file, message: "the config could not be read")
     }
-    return DroverConfig(
+    var config = DroverConfig(
       store: store, control: control, http: http, supervisor: supervisor, pools: pools)
+    config.schedules = schedules
+    return config
   }
 
   // MARK: Sections
