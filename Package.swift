@@ -37,7 +37,7 @@ let package = Package(
     .target(
       name: "DroverSupervisor",
       dependencies: [
-        "DroverCore", "DroverWire", "DroverSystem", "DroverStore",
+        "DroverCore", "DroverWire", "DroverSystem", "DroverStore", "DroverSchedule",
         .product(name: "Logging", package: "swift-log"),
       ],
       swiftSettings: strict),

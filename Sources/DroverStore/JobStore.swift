@@ -96,6 +96,20 @@ public protocol JobStore: AnyObject {
 
   // MARK: Change notification
 
+  /// Records schedule slots, each `(schedule, slot)` at most once ever (independently of job
+  /// retention), enqueueing the job of each slot recorded now, in one transaction. A slot
+  /// recorded before enqueues nothing and answers with the job it enqueued then.
+  func fireSlots(_ slots: [SlotFire]) throws(StoreError) -> [SlotResult]
+
+  /// Each schedule's newest recorded slot.
+  func lastSlots() throws(StoreError) -> [String: LastSlot]
+
+  /// Pauses (or resumes) a schedule: a paused schedule's slots pass without a job.
+  func setSchedulePaused(_ name: String, _ paused: Bool) throws(StoreError)
+
+  /// The schedules paused now.
+  func pausedSchedules() throws(StoreError) -> Set<String>
+
   /// True when a writer other than this store object committed since the previous call (the
   /// first call answers true). The supervisor calls it every tick so a job that reached the
   /// store by any path (a CLI that could not reach the socket, a script) is picked up without

@@ -115,6 +115,21 @@ package enum SQLiteSchema {
       ON CONFLICT (type, state) DO UPDATE SET n = n + 1;
     END;
     """,
+    // v3: schedules' slots (each fired at most once ever, kept apart from the jobs, which
+    // retention prunes) and paused schedules.
+    """
+    CREATE TABLE schedule_slots (
+      schedule TEXT NOT NULL,
+      slot INTEGER NOT NULL,
+      job_id INTEGER,
+      recorded_at INTEGER NOT NULL,
+      PRIMARY KEY (schedule, slot)
+    ) WITHOUT ROWID;
+    CREATE TABLE schedule_state (
+      schedule TEXT PRIMARY KEY,
+      paused INTEGER NOT NULL
+    ) WITHOUT ROWID;
+    """,
   ]
 
   /// The schema version this build writes.

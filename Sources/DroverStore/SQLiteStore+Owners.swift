@@ -102,6 +102,8 @@ extension SQLiteStore {
     }
     try write { () throws(StoreError) in
       _ = try db.run("DELETE FROM owners WHERE id = ?1", owner)
+      // Its leaderships go with it: the next supervisor need not wait out their leases.
+      _ = try db.run("DELETE FROM leaders WHERE owner = ?1", owner)
     }
   }
 
@@ -147,6 +149,8 @@ extension SQLiteStore {
         }
         move(job.type, from: .running, to: job.state)
       }
+      try db.run(
+        "DELETE FROM leaders WHERE owner IN (SELECT id FROM owners WHERE lease_until < ?1)", p.now)
       try db.run("DELETE FROM owners WHERE lease_until < ?1", p.now)
       return found.map(\.job)
     }
@@ -156,11 +160,13 @@ extension SQLiteStore {
     INSERT INTO leaders (name, owner, lease_until) VALUES (?1, ?2, ?3)
     ON CONFLICT (name) DO UPDATE SET owner = excluded.owner, lease_until = excluded.lease_until
     WHERE leaders.owner = excluded.owner OR leaders.lease_until < ?4
+      OR EXISTS (SELECT 1 FROM owners WHERE id = leaders.owner AND lease_until < ?4)
     """
 
   /// Takes or keeps leadership `p.name` for `p.owner` until `p.now + p.lease` when it is free,
-  /// expired (its lease ended before `p.now`) or already `p.owner`'s; true when `p.owner` holds
-  /// it after the call.
+  /// expired (its lease ended before `p.now`), held by an owner whose own lease ended (a dead
+  /// supervisor: a restart takes over at once instead of a leadership lease later), or already
+  /// `p.owner`'s; true when `p.owner` holds it after the call.
   public func acquireLeadership(_ p: LeadershipParams) throws(StoreError) -> Bool {
     try write { () throws(StoreError) in
       try db.run(Self.leadershipSQL, p.name, p.owner, p.now.adding(p.lease), p.now)

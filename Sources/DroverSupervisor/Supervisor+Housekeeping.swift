@@ -29,6 +29,7 @@ extension Supervisor {
     checkStorage()
     noticeStoreChanges(now: now)
     pruneRetention(now: now)
+    runSchedules()
     renewLease(now: now)
     feedWatchdog(now: now)
     if statusReport.due(now) { notifier.notify("STATUS=" + statusLine()) }

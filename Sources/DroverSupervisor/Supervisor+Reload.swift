@@ -29,6 +29,12 @@ extension Supervisor {
       log(.error, "reload (\(trigger)) rejected, old config kept: \(e)")
       return .failure(e)
     }
+    do {
+      try schedules.replace(with: new.schedules)
+    } catch {
+      log(.error, "reload (\(trigger)) rejected, old config kept: \(error)")
+      return .failure(ConfigError(file: path, key: "schedules", message: "\(error)"))
+    }
     apply(new)
     log(.notice, "config reloaded (\(trigger))")
     return .success(())

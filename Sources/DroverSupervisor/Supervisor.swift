@@ -136,6 +136,8 @@ public final class Supervisor {
   var pendingReads: [Int: (ControlReply) -> Void] = [:]
   var nextReadToken = 0
   var promoteDue = true
+  /// The config's schedules: what fires when (`Supervisor+Schedules.swift`).
+  var schedules: ScheduleRunner
   var checkCancels = true
   var nextDue: Timestamp?
   var lastTick: MonotonicInstant
@@ -174,6 +176,7 @@ public final class Supervisor {
     self.config = config
     self.options = options
     self.clock = options.clock
+    self.schedules = try ScheduleRunner(config.schedules)
     self.logger = logger
     Malloc.tune()
     let store = try StoreFactory.open(config.store)

@@ -150,6 +150,32 @@ import Testing
     #expect(try !take(a, at: 17))
   }
 
+  /// A leadership whose holder is a dead owner (its session lease ended) is free at once,
+  /// however long the leadership's own lease: a restarted supervisor need not wait for it.
+  @Test(arguments: StoreKind.allCases)
+  func aDeadOwnersLeadershipIsFree(_ kind: StoreKind) throws {
+    let f = try StoreFixture(kind)
+    let a = try session(f, lease: 10)
+    let other = a + 1000
+    func take(_ owner: OwnerID, at: Double) throws -> Bool {
+      try f.store.acquireLeadership(
+        LeadershipParams(name: "schedules", owner: owner, lease: .seconds(3600), now: f.at(at)))
+    }
+    #expect(try take(a, at: 0))
+    #expect(try !take(other, at: 5))  // a is alive until 10
+    #expect(try take(other, at: 11))  // a's session lease ended; the leadership's had not
+    // A closed session's leaderships are released at once.
+    let f2 = try StoreFixture(kind)
+    let b = try session(f2, lease: 3600)
+    #expect(
+      try f2.store.acquireLeadership(
+        LeadershipParams(name: "schedules", owner: b, lease: .seconds(3600), now: f2.at(0))))
+    try f2.store.closeSession(b)
+    #expect(
+      try f2.store.acquireLeadership(
+        LeadershipParams(name: "schedules", owner: b + 1, lease: .seconds(60), now: f2.at(1))))
+  }
+
   @Test(arguments: StoreKind.allCases)
   func othersWroteSeesOnlyOtherWriters(_ kind: StoreKind) throws {
     let f = try StoreFixture(kind)

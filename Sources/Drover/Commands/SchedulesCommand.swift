@@ -1,12 +1,13 @@
 import ArgumentParser
 import DroverCore
 import DroverSchedule
+import DroverStore
 
 /// `drover schedules …`: the config's cron and interval schedules.
 struct SchedulesCommand: ParsableCommand {
   static let configuration = CommandConfiguration(
     commandName: "schedules", abstract: "List schedules and preview when they fire.",
-    subcommands: [List.self, Preview.self])
+    subcommands: [List.self, Show.self, Preview.self, Pause.self, Resume.self, Trigger.self])
 
   /// The rule a schedule's config describes.
   static func rule(_ s: ScheduleConfig) throws(CLIError) -> ScheduleRule {
@@ -57,6 +58,86 @@ struct SchedulesCommand: ParsableCommand {
           "\(s.name)  \(SchedulesCommand.whenText(s))  \(s.timezone)  type \(s.type)  next "
             + (next.map { "\($0.utc.rfc3339) (\($0.local)\($0.offsetText))" } ?? "never"))
       }
+    }
+  }
+
+  /// `schedules show NAME`.
+  struct Show: ParsableCommand {
+    static let configuration = CommandConfiguration(
+      abstract: "One schedule: its rule, whether paused, its newest slot and job, its next fires.")
+    @OptionGroup var options: ConfigOptions
+    @Argument(help: "The schedule's name.") var name: String
+
+    func run() throws {
+      let context = try CommandContext(options)
+      let s = try SchedulesCommand.schedule(name, in: context.config)
+      let paused = try context.run { store throws(StoreError) in try store.pausedSchedules() }
+      let last = try context.run { store throws(StoreError) in try store.lastSlots() }[name]
+      Output.out("schedule \(s.name): \(SchedulesCommand.whenText(s)) in \(s.timezone)")
+      Output.out("  job: type \(s.type), payload \(s.payload.render()), priority \(s.priority)")
+      Output.out(
+        "  on_gap \(s.onGap.rawValue), on_repeat \(s.onRepeat.rawValue), catch_up "
+          + "\(s.catchUp.rawValue) (limit \(s.catchUpLimit)), overlap \(s.overlap.rawValue)")
+      Output.out("  state: " + (paused.contains(name) ? "paused" : "active"))
+      Output.out(
+        "  newest slot: "
+          + (last.map {
+            "\($0.slot.rfc3339) → " + ($0.job.map { "job \($0)" } ?? "passed without a job")
+          }
+            ?? "none yet"))
+      for f in try SchedulesCommand.rule(s).fires(after: .now(), count: 5) {
+        Output.out(
+          "  next: \(f.utc.rfc3339)  \(f.local)  \(f.offsetText)"
+            + (f.dst.map { "  \($0.rawValue)" } ?? ""))
+      }
+    }
+  }
+
+  /// `schedules pause NAME` / `schedules resume NAME`.
+  struct Pause: ParsableCommand {
+    static let configuration = CommandConfiguration(
+      abstract: "Pause a schedule: its slots pass without a job until it is resumed.")
+    @OptionGroup var options: ConfigOptions
+    @Argument(help: "The schedule's name.") var name: String
+    func run() throws { try SchedulesCommand.setPaused(name, true, options) }
+  }
+
+  struct Resume: ParsableCommand {
+    static let configuration = CommandConfiguration(
+      abstract: "Resume a paused schedule from its next slot (missed ones are not run).")
+    @OptionGroup var options: ConfigOptions
+    @Argument(help: "The schedule's name.") var name: String
+    func run() throws { try SchedulesCommand.setPaused(name, false, options) }
+  }
+
+  static func setPaused(_ name: String, _ paused: Bool, _ options: ConfigOptions) throws {
+    let context = try CommandContext(options)
+    _ = try schedule(name, in: context.config)
+    try context.run { store throws(StoreError) in try store.setSchedulePaused(name, paused) }
+    context.nudgeSupervisor()
+    Output.note("schedule \(name) \(paused ? "paused" : "resumed")")
+  }
+
+  /// `schedules trigger NAME`: one run now, outside the slots.
+  struct Trigger: ParsableCommand {
+    static let configuration = CommandConfiguration(
+      abstract: "Enqueue the schedule's job now, once, outside its slots; prints the job id.",
+      discussion: "The job's unique key is schedule:NAME:manual:TIME; slots are not touched.")
+    @OptionGroup var options: ConfigOptions
+    @Argument(help: "The schedule's name.") var name: String
+
+    func run() throws {
+      let context = try CommandContext(options)
+      let s = try SchedulesCommand.schedule(name, in: context.config)
+      let now = Timestamp.now()
+      let params = EnqueueParams(
+        type: s.type, payload: s.payload.render(), priority: s.priority, runAt: now,
+        maxAttempts: context.config.pool(forType: s.type)?.maxAttempts ?? 20,
+        uniqueKey: "schedule:\(s.name):manual:\(now.rfc3339)", now: now,
+        maxPayload: context.config.store.maxPayload)
+      let id = try context.run { store throws(StoreError) in try store.enqueue([params])[0].id }
+      context.nudgeSupervisor()
+      Output.out(String(id))
     }
   }
 
