@@ -68,6 +68,7 @@ struct DroverCommand: ParsableCommand {
       errors go to stderr, errors as one line `drover: …` with exit status 1 (64 for a bad \
       argument).
       """,
+    version: DroverVersion.current,
     subcommands: [
       ServeCommand.self, WorkerCommand.self, EnqueueCommand.self, JobsCommand.self,
       DeadCommand.self, CtlCommand.self, ConfigCommand.self, BenchCommand.self,
