@@ -46,6 +46,22 @@ extension SupervisorTests {
       #expect(lstat(h.socketPath, &info) == 0, "the activated socket file was removed")
     }
 
+    /// A socket unit listening on another path than `[control] socket` still serves (the
+    /// descriptor is what counts) but the log says `drover ctl` will not find it.
+    @Test func aSocketAtAnotherPathServesAndIsWarnedAbout() throws {
+      let h = try SupervisorHarness(pools: Self.pool)
+      let other = h.dir.file("other.sock")
+      try h.start(
+        launcher: [Self.activator, "-l", other, "--fdname=control"], waitUntilRunning: false)
+      try h.waitUntil("the activator listens") { FileManager.default.fileExists(atPath: other) }
+      let client = try ControlSocket(path: other)
+      try client.send(#"{"cmd":"status"}"# + "\n")
+      let line = try #require(try client.readLine(timeout: .seconds(20)), "\(h.logTail())")
+      #expect(try JSONValue.parse(line)["ok"]?.boolValue == true)
+      #expect(h.log().contains("`drover ctl` will not find this supervisor"), "\(h.logTail())")
+      #expect(try h.stop().exitCode == 0)
+    }
+
     /// A descriptor named `control` that is not a Unix stream listener (here a TCP socket on
     /// loopback) is refused before anything starts: exit non-zero, naming the descriptor.
     @Test func aControlDescriptorThatIsNotAUnixListenerIsRefused() throws {

@@ -116,6 +116,22 @@ struct SystemdDeploymentTests {
     print("[systemd] total \(ContinuousClock.now - record.started)")
   }
 
+  /// A root that cannot boot (no init in it) is an error naming systemd-nspawn's complaint,
+  /// not a skip and not a hang.
+  @Test func aContainerThatCannotBootFailsLoudly() throws {
+    let image = try TempDirectory(prefix: "drover-noboot")
+    try FileManager.default.createDirectory(
+      atPath: image.file("etc"), withIntermediateDirectories: true)
+    let t0 = ContinuousClock.now
+    do {
+      _ = try SystemdContainer(packageRoot: Self.packageRoot, image: image.path)
+      Issue.record("a root without systemd booted")
+    } catch {
+      #expect("\(error)".contains("systemd-nspawn exited"), "\(error)")
+    }
+    #expect(ContinuousClock.now - t0 < .seconds(60))
+  }
+
   // MARK: Steps
 
   /// `systemd-analyze security --offline` of the unit files in the repository.

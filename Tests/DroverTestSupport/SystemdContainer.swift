@@ -32,13 +32,16 @@ public final class SystemdContainer {
   /// Makes (or reuses) the cached root, copies it and boots the copy; returns once
   /// `systemctl is-system-running` says `running` (or `degraded`, whose failed units are
   /// printed). Throws with the boot log when any of it fails.
-  public init(packageRoot: String) throws {
+  ///
+  /// - Parameter image: a root file system to copy and boot instead of the cached Debian one
+  ///   (a test of the failure path boots one that cannot boot).
+  public init(packageRoot: String, image: String? = nil) throws {
     guard getuid() == 0 else {
       throw HarnessError("system tests need root (debootstrap, systemd-nspawn, nsenter)")
     }
     work = packageRoot + "/.build-systemd"
-    root = work + "/run"
-    let cached = try Self.cachedRoot(in: work)
+    root = work + (image == nil ? "/run" : "/run-image")
+    let cached = try image ?? Self.cachedRoot(in: work)
     try Self.sh(
       "rm -rf '\(root)' && cp -a --reflink=auto '\(cached)' '\(root)'", timeout: .seconds(300))
     let child = try ChildProcess.start(
