@@ -62,6 +62,21 @@ extension SupervisorTests {
       #expect(try h.stop().exitCode == 0)
     }
 
+    /// A passed socket nothing takes (a name other than `control` and `http`) is named in a
+    /// warning; the control socket beside it works.
+    @Test func anUnusedPassedSocketIsWarnedAbout() throws {
+      let h = try SupervisorHarness(pools: Self.pool)
+      try FileManager.default.createDirectory(
+        atPath: h.dir.file("var"), withIntermediateDirectories: true)
+      try h.start(
+        launcher: [
+          Self.activator, "-l", h.socketPath, "-l", h.dir.file("extra.sock"),
+          "--fdname=control:extra",
+        ])
+      #expect(h.log().contains(#"systemd passed a socket named "extra" that nothing uses"#))
+      #expect(try h.stop().exitCode == 0)
+    }
+
     /// A descriptor named `control` that is not a Unix stream listener (here a TCP socket on
     /// loopback) is refused before anything starts: exit non-zero, naming the descriptor.
     @Test func aControlDescriptorThatIsNotAUnixListenerIsRefused() throws {
