@@ -5,7 +5,7 @@
 #
 #   bash scripts/package-deb.sh [OUT_DIR]        # prints the .deb's path on stdout
 #
-# VERSION comes from Sources/Drover/Version.swift (DROVER_VERSION overrides it). The build uses
+# VERSION comes from Sources/DroverCore/DroverVersion.swift (DROVER_VERSION overrides it). The build uses
 # a scratch folder of its own (DROVER_DEB_SCRATCH, default .build-deb/swiftpm) so it never
 # waits on the lock of another `swift build` or `swift test` in this package.
 set -euo pipefail
@@ -13,8 +13,8 @@ root="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$root"
 out="$(mkdir -p "${1:-.build-deb}" && cd "${1:-.build-deb}" && pwd)"
 scratch="${DROVER_DEB_SCRATCH:-$root/.build-deb/swiftpm}"
-version="${DROVER_VERSION:-$(sed -n 's/.*static let current = "\(.*\)".*/\1/p' Sources/Drover/Version.swift)}"
-[ -n "$version" ] || { echo "package-deb: no version in Sources/Drover/Version.swift" >&2; exit 1; }
+version="${DROVER_VERSION:-$(sed -n 's/.*static let current = "\(.*\)".*/\1/p' Sources/DroverCore/DroverVersion.swift)}"
+[ -n "$version" ] || { echo "package-deb: no version in Sources/DroverCore/DroverVersion.swift" >&2; exit 1; }
 arch="$(dpkg --print-architecture)"
 
 swift build -c release --static-swift-stdlib --product drover --scratch-path "$scratch" >&2

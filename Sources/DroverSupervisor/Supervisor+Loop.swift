@@ -20,10 +20,15 @@ extension Supervisor {
     }
     descriptorLimit = DescriptorLimit.soft()
     descriptorReserve = min(32, max(8, descriptorLimit / 4))
-    let listener = try openControlListener()
-    listenerFD = listener.fd
-    controlSocketGID = listener.groupID
-    register(listenerFD, .controlListener)
+    if let handover {
+      restore(handover)
+      self.handover = nil
+    } else {
+      let listener = try openControlListener()
+      listenerFD = listener.fd
+      controlSocketGID = listener.groupID
+      register(listenerFD, .controlListener)
+    }
     register(signals.fd, .signals)
     register(mailbox.wake.fd, .mailbox)
     refreshNextDue()

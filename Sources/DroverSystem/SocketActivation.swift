@@ -59,6 +59,15 @@ public enum SocketActivation {
     passed.withLock { $0?.taken.contains(fd) ?? false }
   }
 
+  /// Records that `fd` is a systemd listener although it did not come through ``take(named:)``
+  /// in this program image: an in-place upgrade hands it over from the previous one.
+  public static func adopt(_ fd: Int32) {
+    passed.withLock { state in
+      if state == nil { state = collect() }
+      state!.taken.insert(fd)
+    }
+  }
+
   /// The names of passed listeners nobody took (for a warning: a socket unit offers something
   /// the config does not use).
   public static func untaken() -> [String] {

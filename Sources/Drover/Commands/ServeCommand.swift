@@ -16,7 +16,7 @@ struct ServeCommand: ParsableCommand {
     discussion: """
       Spawns every pool's workers, dispatches jobs from the store, and answers on the control \
       socket. SIGTERM/SIGINT drain (running jobs finish within drain_timeout) and exit 0; \
-      SIGHUP reloads the config.
+      SIGHUP reloads the config; SIGUSR2 (like `ctl upgrade`) re-executes the binary on disk in place.
       """)
 
   @OptionGroup var options: ConfigOptions
@@ -30,7 +30,7 @@ struct ServeCommand: ParsableCommand {
 
   func run() throws {
     // Before any other thread exists: signals are read from a signalfd by the loop.
-    try Signals.blockForProcess([SIGTERM, SIGINT, SIGHUP])
+    try Signals.blockForProcess([SIGTERM, SIGINT, SIGHUP, SIGUSR2])
     signal(SIGPIPE, SIG_IGN)
     let path = options.resolvedPath()
     let config = try options.load()
