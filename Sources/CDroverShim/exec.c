@@ -1,5 +1,5 @@
 #define _GNU_SOURCE
-#include "drover_exec.h"
+#include "drover_shim.h"
 
 #include <sys/mman.h>
 
