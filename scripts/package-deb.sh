@@ -13,7 +13,7 @@ root="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$root"
 out="$(mkdir -p "${1:-.build-deb}" && cd "${1:-.build-deb}" && pwd)"
 scratch="${DROVER_DEB_SCRATCH:-$root/.build-deb/swiftpm}"
-version="${DROVER_VERSION:-$(sed -n 's/.*static let current = "\(.*\)".*/\1/p' Sources/DroverCore/DroverVersion.swift)}"
+version="${DROVER_VERSION:-$(sed -n 's/^ *public static let current = "\([^"]*\)".*/\1/p' Sources/DroverCore/DroverVersion.swift)}"
 [ -n "$version" ] || { echo "package-deb: no version in Sources/DroverCore/DroverVersion.swift" >&2; exit 1; }
 arch="$(dpkg --print-architecture)"
 

@@ -116,6 +116,9 @@ struct SystemdDeploymentTests {
     try record.step("drover@jit instance with MemoryDenyWriteExecute=no runs node") {
       try jitInstance(c, record)
     }
+    try record.step("package reinstalled, then drover ctl upgrade: same MainPID") {
+      try upgradeUnderTheUnit(c, record)
+    }
     try record.step("journald priorities") { try priorities(c, record) }
     try record.step("dpkg --purge leaves no unit behind") { try purge(c, record) }
     print("[systemd] total \(ContinuousClock.now - record.started)")
@@ -367,6 +370,33 @@ struct SystemdDeploymentTests {
     #expect(try c.systemctl("stop", "drover@jit.service", "drover@jit.socket").exitCode == 0)
     try c.shell("rm -rf /etc/systemd/system/drover@jit.service.d && systemctl daemon-reload")
     record.note("drover@jit (MemoryDenyWriteExecute=no, score \(score)): node job completed")
+  }
+
+  /// The in-place upgrade under the unit's sandbox (execve, memfd, /proc/self/exe): the
+  /// package manager replaces /usr/bin/drover, `ctl upgrade` re-executes it in the same pid
+  /// while a job runs; systemd sees no restart.
+  func upgradeUnderTheUnit(_ c: SystemdContainer, _ record: Record) throws {
+    let before = try c.show("drover.service", "MainPID", "NRestarts")
+    let id = try enqueue(c, "sleep", #"{"ms": 2000}"#)
+    try c.waitUntil("the job runs") { try job(c, id)["state"]?.stringValue == "running" }
+    let reinstall = try c.run(["dpkg", "-i", "/root/drover.deb"])
+    #expect(reinstall.exitCode == 0, "\(reinstall.stderrText)")
+    // dpkg replaced the file and restarted nothing.
+    #expect(try c.show("drover.service", "MainPID")["MainPID"] == before["MainPID"])
+    let out = try drover(c, ["ctl", "upgrade"])
+    #expect(out.exitCode == 0, "\(out.stderrText)\n\(c.journal("drover.service"))")
+    let after = try c.show("drover.service", "MainPID", "NRestarts", "ActiveState")
+    #expect(after["MainPID"] == before["MainPID"] && after["NRestarts"] == before["NRestarts"])
+    #expect(after["ActiveState"] == "active")
+    #expect(c.journal("drover.service", lines: 40).contains("upgraded in place"))
+    try c.waitUntil("the job that ran across the upgrade completes", timeout: .seconds(30)) {
+      try job(c, id)["state"]?.stringValue == "completed"
+    }
+    let j = try job(c, id)
+    #expect(j["attempts"]?.intValue == 1 && j["errors"]?.arrayValue?.isEmpty == true)
+    record.note(
+      "ctl upgrade kept MainPID \(after["MainPID"] ?? "?"), NRestarts \(after["NRestarts"] ?? "?"): "
+        + out.stderrText.trimmingCharacters(in: .whitespacesAndNewlines))
   }
 
   func priorities(_ c: SystemdContainer, _ record: Record) throws {
