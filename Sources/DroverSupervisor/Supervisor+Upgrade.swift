@@ -188,7 +188,8 @@ extension Supervisor {
     let lockFD = (store as? any SessionHandover)?.sessionLockFD ?? -1
     let rollbackFD = open("/proc/self/exe", O_RDONLY)
     let st = UpgradeState(
-      fromVersion: DroverVersion.description, startedAt: request.since.nanoseconds,
+      fromVersion: DroverVersion.description, arguments: CommandLine.arguments,
+      startedAt: request.since.nanoseconds,
       rollbackFD: rollbackFD, owner: owner, lockFD: lockFD, listenerFD: listenerFD,
       listenerActivated: SocketActivation.isActivated(listenerFD), controlGID: controlSocketGID,
       completedTotal: completedTotal, deadGroups: deadGroups,
@@ -275,7 +276,8 @@ extension Supervisor {
         // Silence during the exec is not a hang.
         w.lastHeard = now
         w.idleSince = now
-        w.fromOldBinary = true
+        // After a rollback this is the old binary again: nothing to roll.
+        w.fromOldBinary = getenv(UpgradeState.failedVariable) == nil
         w.inFlight = sw.inFlight.map { j in
           WorkerHandle.InFlight(
             id: j.id, attempt: j.attempt, type: j.type,
@@ -338,11 +340,15 @@ extension Supervisor {
   }
 
   /// In a new image that cannot take the handed-over state: back to the old executable
-  /// (`DROVER_UPGRADE_ROLLBACK_FD`), in this same process, with the same state and a note of
-  /// why. Returns only when that is impossible (the caller then fails the start).
-  static func rollBack(because why: String) {
+  /// (`DROVER_UPGRADE_ROLLBACK_FD`), in this same process, with the same state, the old
+  /// image's own command line and a note of why. Returns only when this process is not the
+  /// new image of an upgrade, or the old executable cannot be run (the caller then fails).
+  public static func rollBackFailedUpgrade(because why: String) {
+    let stateText =
+      UpgradeState.lastFD.map { "\($0)" }
+      ?? getenv(UpgradeState.fdVariable).map { String(cString: $0) }
     guard let text = getenv("DROVER_UPGRADE_ROLLBACK_FD").map({ String(cString: $0) }),
-      let fd = Int32(text), let stateFD = UpgradeState.lastFD
+      let fd = Int32(text), let stateText, let stateFD = Int32(stateText)
     else { return }
     var environment = ExecInPlace.environment().filter {
       !$0.hasPrefix("DROVER_UPGRADE_ROLLBACK_FD=") && !$0.hasPrefix(UpgradeState.fdVariable + "=")
@@ -350,9 +356,13 @@ extension Supervisor {
     environment += [
       "\(UpgradeState.fdVariable)=\(stateFD)", "\(UpgradeState.failedVariable)=\(why)",
     ]
-    _ = ExecInPlace.exec(
-      path: "/proc/self/fd/\(fd)", arguments: CommandLine.arguments, environment: environment)
+    let arguments = UpgradeState.arguments(inStateOn: stateFD) ?? CommandLine.arguments
+    let error = ExecInPlace.exec(
+      path: "/proc/self/fd/\(fd)", arguments: arguments, environment: environment)
+    Logger(label: "drover.supervisor").critical("upgrade rollback impossible: \(error)")
   }
+
+  static func rollBack(because why: String) { rollBackFailedUpgrade(because: why) }
 }
 
 extension Supervisor {

@@ -58,6 +58,8 @@ struct UpgradeState {
   }
 
   var fromVersion: String
+  /// The old image's command line: a rollback runs it again, whatever the new one was given.
+  var arguments: [String]
   var startedAt: Int64
   var memfd: Int32 = -1
   /// A descriptor of the old executable, to go back to if the new image cannot take over.
@@ -84,6 +86,7 @@ struct UpgradeState {
     func i<T: BinaryInteger>(_ v: T) -> JSONValue { .int(Int64(v)) }
     return .object([
       f("format", .int(Self.format)), f("from", .string(fromVersion)),
+      f("arguments", .array(arguments.map { .string($0) })),
       f("started_at", i(startedAt)),
       f("rollback_fd", i(rollbackFD)), f("owner", i(owner)), f("lock_fd", i(lockFD)),
       f("listener_fd", i(listenerFD)), f("listener_activated", .bool(listenerActivated)),
@@ -167,6 +170,7 @@ struct UpgradeState {
       throw ConfigError(message: "upgrade state: format \(v["format"]?.render() ?? "?") unknown")
     }
     fromVersion = try str(v, "from")
+    arguments = try arr(v, "arguments").compactMap(\.stringValue)
     startedAt = try int(v, "started_at")
     rollbackFD = Int32(try int(v, "rollback_fd"))
     owner = try int(v, "owner")
@@ -212,11 +216,13 @@ struct UpgradeState {
   }
 
   init(
-    fromVersion: String, startedAt: Int64, rollbackFD: Int32, owner: OwnerID, lockFD: Int32,
+    fromVersion: String, arguments: [String], startedAt: Int64, rollbackFD: Int32, owner: OwnerID,
+    lockFD: Int32,
     listenerFD: Int32, listenerActivated: Bool, controlGID: UInt32, completedTotal: Int,
     deadGroups: [Int32], connections: [Connection], pools: [Pool]
   ) {
     self.fromVersion = fromVersion
+    self.arguments = arguments
     self.startedAt = startedAt
     self.rollbackFD = rollbackFD
     self.owner = owner
@@ -256,6 +262,16 @@ struct UpgradeState {
   /// `nonisolated(unsafe)`: written once in `inherited()`, on the main thread, before the
   /// supervisor exists; read only by `Supervisor.rollBack` on that same thread.
   nonisolated(unsafe) static var lastFD: Int32?
+
+  /// The old image's command line from the state on `fd`, if it can be read at all.
+  static func arguments(inStateOn fd: Int32) -> [String]? {
+    guard let bytes = try? ExecInPlace.readAll(fd),
+      let value = try? JSONValue.parse(String(decoding: bytes, as: UTF8.self)),
+      let list = value["arguments"]?.arrayValue
+    else { return nil }
+    let args = list.compactMap(\.stringValue)
+    return args.isEmpty ? nil : args
+  }
 
   static func hex(_ bytes: [UInt8]) -> String {
     let digits = Array("0123456789abcdef".utf8)

@@ -69,6 +69,43 @@ extension SupervisorTests {
       #expect(try h.stop().exitCode == 0)
     }
 
+    /// A new binary that passes the probe but then cannot take the state over (here a wrapper
+    /// that starts drover on a config without the running pool) rolls back: the old binary
+    /// runs again in the same process with the same state, and the `ctl upgrade` client hears
+    /// why on the same connection. The running job and the workers never notice.
+    @Test func aNewImageThatCannotTakeOverRollsBack() throws {
+      let h = try SupervisorHarness(pools: Self.pool)
+      let bin = try Self.start(h)
+      let pid = try h.supervisor().pid
+      let workers = Set(try h.workerPIDs("p"))
+      let other = try h.write(
+        "other.toml",
+        SupervisorHarness.configText(
+          pools: poolTable("q", #"handler = "noop""#, "min = 0", "max = 1")))
+      let running = try h.enqueue("p", #"{"ms": 1500}"#)
+      try h.waitUntil("the job runs") { try h.jobState(running) == "running" }
+      try Self.replace(
+        bin,
+        with: """
+          #!/bin/sh
+          if [ "$1" = serve ]; then exec '\(h.binary)' serve --config '\(other)'; fi
+          exec '\(h.binary)' "$@"
+
+          """, mode: 0o755)
+      let r = try h.drover(["ctl", "upgrade"])
+      #expect(r.exitCode != 0)
+      #expect(r.stderrText.contains("upgrade rolled back to"), "\(r.stderrText)\n\(h.logTail())")
+      #expect(r.stderrText.contains("has no pool p"), "\(r.stderrText)")
+      #expect(try h.status()["pid"]?.intValue == Int64(pid))
+      #expect(Set(try h.workerPIDs("p")) == workers)
+      try h.waitUntil("the running job completes", timeout: .seconds(20)) {
+        try h.jobState(running) == "completed"
+      }
+      let job = try h.job(running)
+      #expect(job["attempts"]?.intValue == 1 && job["errors"]?.arrayValue?.isEmpty == true)
+      #expect(try h.stop().exitCode == 0)
+    }
+
     /// SIGUSR2 asks for the same upgrade; a refusal is only logged.
     @Test func aRefusedSIGUSR2UpgradeIsLogged() throws {
       let h = try SupervisorHarness(pools: Self.pool)

@@ -32,6 +32,22 @@ struct ServeCommand: ParsableCommand {
     // Before any other thread exists: signals are read from a signalfd by the loop.
     try Signals.blockForProcess([SIGTERM, SIGINT, SIGHUP, SIGUSR2])
     signal(SIGPIPE, SIG_IGN)
+    let supervisor: Supervisor
+    do {
+      supervisor = try makeSupervisor()
+    } catch {
+      // The new image of an in-place upgrade that cannot start goes back to the old one
+      // (same process, same state); an ordinary start just fails.
+      Supervisor.rollBackFailedUpgrade(because: "could not start: \(error)")
+      throw error
+    }
+    let code: Int32
+    do { code = try supervisor.run() } catch { throw CLIError("\(error)") }
+    throw ExitCode(code)
+  }
+
+  /// Loads the config and builds the supervisor (nothing runs yet).
+  func makeSupervisor() throws -> Supervisor {
     let path = options.resolvedPath()
     let config = try options.load()
     try CommandContext.requireSupportedStore(config)
@@ -52,15 +68,11 @@ struct ServeCommand: ParsableCommand {
     if let ms = heartbeatTimeoutMS { opts.heartbeatTimeout = .milliseconds(ms) }
     if let ms = stopGraceMS { opts.stopGrace = .milliseconds(ms) }
     if let ms = pruneIntervalMS { opts.pruneInterval = .milliseconds(ms) }
-    let supervisor: Supervisor
     do {
-      supervisor = try Supervisor(
+      return try Supervisor(
         config: config, options: opts, logger: Logger(label: "drover.supervisor"))
     } catch {
       throw CLIError("\(error)")
     }
-    let code: Int32
-    do { code = try supervisor.run() } catch { throw CLIError("\(error)") }
-    throw ExitCode(code)
   }
 }
