@@ -81,5 +81,9 @@ let package = Package(
         "DroverCore", "DroverStore", "DroverWire", "DroverSystem", "DroverTestSupport",
       ],
       swiftSettings: strict),
+    // The deployment under a real systemd (a booted Debian container): slow, needs root.
+    .testTarget(
+      name: "DroverSystemdTests", dependencies: ["DroverCore", "DroverTestSupport"],
+      swiftSettings: strict),
   ]
 )

@@ -1,8 +1,12 @@
 #!/usr/bin/env bash
-# Installs the system libraries Drover links against (Debian/Ubuntu), if missing.
+# Installs what Drover's build and tests need on Debian/Ubuntu, if missing: the system
+# libraries it links against, and for the systemd system test (Tests/DroverSystemdTests)
+# debootstrap, systemd-nspawn (systemd-container), dpkg-deb/objdump (dpkg-dev, binutils) and
+# systemd-socket-activate/systemd-analyze (systemd).
 set -euo pipefail
 need=()
-for p in libsqlite3-dev libsystemd-dev; do
+for p in libsqlite3-dev libsystemd-dev debootstrap systemd-container dpkg-dev binutils systemd \
+  util-linux; do
   dpkg -s "$p" >/dev/null 2>&1 || need+=("$p")
 done
 if [ ${#need[@]} -gt 0 ]; then

@@ -1,4 +1,5 @@
 import ArgumentParser
+import DroverCore
 public import DroverWorker
 
 #if canImport(Glibc)
@@ -71,10 +72,11 @@ struct DroverCommand: ParsableCommand {
       errors go to stderr, errors as one line `drover: …` with exit status 1 (64 for a bad \
       argument).
       """,
-    version: DroverVersion.current,
+    version: DroverVersion.description,
     subcommands: [
       ServeCommand.self, WorkerCommand.self, EnqueueCommand.self, JobsCommand.self,
       DeadCommand.self, CtlCommand.self, ConfigCommand.self, BenchCommand.self,
       DemoCommand.self, EventsCommand.self, TopCommand.self, SchedulesCommand.self,
+      UpgradeProbeCommand.self,
     ])
 }

@@ -133,7 +133,7 @@ package enum SQLiteSchema {
   ]
 
   /// The schema version this build writes.
-  static var currentVersion: Int64 { Int64(migrations.count) }
+  package static var currentVersion: Int64 { Int64(migrations.count) }
 
   /// What a database file holds, read without writing.
   struct Identity {

@@ -54,6 +54,17 @@ extension SQLiteStore {
       let why = errno == ELOOP ? "it is a symbolic link" : String(cString: strerror(errno))
       throw .unavailable("cannot open lock file \(path): \(why)")
     }
+    // The holder may be this very process: a lock this process just released still lives in
+    // a child another thread is spawning (posix_spawn's child shares the descriptor until its
+    // exec closes it). That passes within milliseconds; another process's lock does not.
+    var tries = 0
+    while flock(fd, LOCK_EX | LOCK_NB) != 0, errno == EWOULDBLOCK, tries < 50,
+      StoreFiles.holderPID(inLock: StoreFiles.readLock(storePath: storePath) ?? "")
+        == String(getpid())
+    {
+      tries += 1
+      usleep(10_000)
+    }
     guard flock(fd, LOCK_EX | LOCK_NB) == 0 else {
       let cause = errno
       let text = StoreFiles.readLock(storePath: storePath) ?? ""

@@ -44,6 +44,8 @@ extension Supervisor {
       nextReadToken += 1
       pendingReads[nextReadToken] = reply
       reader.submit(request, token: nextReadToken)
+    case .upgrade:
+      requestUpgrade(trigger: "control request", reply: reply)
     case .events:
       reply(.failure("\"events\" needs a streaming transport (the control socket)"))
     }

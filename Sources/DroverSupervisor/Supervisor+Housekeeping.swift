@@ -20,6 +20,8 @@ extension Supervisor {
     dropRefusedPeers(now: now)
     dropStalledClients(now: now)
     resumeAccepting(now: now)
+    advanceUpgrade(now: now)
+    rollOldWorkers()
     if strayCheck.due(now) { reapStrays() }
     if checkCancels || cancelCheck.due(now) {
       checkCancels = false

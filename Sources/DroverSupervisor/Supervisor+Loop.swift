@@ -20,10 +20,15 @@ extension Supervisor {
     }
     descriptorLimit = DescriptorLimit.soft()
     descriptorReserve = min(32, max(8, descriptorLimit / 4))
-    let listener = try UnixSocket.listen(path: config.control.socket, mode: 0o660)
-    listenerFD = listener.fd
-    controlSocketGID = listener.groupID
-    register(listenerFD, .controlListener)
+    if let handover {
+      restore(handover)
+      self.handover = nil
+    } else {
+      let listener = try openControlListener()
+      listenerFD = listener.fd
+      controlSocketGID = listener.groupID
+      register(listenerFD, .controlListener)
+    }
     register(signals.fd, .signals)
     register(mailbox.wake.fd, .mailbox)
     refreshNextDue()
@@ -60,9 +65,7 @@ extension Supervisor {
     // What dead workers' commands left behind (their groups' members and those members'
     // orphans, re-parented here): killed and reaped before this process goes.
     Subreaper.settle(groups: deadGroups, keep: isWorkerPID, timeout: .seconds(2))
-    unregister(listenerFD)
-    FD.close(listenerFD)
-    unlink(config.control.socket)
+    closeControlListener()
     reader.stop()
     log(.notice, "supervisor stopped")
     do { try store.closeSession(owner) } catch {

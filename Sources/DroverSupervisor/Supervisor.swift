@@ -159,6 +159,10 @@ public final class Supervisor {
   /// Set once the store was found deleted, replaced or corrupt: nothing is written any more.
   var storageLost: StoreError?
   var exitRequested = false
+  /// An in-place upgrade waiting for a quiet moment (Supervisor+Upgrade).
+  var upgradePending: UpgradeRequest?
+  /// What the previous program image of this process handed over (nil for a fresh start).
+  var handover: UpgradeState?
   var exitCode: Int32 = 0
   var readySent = false
   var completedTotal = 0
@@ -179,17 +183,24 @@ public final class Supervisor {
     self.schedules = try ScheduleRunner(config.schedules)
     self.logger = logger
     Malloc.tune()
+    let handover = try Self.inheritedState(config: config)
     let store = try StoreFactory.open(config.store)
-    // A damaged file is refused before anything is served from it.
-    try store.checkIntegrity()
+    if let handover {
+      // The same process's previous image checked the file and holds its lock and session.
+      self.owner = try Self.adoptSession(handover, store: store, options: options)
+    } else {
+      // A damaged file is refused before anything is served from it.
+      try store.checkIntegrity()
+      self.owner = try store.openSession(
+        SessionParams(
+          name: "\(Self.hostName()):\(getpid())", pid: getpid(), lease: options.lease,
+          now: options.clock.wall()))
+    }
     self.store = store
-    self.owner = try store.openSession(
-      SessionParams(
-        name: "\(Self.hostName()):\(getpid())", pid: getpid(), lease: options.lease,
-        now: options.clock.wall()))
+    self.handover = handover
     do {
       self.epoll = try Epoll()
-      self.signals = try SignalFD(signals: [SIGTERM, SIGINT, SIGHUP])
+      self.signals = try SignalFD(signals: [SIGTERM, SIGINT, SIGHUP, SIGUSR2])
       self.mailbox = try Mailbox()
     } catch {
       try? store.closeSession(owner)
@@ -242,6 +253,7 @@ public final class Supervisor {
     switch event {
     case .signal(let sig) where sig == SIGTERM || sig == SIGINT: beginStop(signal: sig)
     case .signal(let sig) where sig == SIGHUP: _ = reload(trigger: "SIGHUP")
+    case .signal(let sig) where sig == SIGUSR2: requestUpgrade(trigger: "SIGUSR2", reply: nil)
     case .signal: break
     case .workerReadable(let w): readFrames(w)
     case .workerExited(let w): reap(w)

@@ -62,6 +62,8 @@ final class WorkerHandle {
   /// When the next escalation (SIGTERM → SIGKILL) is due.
   var killDeadline: MonotonicInstant?
   var sentSIGKILL = false
+  /// Runs the executable of the program image before an in-place upgrade: to be rolled.
+  var fromOldBinary = false
   var socketOpen = true
   var rssCheck = Periodic(every: .seconds(2))
   /// Recent job run time (EWMA), nil before the first job: sets the prefetch depth.

@@ -24,6 +24,9 @@ public enum ControlRequest: Sendable, Hashable {
   /// Turn this connection into a stream of lifecycle events (`LifecycleEvent.json` lines),
   /// optionally of one job type; `replay` first sends the recent history the supervisor keeps.
   case events(type: String?, replay: Bool)
+  /// Re-execute the executable now on disk in place (same pid), keeping the listeners, the
+  /// store lock and the workers; the reply comes from the new program image.
+  case upgrade
 }
 
 /// `scale POOL N|auto`.
@@ -181,6 +184,7 @@ extension ControlRequest {
     switch cmd {
     case "status": return .status
     case "reload": return .reload
+    case "upgrade": return .upgrade
     case "wake": return .wake
     case "drain": return .drain(pool: try pool(required: false))
     case "resume": return .resume(pool: try pool(required: false))
@@ -261,6 +265,7 @@ extension ControlRequest {
       return JSONValue.object(f).render()
     case .status: return #"{"cmd":"status"}"#
     case .reload: return #"{"cmd":"reload"}"#
+    case .upgrade: return #"{"cmd":"upgrade"}"#
     case .wake: return #"{"cmd":"wake"}"#
     case .drain(let p), .resume(let p):
       var fields: [JSONField] = [JSONField("cmd", .string(self.cmdName))]
@@ -310,6 +315,7 @@ extension ControlRequest {
     case .jobs: "jobs"
     case .job: "job"
     case .events: "events"
+    case .upgrade: "upgrade"
     }
   }
 }

@@ -17,6 +17,9 @@ public enum ControlReply: Sendable, Hashable {
   /// `events`: the stream of events follows on this connection, one JSON object per line,
   /// starting with `replayed` events from the recent history.
   case subscribed(replayed: Int)
+  /// `upgrade`: done, answered by the new program image (same pid), with both versions and
+  /// how long the handover took.
+  case upgraded(from: String, to: String, pid: Int32, took: Duration)
   case failure(String)
 
   /// Whether the request succeeded.
@@ -45,6 +48,11 @@ public enum ControlReply: Sendable, Hashable {
       f.append(JSONField("replayed", .int(Int64(n))))
     case .done:
       break
+    case .upgraded(let from, let to, let pid, let took):
+      f.append(JSONField("from", .string(from)))
+      f.append(JSONField("to", .string(to)))
+      f.append(JSONField("pid", .int(Int64(pid))))
+      f.append(JSONField("took_ms", .double(Double(took.saturatingNanoseconds) / 1e6)))
     case .jobs(let jobs):
       f.append(JSONField("jobs", .array(jobs.map(JobJSON.job))))
     case .job(let job):

@@ -98,7 +98,7 @@ import Testing
     }
     let store = try SQLiteStore(path: path)
     let db = try SQLiteConnection(path: path, create: false)
-    #expect(try db.strings("PRAGMA user_version") == ["2"])
+    #expect(try db.strings("PRAGMA user_version") == ["\(SQLiteSchema.currentVersion)"])
     let counts = try store.counts()
     #expect(counts == (try store.countByScan()))
     #expect(counts["email"]?[.queued] == 2)

@@ -96,14 +96,22 @@ public final class SupervisorHarness {
 
   /// Starts `drover serve --config … FLAGS` and, unless told otherwise, waits until its status
   /// says `running`. With `shellPrefix` (say `ulimit -n 64`) it runs behind that shell code.
-  /// Throws (with its log) if it exits or does not get there in time.
+  /// With `launcher` (say `systemd-socket-activate -l PATH`) that command runs it: the
+  /// launcher must exec `drover serve …` in its own process, so the child's pid stays the
+  /// supervisor's. Throws (with its log) if it exits or does not get there in time.
   @discardableResult
   public func start(
     flags: [String] = SupervisorHarness.fastFlags, environment changes: [String: String?] = [:],
-    shellPrefix: String? = nil, waitUntilRunning: Bool = true, timeout: Duration = .seconds(20)
+    shellPrefix: String? = nil, launcher: [String] = [], waitUntilRunning: Bool = true,
+    timeout: Duration = .seconds(20)
   ) throws -> RunningChild {
     precondition(serve == nil, "a supervisor is already running")
-    let arguments = ["serve", "--config", configPath] + flags
+    var arguments = ["serve", "--config", configPath] + flags
+    var binary = self.binary
+    if let first = launcher.first {
+      arguments = launcher.dropFirst() + [binary] + arguments
+      binary = first
+    }
     // `sh -c 'PREFIX; exec drover serve …'`: the shell execs, so the child's pid is the
     // supervisor's (a `ulimit` in the prefix applies to it alone).
     let child =

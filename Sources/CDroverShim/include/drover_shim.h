@@ -68,4 +68,8 @@ int drover_accept_nonblocking(int fd);
 /// getsockopt(SO_PEERCRED): the peer's pid, uid and gid as of connect()/socketpair().
 int drover_peer_credentials(int fd, int32_t *pid, uint32_t *uid, uint32_t *gid);
 
+/* memfd_create(2) without MFD_CLOEXEC: an anonymous file that survives execve, for the
+   in-place upgrade's state (exec.c). Glibc's Swift module does not import memfd_create. */
+int drover_memfd_inheritable(const char *name);
+
 #endif

@@ -6,7 +6,7 @@ import DroverWire
 struct CtlCommand: ParsableCommand {
   static let configuration = CommandConfiguration(
     commandName: "ctl", abstract: "Steer a running supervisor through its control socket.",
-    subcommands: [Status.self, Scale.self, Drain.self, Resume.self, Reload.self])
+    subcommands: [Status.self, Scale.self, Drain.self, Resume.self, Reload.self, Upgrade.self])
 
   /// Sends one request; an `"ok": false` reply becomes the command's one-line error.
   static func send(_ request: ControlRequest, _ options: ConfigOptions) throws -> JSONValue {
@@ -108,6 +108,24 @@ struct CtlCommand: ParsableCommand {
     func run() throws {
       _ = try CtlCommand.send(.reload, options)
       Output.err("config reloaded")
+    }
+  }
+
+  struct Upgrade: ParsableCommand {
+    static let configuration = CommandConfiguration(
+      abstract: "Re-execute the drover binary now on disk in place (same pid), keeping jobs.",
+      discussion: """
+        The supervisor checks that the new binary starts, hands its listeners, store lock and \
+        workers over to it and execs it; workers then roll onto it one at a time as each \
+        finishes its job. A binary that cannot start is refused and the old one keeps running.
+        """)
+    @OptionGroup var options: ConfigOptions
+
+    func run() throws {
+      let reply = try CtlCommand.send(.upgrade, options)
+      Output.err(
+        "upgraded in place: \(reply["from"]?.stringValue ?? "?") → \(reply["to"]?.stringValue ?? "?") "
+          + "(pid \(reply["pid"]?.intValue ?? 0), \(reply["took_ms"]?.render() ?? "?") ms)")
     }
   }
 }

@@ -16,7 +16,7 @@ struct ServeCommand: ParsableCommand {
     discussion: """
       Spawns every pool's workers, dispatches jobs from the store, and answers on the control \
       socket. SIGTERM/SIGINT drain (running jobs finish within drain_timeout) and exit 0; \
-      SIGHUP reloads the config.
+      SIGHUP reloads the config; SIGUSR2 (like `ctl upgrade`) re-executes the binary on disk in place.
       """)
 
   @OptionGroup var options: ConfigOptions
@@ -31,8 +31,24 @@ struct ServeCommand: ParsableCommand {
 
   func run() throws {
     // Before any other thread exists: signals are read from a signalfd by the loop.
-    try Signals.blockForProcess([SIGTERM, SIGINT, SIGHUP])
+    try Signals.blockForProcess([SIGTERM, SIGINT, SIGHUP, SIGUSR2])
     signal(SIGPIPE, SIG_IGN)
+    let supervisor: Supervisor
+    do {
+      supervisor = try makeSupervisor()
+    } catch {
+      // The new image of an in-place upgrade that cannot start goes back to the old one
+      // (same process, same state); an ordinary start just fails.
+      Supervisor.rollBackFailedUpgrade(because: "could not start: \(error)")
+      throw error
+    }
+    let code: Int32
+    do { code = try supervisor.run() } catch { throw CLIError("\(error)") }
+    throw ExitCode(code)
+  }
+
+  /// Loads the config and builds the supervisor (nothing runs yet).
+  func makeSupervisor() throws -> Supervisor {
     let path = options.resolvedPath()
     let config = try options.load()
     try CommandContext.requireSupportedStore(config)
@@ -55,15 +71,11 @@ struct ServeCommand: ParsableCommand {
     if let ms = pruneIntervalMS { opts.pruneInterval = .milliseconds(ms) }
     opts.knownHandlers = DroverCLI.knownHandlers
     if let ms = clientStallMS { opts.clientStallLimit = .milliseconds(ms) }
-    let supervisor: Supervisor
     do {
-      supervisor = try Supervisor(
+      return try Supervisor(
         config: config, options: opts, logger: Logger(label: "drover.supervisor"))
     } catch {
       throw CLIError("\(error)")
     }
-    let code: Int32
-    do { code = try supervisor.run() } catch { throw CLIError("\(error)") }
-    throw ExitCode(code)
   }
 }
