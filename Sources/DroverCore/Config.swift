@@ -8,6 +8,8 @@ public struct DroverConfig: Sendable, Equatable {
   public var supervisor: SupervisorConfig
   /// Pools in file order.
   public var pools: [PoolConfig]
+  /// `[log]`.
+  public var log = LogConfig()
   /// `[schedules.NAME]`, in file order.
   public var schedules: [ScheduleConfig] = []
   /// The file this came from (absolute), or nil when built in code.
@@ -183,4 +185,17 @@ public struct ConfigError: Error, Sendable, Equatable, CustomStringConvertible {
     if let key { s += (s.isEmpty ? "" : ": ") + key }
     return s.isEmpty ? message : s + ": " + message
   }
+}
+
+/// `[log]`: how the supervisor writes its log lines (to stderr, which is the journal under
+/// systemd).
+public struct LogConfig: Sendable, Equatable {
+  public enum Format: String, Sendable, Equatable, CaseIterable {
+    /// `time=… level=… msg="…" key=value …`
+    case logfmt
+    /// One JSON object per line.
+    case json
+  }
+  public var format: Format
+  public init(format: Format = .logfmt) { self.format = format }
 }

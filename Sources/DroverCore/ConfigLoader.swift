@@ -55,7 +55,7 @@ public enum ConfigLoader {
     let doc = Section(file: file, path: [], table: root, line: nil)
     // Every section is checked even after one failed: all problems are reported at once.
     let problems = ConfigProblems()
-    let sections = ["store", "control", "http", "supervisor", "pools", "schedules"]
+    let sections = ["store", "control", "http", "supervisor", "pools", "schedules", "log"]
     for entry in root.entries where !sections.contains(entry.key) {
       var message = entry.value.table == nil ? "unknown key" : "unknown section"
       if let near = nearest(entry.key, among: sections) {
@@ -83,17 +83,37 @@ public enum ConfigLoader {
     let schedules = problems.value { () throws(ConfigError) in
       try scheduleConfigs(doc.section("schedules", example: "[schedules.NAME]"))
     }
+    let log = problems.value { () throws(ConfigError) in
+      try logConfig(doc.section("log", example: "[log]"))
+    }
     try problems.throwIfAny()
-    guard let store, let control, let http, let supervisor, let pools, let schedules else {
+    guard let store, let control, let http, let supervisor, let pools, let schedules, let log
+    else {
       throw ConfigError(file: file, message: "the config could not be read")
     }
     var config = DroverConfig(
       store: store, control: control, http: http, supervisor: supervisor, pools: pools)
     config.schedules = schedules
+    config.log = log
     return config
   }
 
   // MARK: Sections
+
+  static func logConfig(_ s: Section?) throws(ConfigError) -> LogConfig {
+    var log = LogConfig()
+    guard let s else { return log }
+    try s.rejectUnknownKeys(["format"])
+    if let f = try s.string("format") {
+      guard let format = LogConfig.Format(rawValue: f.value) else {
+        throw s.error(
+          "format", line: f.line,
+          "must be \"logfmt\" or \"json\", got \(TOMLKey.basicString(f.value))")
+      }
+      log.format = format
+    }
+    return log
+  }
 
   static func storeConfig(_ s: Section?, file: String?, base: String) throws(ConfigError)
     -> StoreConfig

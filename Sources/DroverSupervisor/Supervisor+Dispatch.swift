@@ -17,6 +17,8 @@ struct FinishInfo {
   let type: String
   let pool: String
   let workerPID: Int32
+  /// How long the attempt ran (nil: it never started), for the log line.
+  var ranFor: Duration? = nil
 }
 
 /// Dispatch: the per-turn group commit (enqueue, settle, progress, promote, claim), the
@@ -172,11 +174,34 @@ extension Supervisor {
       }
     }
     if let kind { pendingEvents.append(LifecycleEvent(at: now, kind)) }
+    logSettled(r, s, info, state: state, error: error, meta: meta)
+  }
+
+  /// The log line of a stored finish: failures, retries and deaths at info or above with the
+  /// error and the run time; completions, releases and snoozes at debug.
+  func logSettled(
+    _ r: FinishResult, _ s: Settlement, _ info: FinishInfo, state: JobState, error: String?,
+    meta: () -> Logger.Metadata
+  ) {
+    let routine: Bool
     switch s {
-    case .outcome, .released:
-      if logger.logLevel <= .debug { logger.debug("job settled: \(state.name)", metadata: meta()) }
-    case .failed, .interrupted:
-      log(.warning, "job attempt ended: \(s); now \(state.name)", meta())
+    case .released, .outcome(.completed), .outcome(.snooze): routine = true
+    default: routine = false
+    }
+    if routine && logger.logLevel > .debug { return }
+    var m = meta()
+    if let d = info.ranFor { m["duration_ms"] = "\(Int(d.fractionalMilliseconds.rounded()))" }
+    if let error, !routine { m["error"] = "\(error)" }
+    switch (s, state) {
+    case (.released, _): logger.debug("job given back unstarted", metadata: m)
+    case (.outcome(.completed), _): logger.debug("job completed", metadata: m)
+    case (.outcome(.snooze), _): logger.debug("job snoozed", metadata: m)
+    case (.outcome(.cancelled), _): log(.info, "job cancelled", m)
+    case (_, .dead): log(.warning, "job dead after \(r.attempt) attempts: \(error ?? "")", m)
+    case (.interrupted, _): log(.notice, "job interrupted, queued again: \(error ?? "")", m)
+    default:
+      if let at = r.retryAt { m["retry_at"] = "\(at.rfc3339)" }
+      log(.warning, "job failed, will retry: \(error ?? "")", m)
     }
   }
 

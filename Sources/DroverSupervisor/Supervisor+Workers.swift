@@ -175,7 +175,10 @@ extension Supervisor {
       FinishParams(
         id: job.id, settlement: s, backoff: p?.config.backoff ?? .standard,
         jitter: options.jitter(), workerPID: w.pid))
-    pendingFinishInfo.append(FinishInfo(type: job.type, pool: w.pool, workerPID: w.pid))
+    pendingFinishInfo.append(
+      FinishInfo(
+        type: job.type, pool: w.pool, workerPID: w.pid,
+        ranFor: job.startedAt.map { clock.monotonic() - $0 }))
     if case .outcome(.completed) = s {
     } else {
       // A retry or release may make work ready again.

@@ -123,7 +123,11 @@ struct InPlaceUpgradeTests {
     // debug → release with `ctl upgrade`.
     let before = try h.workerPIDs("p")
     try Self.install(release, at: bin)
-    let r = try h.drover(["ctl", "upgrade"])
+    var r = try h.drover(["ctl", "upgrade"], timeout: .seconds(90))
+    // Given up for want of a quiet moment on a loaded machine: the old image goes on; again.
+    for _ in 0..<2 where r.exitCode != 0 && r.stderrText.contains("given up") {
+      r = try h.drover(["ctl", "upgrade"], timeout: .seconds(90))
+    }
     #expect(r.exitCode == 0, "\(r.stderrText)\n\(h.logTail())")
     #expect(r.stderrText.contains("(debug build) → 0.1.0 (release build)"), "\(r.stderrText)")
     #expect(try h.status()["pid"]?.intValue == Int64(pid))
@@ -137,9 +141,22 @@ struct InPlaceUpgradeTests {
     // release → debug with SIGUSR2.
     let middle = try h.workerPIDs("p")
     try Self.install(h.binary, at: bin)
-    try h.supervisor().kill(SIGUSR2)
-    try h.waitUntil("the SIGUSR2 upgrade is done", timeout: .seconds(30)) {
-      h.log().contains("upgraded in place: 0.1.0 (release build) → 0.1.0 (debug build)")
+    // On a loaded machine a handover may find no quiet moment in its 10 s and be given up
+    // (the old image goes on, nothing lost): then ask again, as an operator would.
+    var attempts = 0
+    while true {
+      attempts += 1
+      let givenUpBefore = h.log().components(separatedBy: "upgrade given up").count
+      try h.supervisor().kill(SIGUSR2)
+      var done = false
+      try h.waitUntil("the SIGUSR2 upgrade is done or given up", timeout: .seconds(90)) {
+        let log = h.log()
+        done = log.contains("upgraded in place: 0.1.0 (release build) → 0.1.0 (debug build)")
+        return done || log.components(separatedBy: "upgrade given up").count > givenUpBefore
+      }
+      if done { break }
+      #expect(attempts < 3, "the SIGUSR2 upgrade was given up \(attempts) times")
+      if attempts >= 3 { return }
     }
     try h.waitUntil("every worker runs the debug build again", timeout: .seconds(60)) {
       let now = try h.workerPIDs("p")

@@ -410,24 +410,15 @@ struct SystemdDeploymentTests {
       guard let entry = try? JSONValue.parse(String(line)),
         let message = entry["MESSAGE"]?.stringValue, let priority = entry["PRIORITY"]?.stringValue
       else { continue }
-      for level in ["NOTICE", "WARNING", "INFO", "ERROR"] where message.contains(" \(level) ") {
+      for level in ["NOTICE", "WARNING", "INFO", "ERROR"]
+      where message.contains("level=\(level.lowercased()) ") {
         byLevel[level, default: []].insert(priority)
       }
     }
-    #expect(byLevel["NOTICE"] != nil && byLevel["WARNING"] != nil, "\(byLevel)")
-    let prefixed = byLevel.values.contains { !$0.isSubset(of: ["6"]) }
-    if prefixed {
-      // With `<N>` syslog prefixes (JOURNAL_STREAM set): each level at its own priority.
-      #expect(byLevel["NOTICE"] == ["5"] && byLevel["WARNING"] == ["4"], "\(byLevel)")
-      record.note("journal priorities by level: \(byLevel)")
-    } else {
-      // Without the prefixes every stderr line is journald's default, info (6); the level is
-      // only in the text. The logging branch adds `<N>` prefixes; then the branch above holds.
-      #expect(byLevel.values.allSatisfy { $0 == ["6"] }, "\(byLevel)")
-      record.note(
-        "journal priorities: no <N> prefixes yet, every line PRIORITY=6 (levels \(byLevel.keys.sorted()) in the text)"
-      )
-    }
+    // stderr is the journal (JOURNAL_STREAM): each line carries its `<N>` syslog priority.
+    #expect(byLevel["NOTICE"] == ["5"] && byLevel["WARNING"] == ["4"], "\(byLevel)")
+    #expect(byLevel["INFO"] == nil || byLevel["INFO"] == ["6"], "\(byLevel)")
+    record.note("journal priorities by level: \(byLevel)")
   }
 
   func purge(_ c: SystemdContainer, _ record: Record) throws {

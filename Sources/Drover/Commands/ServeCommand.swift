@@ -56,7 +56,7 @@ struct ServeCommand: ParsableCommand {
     guard let level = Logger.Level(rawValue: logLevel) else {
       throw CLIError.usage("--log-level: unknown level \"\(logLevel)\"")
     }
-    LogSetup.bootstrap(level: level)
+    LogSetup.bootstrap(level: level, format: config.log.format)
     if config.http != nil {
       Output.warn("[http] is configured but this build has no HTTP API yet; it is ignored")
     }
