@@ -115,6 +115,11 @@ package enum SQLiteSchema {
       ON CONFLICT (type, state) DO UPDATE SET n = n + 1;
     END;
     """,
+    // v3: how many times a job was snoozed (snoozes spend no attempt; the supervisor ends a
+    // job past its pool's max_snoozes).
+    """
+    ALTER TABLE jobs ADD COLUMN snoozes INTEGER NOT NULL DEFAULT 0;
+    """,
   ]
 
   /// The schema version this build writes.
