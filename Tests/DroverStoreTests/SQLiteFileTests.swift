@@ -15,7 +15,7 @@ import Testing
     let store = try SQLiteStore(path: path)
     let db = try SQLiteConnection(path: path, create: false)
     #expect(try db.strings("PRAGMA application_id") == [Self.droverApplicationID])
-    #expect(try db.strings("PRAGMA user_version") == ["2"])
+    #expect(try db.strings("PRAGMA user_version") == ["3"])
     #expect(try db.strings("PRAGMA journal_mode") == ["wal"])
     withExtendedLifetime(store) {}
   }

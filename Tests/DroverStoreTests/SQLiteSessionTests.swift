@@ -98,7 +98,9 @@ import Testing
     }
     let store = try SQLiteStore(path: path)
     let db = try SQLiteConnection(path: path, create: false)
-    #expect(try db.strings("PRAGMA user_version") == ["2"])
+    #expect(try db.strings("PRAGMA user_version") == ["3"])
+    // v3: existing jobs start with no snoozes.
+    #expect(Set(try db.strings("SELECT snoozes FROM jobs")) == ["0"])
     let counts = try store.counts()
     #expect(counts == (try store.countByScan()))
     #expect(counts["email"]?[.queued] == 2)
