@@ -140,7 +140,8 @@ final class ExecLineLog {
   func finish() {
     guard dropped > 0 else { return }
     logger.warning(
-      "\(dropped) lines of the command's output were not logged (more than \(Int(Self.perSecond)) a second)")
+      "\(dropped) lines of the command's output were not logged (more than \(Int(Self.perSecond)) a second)"
+    )
   }
 }
 

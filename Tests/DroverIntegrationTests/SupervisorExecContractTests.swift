@@ -49,7 +49,9 @@ extension SupervisorTests.Exec {
     let log = h.log()
     let logged = log.split(separator: "\n").filter { $0.contains("job_id=\(id)") }
     #expect(
-      logged.contains { $0.contains("working on 7 attempt 1 of 1") && $0.contains("stream=stdout") },
+      logged.contains {
+        $0.contains("working on 7 attempt 1 of 1") && $0.contains("stream=stdout")
+      },
       "\(log.suffix(2000))")
     #expect(
       logged.contains {
@@ -135,7 +137,10 @@ extension SupervisorTests.Exec {
       $0.contains("job_id=\(id)") && $0.contains("stream=stdout")
     }
     #expect(lines.count <= 150, "\(lines.count) lines logged")
-    #expect(lines.contains { $0.contains(" line 0 ") || $0.contains(" line 0\"") || $0.contains("line 0") })
+    #expect(
+      lines.contains {
+        $0.contains(" line 0 ") || $0.contains(" line 0\"") || $0.contains("line 0")
+      })
     #expect(try h.stop().exitCode == 0)
   }
 }

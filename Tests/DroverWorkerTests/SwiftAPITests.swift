@@ -37,8 +37,11 @@ struct SwiftAPITests {
       await TestJobContext().run(Resize(), .init(width: 0, name: "a"))
         == .permanent("width must be positive"))
     #expect(
-      await TestJobContext().run(Resize(), .init(width: 20_000, name: "a")) == .snooze(.seconds(30)))
-    #expect(await TestJobContext().run(Resize(), .init(width: 1, name: "flaky")) == .retryable("disk busy"))
+      await TestJobContext().run(Resize(), .init(width: 20_000, name: "a")) == .snooze(.seconds(30))
+    )
+    #expect(
+      await TestJobContext().run(Resize(), .init(width: 1, name: "flaky"))
+        == .retryable("disk busy"))
   }
 
   @Test func aPayloadThatDoesNotDecodeFailsPermanentlyWithTheReason() async {
@@ -89,15 +92,18 @@ struct SwiftAPITests {
     var registry = HandlerRegistry()
     let calls = Counter()
     registry.onWorkerStart { _ in calls.add() }
-    registry.register("double", async: { ctx in
-      let n = ctx.json["n"]?.intValue ?? 0
-      return n * 2 == 8 ? .completed : .permanent("wrong")
-    })
+    registry.register(
+      "double",
+      async: { ctx in
+        let n = ctx.json["n"]?.intValue ?? 0
+        return n * 2 == 8 ? .completed : .permanent("wrong")
+      })
     registry.register(Resize())
     #expect(registry.names.contains("image.resize") && registry.names.contains("double"))
     try await TestJobContext.runSetups(registry)
     #expect(calls.value == 1)
-    #expect(await TestJobContext(payload: #"{"n": 4}"#).run(registry, handler: "double") == .completed)
+    #expect(
+      await TestJobContext(payload: #"{"n": 4}"#).run(registry, handler: "double") == .completed)
     // The sync view still works, for code that calls handlers itself.
     let sync = try #require(registry.handler(named: "double"))
     #expect(try sync(TestJobContext(payload: #"{"n": 5}"#).context) == .permanent("wrong"))

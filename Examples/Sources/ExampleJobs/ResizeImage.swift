@@ -1,4 +1,4 @@
-public import DroverCore
+import DroverCore
 public import DroverWorker
 
 /// Resizes an image in steps, reporting progress; a cancel (or timeout) stops it between

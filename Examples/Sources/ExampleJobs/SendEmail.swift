@@ -1,4 +1,4 @@
-public import DroverCore
+import DroverCore
 public import DroverWorker
 
 /// Sends a welcome email. A bad address is permanent; the mail service's "slow down" is a
@@ -15,9 +15,9 @@ public struct SendEmail: JobDefinition {
     }
   }
 
-  let mailer: Mailer
+  let mailer: any Mailer
 
-  public init(mailer: Mailer) { self.mailer = mailer }
+  public init(mailer: any Mailer) { self.mailer = mailer }
 
   public func run(_ payload: Payload, context: JobContext) async throws {
     guard payload.to.contains("@") else {
