@@ -12,7 +12,9 @@ let package = Package(
   platforms: [.macOS(.v15)],
   products: [
     .executable(name: "drover", targets: ["drover"]),
-    .library(name: "Drover", targets: ["Drover"]),
+    .library(name: "Drover", targets: ["Drover", "DroverWorker", "DroverClient"]),
+    .library(name: "DroverClient", targets: ["DroverClient"]),
+    .library(name: "DroverTesting", targets: ["DroverTesting"]),
   ],
   dependencies: [
     .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -32,7 +34,19 @@ let package = Package(
     .target(name: "DroverSchedule", dependencies: ["DroverCore"], swiftSettings: strict),
     .target(
       name: "DroverWorker",
-      dependencies: ["DroverCore", "DroverWire", "DroverSystem"],
+      dependencies: [
+        "DroverCore", "DroverWire", "DroverSystem",
+        .product(name: "Logging", package: "swift-log"),
+      ],
+      swiftSettings: strict),
+    .target(
+      name: "DroverClient", dependencies: ["DroverCore", "DroverWire", "DroverSystem"],
+      swiftSettings: strict),
+    .target(
+      name: "DroverTesting",
+      dependencies: [
+        "DroverCore", "DroverWorker", .product(name: "Logging", package: "swift-log"),
+      ],
       swiftSettings: strict),
     .target(
       name: "DroverSupervisor",
@@ -45,7 +59,7 @@ let package = Package(
       name: "Drover",
       dependencies: [
         "DroverCore", "DroverWire", "DroverSystem", "DroverStore", "DroverWorker",
-        "DroverSupervisor", "DroverSchedule",
+        "DroverSupervisor", "DroverSchedule", "DroverClient",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
         .product(name: "Logging", package: "swift-log"),
       ],
@@ -76,9 +90,14 @@ let package = Package(
       name: "DroverStoreTests", dependencies: ["DroverStore", "DroverTestSupport"],
       swiftSettings: strict),
     .testTarget(
+      name: "DroverWorkerTests",
+      dependencies: ["DroverCore", "DroverWorker", "DroverTesting", "DroverTestSupport"],
+      swiftSettings: strict),
+    .testTarget(
       name: "DroverIntegrationTests",
       dependencies: [
         "DroverCore", "DroverStore", "DroverWire", "DroverSystem", "DroverTestSupport",
+        "DroverClient",
       ],
       swiftSettings: strict),
     // The deployment under a real systemd (a booted Debian container): slow, needs root.

@@ -9,7 +9,7 @@ enum JobRendering {
     for j in jobs {
       rows.append([
         String(j.id), j.state.name, j.type, String(j.priority), "\(j.attempts)/\(j.maxAttempts)",
-        "\(j.progress)%", short(j.runAt), oneLine(j.errors.last?.message ?? "", limit: 60),
+        "\(j.progress)%", short(j.runAt), oneLine(summary(j.errors.last?.message ?? ""), limit: 80),
       ])
     }
     return align(rows, rightAligned: [0, 3])
@@ -44,7 +44,11 @@ enum JobRendering {
       lines.append("errors:")
       for e in job.errors {
         let pid = e.workerPID.map { " (worker \($0))" } ?? ""
-        lines.append("  attempt \(e.attempt) at \(e.at.rfc3339)\(pid): \(oneLine(e.message))")
+        // Line breaks kept (a traceback stays readable), continuation lines indented.
+        let body = e.message.split(separator: "\n", omittingEmptySubsequences: false)
+          .map { String($0.map { $0.isNewline ? " " : $0 }) }
+          .joined(separator: "\n    ")
+        lines.append("  attempt \(e.attempt) at \(e.at.rfc3339)\(pid): \(body)")
       }
     }
     return lines.joined(separator: "\n")
@@ -59,6 +63,18 @@ enum JobRendering {
   static func short(_ t: Timestamp) -> String {
     let full = t.rfc3339
     return String(full.prefix(19)) + "Z"
+  }
+
+  /// A multi-line error for a table: its last non-empty line (where a traceback or a log
+  /// says what went wrong), then its first in parentheses (an exec error's "command exited
+  /// with status 1"); a one-line error as it is.
+  static func summary(_ message: String) -> String {
+    let lines = message.split(whereSeparator: \.isNewline)
+      .map { $0.trimmingWhitespace() }.filter { !$0.isEmpty }
+    guard let first = lines.first, let last = lines.last, lines.count > 1 else {
+      return message
+    }
+    return "\(last) (\(first))"
   }
 
   /// `text` on one line (line breaks become spaces), cut to `limit` characters with `…`.
@@ -90,5 +106,14 @@ enum JobRendering {
 
   private static func pad(_ s: String, _ width: Int) -> String {
     s + String(repeating: " ", count: max(0, width - s.count))
+  }
+}
+
+extension Substring {
+  fileprivate func trimmingWhitespace() -> Substring {
+    var s = self
+    while s.first?.isWhitespace == true { s = s.dropFirst() }
+    while s.last?.isWhitespace == true { s = s.dropLast() }
+    return s
   }
 }

@@ -126,6 +126,10 @@ public struct PoolConfig: Sendable, Equatable {
   public var maxJobs: Int
   /// Recycle a worker above this resident size in bytes; 0 = never.
   public var maxRSS: UInt64
+  /// A job snoozed this many times is ended `dead` at its next snooze (snoozes spend no
+  /// attempt, so without a bound a job that always snoozes would loop forever). Default 100;
+  /// 0 forbids snoozing.
+  public var maxSnoozes: Int = 100
 
   public init(
     name: String, types: [String]? = nil, handler: String = "noop", command: [String] = [],

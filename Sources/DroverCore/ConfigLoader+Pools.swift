@@ -6,7 +6,7 @@ extension ConfigLoader {
   /// The keys a `[pools.NAME]` table may hold.
   static let poolKeys = [
     "types", "handler", "command", "min", "max", "idle_timeout", "concurrency", "timeout",
-    "max_attempts", "backoff", "max_jobs", "max_rss",
+    "max_attempts", "backoff", "max_jobs", "max_rss", "max_snoozes",
   ]
 
   /// Every `[pools.NAME]`, in file order; at least one, and no job type in two pools.
@@ -140,6 +140,11 @@ extension ConfigLoader {
     problems.check { () throws(ConfigError) in
       if let n = try s.integer("max_attempts", in: ConfigLimits.maxAttempts) {
         pool.maxAttempts = n.value
+      }
+    }
+    problems.check { () throws(ConfigError) in
+      if let n = try s.integer("max_snoozes", in: ConfigLimits.maxSnoozes) {
+        pool.maxSnoozes = n.value
       }
     }
     problems.check { () throws(ConfigError) in

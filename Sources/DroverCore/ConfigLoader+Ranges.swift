@@ -15,6 +15,8 @@ public enum ConfigLimits {
   public static let concurrency: ClosedRange<Int> = 1...1024
   /// `pools.NAME.max_attempts` (the same bound an enqueue request's `max_attempts` has).
   public static let maxAttempts: ClosedRange<Int> = 1...1_000_000
+  /// `max_snoozes`: 0 (no snoozing) up to a million.
+  public static let maxSnoozes: ClosedRange<Int> = 0...1_000_000
   /// `pools.NAME.max_jobs`: recycle after this many jobs; 0 = never.
   public static let maxJobs: ClosedRange<Int> = 0...1_000_000_000
   /// `pools.NAME.max_rss`: recycle above this many bytes; 0 = never. At most 1 TiB.

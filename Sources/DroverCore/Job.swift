@@ -91,14 +91,18 @@ public struct Job: Sendable, Hashable {
   public var cancelRequested: Bool
   /// The worker process running (or that last ran) the job, when known.
   public var workerPID: Int32?
+  /// How many times the job was snoozed (snoozes spend no attempt; the pool's `max_snoozes`
+  /// bounds them).
+  public var snoozes: Int
 
   public init(
     id: JobID, type: String, state: JobState, priority: Int = 0, attempts: Int = 0,
     maxAttempts: Int = 20, payload: String = "{}", progress: Int = 0, errors: [JobError] = [],
     createdAt: Timestamp, runAt: Timestamp, startedAt: Timestamp? = nil,
     finishedAt: Timestamp? = nil, uniqueKey: String? = nil, backoff: BackoffPolicy? = nil,
-    cancelRequested: Bool = false, workerPID: Int32? = nil
+    cancelRequested: Bool = false, workerPID: Int32? = nil, snoozes: Int = 0
   ) {
+    self.snoozes = snoozes
     self.id = id
     self.type = type
     self.state = state

@@ -25,4 +25,11 @@ public enum Settlement: Sendable, Hashable {
   /// The job was handed to a worker but never started there (prefetched, then given back on
   /// drain, scale-down or the worker's death): back to `queued`, no error, no attempt.
   case released
+
+  /// Whether this is the handler's own snooze (which the store counts in the job's
+  /// `snoozes`).
+  public var isSnooze: Bool {
+    if case .outcome(.snooze) = self { return true }
+    return false
+  }
 }

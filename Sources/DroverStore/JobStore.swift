@@ -236,10 +236,13 @@ public struct ClaimedJob: Sendable, Hashable {
   public var priority: Int
   /// When the job became due (its `run_at`), for pick-up latency.
   public var runAt: Timestamp
+  /// How many times the job was snoozed so far (snoozes spend no attempt).
+  public var snoozes: Int
   public init(
     id: JobID, type: String, payload: String, attempt: Int, maxAttempts: Int, priority: Int,
-    runAt: Timestamp
+    runAt: Timestamp, snoozes: Int = 0
   ) {
+    self.snoozes = snoozes
     self.id = id
     self.type = type
     self.payload = payload

@@ -130,6 +130,11 @@ package enum SQLiteSchema {
       paused INTEGER NOT NULL
     ) WITHOUT ROWID;
     """,
+    // v4: how many times a job was snoozed (snoozes spend no attempt; the supervisor ends a
+    // job past its pool's max_snoozes).
+    """
+    ALTER TABLE jobs ADD COLUMN snoozes INTEGER NOT NULL DEFAULT 0;
+    """,
   ]
 
   /// The schema version this build writes.

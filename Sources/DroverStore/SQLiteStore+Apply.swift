@@ -143,9 +143,9 @@ extension SQLiteStore {
         try db.run(
           """
           UPDATE jobs SET state = ?2, run_at = ?3, attempts = attempts + ?4, worker_pid = ?5,
-            owner = NULL
+            owner = NULL, snoozes = snoozes + ?6
           WHERE id = ?1
-          """, f.id, state.rawValue, due, spendsAttempt ? 1 : 0, pid)
+          """, f.id, state.rawValue, due, spendsAttempt ? 1 : 0, pid, f.settlement.isSnooze ? 1 : 0)
       }
     }
     move(type, from: .running, to: state)
@@ -162,7 +162,8 @@ extension SQLiteStore {
   /// pins the plan whatever the data, and fails loudly at prepare time if a migration ever
   /// drops it.
   static let claimSQL: SQLText = """
-    SELECT id, payload, attempts, max_attempts, priority, run_at FROM jobs INDEXED BY jobs_ready
+    SELECT id, payload, attempts, max_attempts, priority, run_at, snoozes
+    FROM jobs INDEXED BY jobs_ready
     WHERE state = 1 AND type = ?1 ORDER BY priority DESC, run_at, id LIMIT ?2
     """
   static let promoteSQL: SQLText = """
@@ -203,7 +204,8 @@ extension SQLiteStore {
         jobs.append(
           ClaimedJob(
             id: st.int64(0), type: type, payload: st.text(1), attempt: st.int(2) + 1,
-            maxAttempts: st.int(3), priority: st.int(4), runAt: Timestamp(micros: st.int64(5))))
+            maxAttempts: st.int(3), priority: st.int(4), runAt: Timestamp(micros: st.int64(5)),
+            snoozes: st.int(6)))
       }
     }
     st.reset()

@@ -223,7 +223,7 @@ public final class SQLiteStore: JobStore {
       """
       SELECT id, type, state, priority, attempts, max_attempts, payload, progress, created_at,
         run_at, started_at, finished_at, unique_key, backoff_base, backoff_cap, cancel_requested,
-        worker_pid
+        worker_pid, snoozes
       FROM jobs WHERE id = ?1
       """)
     defer { st.reset() }
@@ -266,7 +266,8 @@ public final class SQLiteStore: JobStore {
       startedAt: st.optionalInt64(10).map(Timestamp.init(micros:)),
       finishedAt: st.optionalInt64(11).map(Timestamp.init(micros:)),
       uniqueKey: st.optionalText(12), backoff: backoff, cancelRequested: st.int64(15) != 0,
-      workerPID: st.optionalInt64(16).map { Int32(truncatingIfNeeded: $0) })
+      workerPID: st.optionalInt64(16).map { Int32(truncatingIfNeeded: $0) },
+      snoozes: st.int(17))
   }
 
   static func decodeState(_ code: Int, job id: JobID) throws(StoreError) -> JobState {
@@ -281,7 +282,7 @@ public final class SQLiteStore: JobStore {
   static let listAllSQL: SQLText = """
     SELECT id, type, state, priority, attempts, max_attempts, payload, progress, created_at,
       run_at, started_at, finished_at, unique_key, backoff_base, backoff_cap, cancel_requested,
-      worker_pid
+      worker_pid, snoozes
     FROM jobs WHERE (?2 IS NULL OR type = ?2) ORDER BY id DESC LIMIT ?3
     """
   /// Scheduled, queued and completed jobs: the same walk, filtered. Queued and scheduled jobs
@@ -290,14 +291,14 @@ public final class SQLiteStore: JobStore {
   static let listScanSQL: SQLText = """
     SELECT id, type, state, priority, attempts, max_attempts, payload, progress, created_at,
       run_at, started_at, finished_at, unique_key, backoff_base, backoff_cap, cancel_requested,
-      worker_pid
+      worker_pid, snoozes
     FROM jobs NOT INDEXED WHERE state = ?1 AND (?2 IS NULL OR type = ?2)
     ORDER BY id DESC LIMIT ?3
     """
   static let listRunningSQL: SQLText = """
     SELECT id, type, state, priority, attempts, max_attempts, payload, progress, created_at,
       run_at, started_at, finished_at, unique_key, backoff_base, backoff_cap, cancel_requested,
-      worker_pid
+      worker_pid, snoozes
     FROM jobs INDEXED BY jobs_running WHERE state = 2 AND (?2 IS NULL OR type = ?2)
     ORDER BY id DESC LIMIT ?3
     """
@@ -306,7 +307,7 @@ public final class SQLiteStore: JobStore {
   static let listFinishedSQL: SQLText = """
     SELECT id, type, state, priority, attempts, max_attempts, payload, progress, created_at,
       run_at, started_at, finished_at, unique_key, backoff_base, backoff_cap, cancel_requested,
-      worker_pid
+      worker_pid, snoozes
     FROM jobs INDEXED BY jobs_finished
     WHERE finished_at IS NOT NULL AND state = ?1 AND (?2 IS NULL OR type = ?2)
     ORDER BY id DESC LIMIT ?3

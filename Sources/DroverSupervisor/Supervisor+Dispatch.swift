@@ -237,8 +237,8 @@ extension Supervisor {
       FrameEncoder.append(
         SupervisorMessage.assign(
           Assignment(
-            id: j.id, attempt: j.attempt, maxAttempts: j.maxAttempts, type: j.type,
-            payload: j.payload)),
+            id: j.id, attempt: j.attempt, maxAttempts: j.maxAttempts, snoozes: j.snoozes,
+            type: j.type, payload: j.payload)),
         to: &w.outBuffer)
       let frameSize = w.outBuffer.count - before - 4
       if frameSize > maxFrameSize {
@@ -256,7 +256,8 @@ extension Supervisor {
         continue
       }
       w.inFlight.append(
-        WorkerHandle.InFlight(id: j.id, attempt: j.attempt, type: j.type, assignedAt: now))
+        WorkerHandle.InFlight(
+          id: j.id, attempt: j.attempt, type: j.type, snoozes: j.snoozes, assignedAt: now))
       w.promoteStarted(now: now)
       if streaming {
         pendingEvents.append(

@@ -17,6 +17,8 @@ extension Supervisor {
     var args = [
       "worker", "--pool", c.name, "--handler", c.handler, "--concurrency", String(c.concurrency),
       "--heartbeat-ms", String(options.heartbeatInterval.milliseconds),
+      // The worker logs (handlers' `context.logger`, exec output) at the supervisor's level.
+      "--log-level", logger.logLevel.rawValue,
     ]
     // `--arg=VALUE`: a value starting with a dash ("-c") must not read as an option.
     for a in c.command { args.append("--arg=" + a) }
@@ -127,6 +129,15 @@ extension Supervisor {
       switch (job.stop, outcome) {
       case (.timeout(let limit)?, .cancelled):
         settlement = .failed("timed out after \(DurationText.format(limit))")
+      case (_, .snooze):
+        // Snoozes spend no attempt: this bound is what ends a job that snoozes forever.
+        let limit = pool(named: w.pool)?.config.maxSnoozes ?? PoolConfig(name: "").maxSnoozes
+        settlement =
+          job.snoozes >= limit
+          ? .outcome(
+            .permanent(
+              "snoozed \(job.snoozes) times, the pool's max_snoozes (\(limit)); not snoozed again"))
+          : .outcome(outcome)
       default:
         settlement = .outcome(outcome)
       }

@@ -35,6 +35,8 @@ final class WorkerHandle {
     var id: JobID
     var attempt: Int
     var type: String
+    /// Its snoozes before this run, to end it past the pool's `max_snoozes`.
+    var snoozes: Int = 0
     /// When it was handed to the worker.
     var assignedAt: MonotonicInstant
     /// When it started on the worker; nil while prefetched.

@@ -21,6 +21,7 @@ public enum FrameEncoder {
       putI64(a.id, &out)
       putU32(UInt32(clamping: a.attempt), &out)
       putU32(UInt32(clamping: a.maxAttempts), &out)
+      putU32(UInt32(clamping: a.snoozes), &out)
       putString(a.type, &out)
       putString(a.payload, &out)
     case .cancel(let id):
@@ -199,10 +200,12 @@ public struct FrameDecoder: Sendable {
       let id = try r.i64()
       let attempt = Int(try r.u32())
       let maxAttempts = Int(try r.u32())
+      let snoozes = Int(try r.u32())
       let t = try r.string()
       m = .assign(
         Assignment(
-          id: id, attempt: attempt, maxAttempts: maxAttempts, type: t, payload: try r.string()))
+          id: id, attempt: attempt, maxAttempts: maxAttempts, snoozes: snoozes, type: t,
+          payload: try r.string()))
     case .cancel:
       m = .cancel(try r.i64())
     case .shutdown:

@@ -4,7 +4,7 @@ public import DroverCore
 /// one renderer for the CLI, the control socket and the HTTP API.
 public enum JobJSON {
   /// A job as `jobs show --json` prints it. Contract keys first, in the contract's order, then
-  /// extras (`unique_key`, `worker_pid`, `cancel_requested`, `backoff`). `payload` is embedded
+  /// extras (`unique_key`, `worker_pid`, `cancel_requested`, `snoozes`, `backoff`). `payload` is embedded
   /// as JSON; a stored payload that does not parse (never written by Drover) is shown as a
   /// string rather than hidden.
   public static func job(_ job: Job) -> JSONValue {
@@ -41,6 +41,7 @@ public enum JobJSON {
       "unique_key": .optional(job.uniqueKey),
       "worker_pid": .optional(job.workerPID),
       "cancel_requested": .bool(job.cancelRequested),
+      "snoozes": .int(Int64(job.snoozes)),
       "backoff": backoff,
     ]
   }

@@ -2,8 +2,8 @@ public import DroverCore
 
 /// The version of the supervisor ⇄ worker protocol. A worker whose hello carries another
 /// version is refused (it is a different build of drover). 2: `assign` carries the job's
-/// `max_attempts`.
-public let workerProtocolVersion: UInt16 = 2
+/// `max_attempts`. 3: `assign` carries the job's snooze count.
+public let workerProtocolVersion: UInt16 = 3
 
 /// The largest frame either side accepts (type byte + body). A larger length prefix is a
 /// protocol violation, never an allocation.
@@ -32,13 +32,19 @@ public struct Assignment: Sendable, Hashable {
   /// The job's attempt budget (`max_attempts`), for handlers that act on the last attempt
   /// (`exec` passes it as `DROVER_MAX_ATTEMPTS`).
   public var maxAttempts: Int
+  /// How many times the job was snoozed before (a handler tells a first run from a snoozed
+  /// one).
+  public var snoozes: Int
   public var type: String
   /// JSON object text.
   public var payload: String
-  public init(id: JobID, attempt: Int, maxAttempts: Int, type: String, payload: String) {
+  public init(
+    id: JobID, attempt: Int, maxAttempts: Int, snoozes: Int = 0, type: String, payload: String
+  ) {
     self.id = id
     self.attempt = attempt
     self.maxAttempts = maxAttempts
+    self.snoozes = snoozes
     self.type = type
     self.payload = payload
   }

@@ -5,7 +5,8 @@ import DroverSystem
 ///
 /// Protocol (CONTRACT.md): the command gets `DROVER_JOB_ID`, `DROVER_JOB_TYPE`,
 /// `DROVER_ATTEMPT` and `DROVER_MAX_ATTEMPTS` in its environment; stdout lines are read as
-/// ``ExecStdout`` says (`PROGRESS`, `SNOOZE`). Exit 0 completes, exit 75 (EX_TEMPFAIL) or death
+/// ``ExecStdout`` says (`PROGRESS`, `SNOOZE`, `RETRY-AFTER`; other lines and stderr lines are
+/// logged with the job's metadata, rate-limited). Exit 0 completes, exit 75 (EX_TEMPFAIL) or death
 /// by a signal is retryable, any other exit is permanent; the error text names the exit status
 /// and keeps the last 4 KiB of stderr. A `SNOOZE` line turns exit 0 or 75 into `.snooze`; a
 /// failing exit or a signal wins over it (a crash after the request must still spend an
@@ -71,10 +72,14 @@ enum ExecHandler {
     for fd in [input.read, output.write, errors.write] { FD.close(fd) }
     pipes = []
 
+    var commandLogger = ctx.logger
+    commandLogger[metadataKey: "command_pid"] = "\(pid)"
+    let lineLog = ExecLineLog(logger: commandLogger)
     var io = CommandIO(
       pid: pid, stdin: input.write, stdout: output.read, stderr: errors.read, epoll: epoll,
-      payload: Array(ctx.payload.utf8), progress: { ctx.progress($0) })
+      payload: Array(ctx.payload.utf8), progress: { ctx.progress($0) }, log: lineLog)
     io.pump(until: { ctx.isCancelled })
+    lineLog.finish()
     // Whatever the command left behind (a daemon that left our process group) dies with the
     // attempt: it was re-parented to this worker, a child subreaper.
     defer {
@@ -98,23 +103,29 @@ enum ExecHandler {
       }
     }
     if ctx.isCancelled { return .cancelled }
-    return outcome(status!, snooze: io.stdout.snooze, stderr: io.stderr.text)
+    return outcome(
+      status!, snooze: io.stdout.snooze, retryAfter: io.stdout.retryAfter, stderr: io.stderr.text)
   }
 
-  /// The four `DROVER_*` variables, on top of the worker's own environment.
+  /// The `DROVER_*` variables, on top of the worker's own environment.
   static func environment(for ctx: JobContext) -> [String: String] {
     [
       "DROVER_JOB_ID": String(ctx.id), "DROVER_JOB_TYPE": ctx.type,
       "DROVER_ATTEMPT": String(ctx.attempt), "DROVER_MAX_ATTEMPTS": String(ctx.maxAttempts),
+      "DROVER_SNOOZES": String(ctx.snoozes),
     ]
   }
 
-  /// How an attempt ended, from the command's exit and what it said.
-  static func outcome(_ exit: ExitStatus, snooze: Duration?, stderr: String) -> JobOutcome {
+  /// How an attempt ended, from the command's exit and what it said. The error text's first
+  /// line names the exit status whatever stderr holds; the stderr tail (4 KiB) follows as
+  /// written, line breaks kept.
+  static func outcome(
+    _ exit: ExitStatus, snooze: Duration?, retryAfter: Duration? = nil, stderr: String
+  ) -> JobOutcome {
     let message = stderr.isEmpty ? "command \(exit)" : "command \(exit)\n\(stderr)"
     switch exit {
     case .exited(0): return snooze.map { .snooze($0) } ?? .completed
-    case .exited(75): return snooze.map { .snooze($0) } ?? .retryable(message)
+    case .exited(75): return (retryAfter ?? snooze).map { .snooze($0) } ?? .retryable(message)
     case .exited: return .permanent(message)
     case .signaled: return .retryable(message)
     }
@@ -139,18 +150,22 @@ struct CommandIO {
   private var sentKill = false
   private(set) var stdout: ExecStdout
   private(set) var stderr = StderrTail(keep: ExecHandler.stderrKeep)
+  /// Where the command's own output lines are logged (nil: nowhere).
+  private let log: ExecLineLog?
+  private var stderrLines = LineSplitter(maxLine: ExecStdout.maxLine)
   /// Set when the command was reaped while its pipes were still open (a descendant holds
   /// them: a daemon it started).
   private(set) var exitStatus: ExitStatus?
 
   init(
     pid: Int32, stdin: Int32, stdout: Int32, stderr: Int32, epoll: Epoll, payload: [UInt8],
-    progress: @escaping (Int) -> Void
+    progress: @escaping (Int) -> Void, log: ExecLineLog? = nil
   ) {
     self.pid = pid
     self.epoll = epoll
     self.payload = payload
-    self.stdout = ExecStdout(progress: progress)
+    self.log = log
+    self.stdout = ExecStdout(progress: progress, other: { log?.log($0, stream: "stdout") })
     fds = [stdin, stdout, stderr]
     let interests: [Epoll.Interest] = [.writable, .readable, .readable]
     for slot in fds.indices {
@@ -186,12 +201,14 @@ struct CommandIO {
             stdout.feed(buffer[..<n])
           } else {
             stderr.append(buffer[..<n])
+            if let log { stderrLines.feed(buffer[..<n]) { log.log($0, stream: "stderr") } }
           }
         }
       }
     }
     for slot in fds.indices { close(slot) }
     stdout.finish()
+    if let log, let last = stderrLines.finish() { log.log(last, stream: "stderr") }
   }
 
   /// Cancel: SIGTERM at once, SIGKILL once ``ExecHandler/killGrace`` has passed. Call it on

@@ -1,3 +1,6 @@
+import DroverSystem
+import Logging
+
 /// The stdout half of the `exec` protocol (CONTRACT.md): a command talks to Drover in lines.
 ///
 /// - `PROGRESS <0-100>` reports progress at once (an integer; out-of-range values are clamped
@@ -5,52 +8,140 @@
 /// - `SNOOZE <seconds>` asks to run again after that many seconds without spending an attempt
 ///   (a non-negative number, fractions allowed; the last such line wins). The handler turns it
 ///   into `.snooze` when the command then exits 0 or 75 (see ``ExecHandler``).
-/// - `RETRY-AFTER <seconds>` is not honoured yet: `JobOutcome` has no retryable failure with a
-///   delay of its own, so the line is ignored and the usual backoff applies.
+/// - `RETRY-AFTER <seconds>` says the command was rate-limited: with exit 75 the job runs
+///   again after that many seconds instead of after backoff, without spending an attempt
+///   (being throttled is not the job's fault), as a snooze does; both count against the pool's
+///   `max_snoozes`. With any other exit it is ignored.
 ///
-/// Every other line, and any malformed one, is the command's own output and is ignored. A
-/// trailing `\r` or spaces are tolerated; a line longer than ``maxLine`` bytes keeps only its
-/// start (no protocol line is that long).
+/// Every other line, and any malformed one, is the command's own output: it is logged (see
+/// ``ExecLineLog``). A trailing `\r` or spaces are tolerated; a line longer than ``maxLine``
+/// bytes keeps only its start (no protocol line is that long).
 struct ExecStdout {
-  static let maxLine = 256
+  static let maxLine = 1024
   /// Above this a SNOOZE is taken for a mistake and ignored (about 31 years).
   static let maxSnoozeSeconds = 1e9
 
   /// The last valid `SNOOZE` request so far.
   private(set) var snooze: Duration?
-  private var line: [UInt8] = []
+  /// The last valid `RETRY-AFTER` request so far.
+  private(set) var retryAfter: Duration?
+  private var lines = LineSplitter(maxLine: ExecStdout.maxLine)
   private let progress: (Int) -> Void
+  private let other: (String) -> Void
 
-  init(progress: @escaping (Int) -> Void) {
+  init(progress: @escaping (Int) -> Void, other: @escaping (String) -> Void = { _ in }) {
     self.progress = progress
-    line.reserveCapacity(Self.maxLine)
+    self.other = other
   }
 
   /// Feeds bytes read from the command's stdout; complete lines take effect now.
   mutating func feed(_ bytes: ArraySlice<UInt8>) {
+    var got: [String] = []
+    lines.feed(bytes) { got.append($0) }
+    for line in got { handleLine(line) }
+  }
+
+  /// End of stdout: an unterminated last line counts too.
+  mutating func finish() {
+    if let last = lines.finish() { handleLine(last) }
+  }
+
+  private mutating func handleLine(_ line: String) {
+    let text = Substring(line)
+    if text.hasPrefix("PROGRESS "), let n = Int(text.dropFirst(9)) {
+      progress(n)
+    } else if text.hasPrefix("SNOOZE "), let d = Self.seconds(text.dropFirst(7)) {
+      snooze = d
+    } else if text.hasPrefix("RETRY-AFTER "), let d = Self.seconds(text.dropFirst(12)) {
+      retryAfter = d
+    } else if !text.isEmpty {
+      other(line)
+    }
+  }
+
+  private static func seconds(_ text: Substring) -> Duration? {
+    guard let s = Double(text), s.isFinite, s >= 0, s <= maxSnoozeSeconds else { return nil }
+    return .seconds(s)
+  }
+}
+
+/// Splits a byte stream into lines: `\n`-terminated, a trailing `\r` and spaces dropped, each
+/// cut at `maxLine` bytes (the cut marked with `…`), invalid UTF-8 repaired.
+struct LineSplitter {
+  let maxLine: Int
+  private var line: [UInt8] = []
+  private var cut = false
+
+  init(maxLine: Int) {
+    self.maxLine = maxLine
+    line.reserveCapacity(maxLine)
+  }
+
+  mutating func feed(_ bytes: ArraySlice<UInt8>, _ onLine: (String) -> Void) {
     for byte in bytes {
       if byte == UInt8(ascii: "\n") {
-        handleLine()
-      } else if line.count < Self.maxLine {
+        onLine(take())
+      } else if line.count < maxLine {
         line.append(byte)
+      } else {
+        cut = true
       }
     }
   }
 
-  /// End of stdout: an unterminated last line counts too.
-  mutating func finish() { handleLine() }
+  /// The unterminated last line, if any.
+  mutating func finish() -> String? {
+    line.isEmpty && !cut ? nil : take()
+  }
 
-  private mutating func handleLine() {
-    defer { line.removeAll(keepingCapacity: true) }
+  private mutating func take() -> String {
+    defer {
+      line.removeAll(keepingCapacity: true)
+      cut = false
+    }
     var text = Substring(String(decoding: line, as: UTF8.self))
     while text.last == " " || text.last == "\r" { text = text.dropLast() }
-    if text.hasPrefix("PROGRESS "), let n = Int(text.dropFirst(9)) {
-      progress(n)
-    } else if text.hasPrefix("SNOOZE "), let s = Double(text.dropFirst(7)), s.isFinite,
-      s >= 0, s <= Self.maxSnoozeSeconds
-    {
-      snooze = .seconds(s)
+    return cut ? text + "…" : String(text)
+  }
+}
+
+/// Logs a command's own output lines (stdout lines that are not protocol, every stderr line)
+/// through the job's logger, so they carry its `job_id`, `type`, `attempt` and `worker_pid`.
+///
+/// Rate-limited per attempt (a token bucket: ``burst`` lines at once, ``perSecond`` after), so
+/// a chatty command cannot flood the journal; what was dropped is counted and reported in one
+/// line at the end of the attempt. Lines are cut at ``LineSplitter/maxLine`` bytes.
+/// One per attempt, used only by its executor thread.
+final class ExecLineLog {
+  static let burst = 100.0
+  static let perSecond = 20.0
+
+  let logger: Logger
+  private var tokens = ExecLineLog.burst
+  private var last = Monotonic.now()
+  private(set) var dropped = 0
+
+  init(logger: Logger) { self.logger = logger }
+
+  func log(_ line: String, stream: String) {
+    let now = Monotonic.now()
+    let elapsed = Double((now - last).microseconds) / 1e6
+    last = now
+    tokens = min(Self.burst, tokens + elapsed * Self.perSecond)
+    guard tokens >= 1 else {
+      dropped += 1
+      return
     }
+    tokens -= 1
+    logger.info("\(line)", metadata: ["stream": "\(stream)"])
+  }
+
+  /// Reports the lines the rate limit dropped, if any.
+  func finish() {
+    guard dropped > 0 else { return }
+    logger.warning(
+      "\(dropped) lines of the command's output were not logged (more than \(Int(Self.perSecond)) a second)"
+    )
   }
 }
 

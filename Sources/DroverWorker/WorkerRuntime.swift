@@ -1,6 +1,7 @@
 import DroverCore
 import DroverSystem
 import DroverWire
+import Logging
 
 #if canImport(Glibc)
   import Glibc
@@ -47,15 +48,20 @@ public enum WorkerRuntime {
     // Orphans of our commands (setsid daemons) are re-parented to us, to be killed when their
     // job ends: ExecChildren.
     try? Subreaper.enable()
-    let handler: JobHandler
+    var workerLogger = Logger(label: "drover.worker")
+    workerLogger[metadataKey: "pool"] = "\(options.pool)"
+    let logger = workerLogger
+    let handler: Executor
     if options.handler == "exec" {
       guard !options.command.isEmpty else {
         bootFailure("pool \(options.pool): handler exec needs a command")
       }
       let command = options.command
-      handler = { ctx in ExecHandler.run(command: command, context: ctx) }
-    } else if let h = registry.handler(named: options.handler) {
-      handler = h
+      handler = Executor(parsesPayload: false) { ctx in
+        ExecHandler.run(command: command, context: ctx)
+      }
+    } else if let body = registry.handlers[options.handler] {
+      handler = Executor(parsesPayload: true) { ctx in AsyncBridge.run(body, ctx) }
     } else {
       bootFailure(
         "pool \(options.pool): no handler named \"\(options.handler)\" (registered: "
@@ -67,8 +73,16 @@ public enum WorkerRuntime {
     let state = WorkerState()
     out.send(.hello(version: workerProtocolVersion, pid: getpid()))
 
-    for _ in 0..<options.concurrency {
-      startThread { executorLoop(state: state, handler: handler, out: out) }
+    let setups = registry.setups
+    let setupContext = WorkerSetupContext(
+      pool: options.pool, handler: options.handler, logger: logger)
+    startThread {
+      // Setup runs after hello (the supervisor's boot timeout is short and a warm-up may not
+      // be) and before any job: jobs assigned meanwhile wait in `state`, as prefetched ones do.
+      if !setups.isEmpty { runSetups(setups, setupContext) }
+      for _ in 0..<options.concurrency {
+        startThread { executorLoop(state: state, handler: handler, logger: logger, out: out) }
+      }
     }
     let interval = options.heartbeat
     startThread {
@@ -122,18 +136,55 @@ public enum WorkerRuntime {
     }
   }
 
-  static func executorLoop(state: WorkerState, handler: JobHandler, out: FrameWriter) {
+  /// Runs every setup hook in order; the first that throws stops the worker.
+  static func runSetups(_ setups: [WorkerSetup], _ context: WorkerSetupContext) {
+    let failure: String? = AsyncBridge.wait {
+      do {
+        for setup in setups { try await setup(context) }
+        return nil
+      } catch {
+        return String(describing: error)
+      }
+    }
+    guard let failure else { return }
+    let line = "drover worker: pool \(context.pool): worker setup failed: \(failure)\n"
+    _ = line.withCString { write(2, $0, strlen($0)) }
+    ExecChildren.shared.sweepAll()
+    exit(1)
+  }
+
+  /// A worker's handler, and whether it wants the payload parsed first (every handler but
+  /// `exec`, which hands the text to its command).
+  struct Executor: Sendable {
+    var parsesPayload: Bool
+    var run: @Sendable (JobContext) -> JobOutcome
+  }
+
+  static func executorLoop(
+    state: WorkerState, handler: Executor, logger: Logger, out: FrameWriter
+  ) {
     while let a = state.next() {
+      var parsed: JSONValue?
+      var parseError: String?
+      if handler.parsesPayload {
+        do { parsed = try JSONValue.parse(a.payload) } catch {
+          parseError = "the payload is not a JSON object: \(error)"
+        }
+      }
       let ctx = JobContext(
         id: a.id, type: a.type, attempt: a.attempt, maxAttempts: a.maxAttempts,
-        payload: a.payload,
+        snoozes: a.snoozes, payload: a.payload, parsed: parsed, logger: logger,
         reportProgress: { id, pct in out.send(.progress(id, pct)) })
       state.started(ctx)
       let outcome: JobOutcome
       if ctx.isCancelled {
         outcome = .cancelled
+      } else if let parseError {
+        // Running the handler on a stand-in `{}` would hide the problem; the bytes will not
+        // parse on a retry either.
+        outcome = .permanent(parseError)
       } else {
-        do { outcome = try handler(ctx) } catch { outcome = .retryable("\(error)") }
+        outcome = handler.run(ctx)
       }
       // The outcome is on the socket before the job stops counting as in flight: a shutting-down
       // worker exits as soon as nothing is in flight, and must not take an outcome with it.

@@ -99,6 +99,8 @@ import Testing
     let store = try SQLiteStore(path: path)
     let db = try SQLiteConnection(path: path, create: false)
     #expect(try db.strings("PRAGMA user_version") == ["\(SQLiteSchema.currentVersion)"])
+    // v4: existing jobs start with no snoozes.
+    #expect(Set(try db.strings("SELECT snoozes FROM jobs")) == ["0"])
     let counts = try store.counts()
     #expect(counts == (try store.countByScan()))
     #expect(counts["email"]?[.queued] == 2)

@@ -142,6 +142,24 @@ import Testing
     #expect(job.attempts == 0)
   }
 
+  /// Each snooze is counted on the job (and handed out with its claim, for the handler and the
+  /// supervisor's `max_snoozes`); other settlements leave the count alone.
+  @Test(arguments: StoreKind.allCases)
+  func snoozesAreCounted(_ kind: StoreKind) throws {
+    let f = try StoreFixture(kind)
+    let id = try f.running(maxAttempts: 3)
+    #expect(try f.job(id).snoozes == 0)
+    _ = try f.finish(id, .outcome(.snooze(.zero)), now: f.at(1))
+    #expect(try f.claim(now: f.at(2)).map(\.snoozes) == [1])
+    _ = try f.finish(id, .outcome(.snooze(.zero)), now: f.at(3))
+    #expect(try f.claim(now: f.at(4)).map(\.snoozes) == [2])
+    _ = try f.finish(id, .outcome(.retryable("x")), now: f.at(5))
+    _ = try f.finish(id, .released, now: f.at(6))
+    let job = try f.job(id)
+    #expect(job.snoozes == 2)
+    #expect(job.attempts == 1)
+  }
+
   @Test(arguments: StoreKind.allCases)
   func interruptedKeepsTheErrorButNotTheAttempt(_ kind: StoreKind) throws {
     let f = try StoreFixture(kind)

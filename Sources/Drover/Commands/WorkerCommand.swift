@@ -2,6 +2,7 @@ import ArgumentParser
 import DroverCore
 import DroverSystem
 import DroverWorker
+import Logging
 
 #if canImport(Glibc)
   import Glibc
@@ -20,6 +21,7 @@ struct WorkerCommand: ParsableCommand {
   @Option(name: .customLong("heartbeat-ms")) var heartbeatMS: Int = 1000
   @Option(name: .customLong("arg"), parsing: .singleValue) var command: [String] = []
   @Option var fd: Int32 = 3
+  @Option(name: .customLong("log-level")) var logLevel: String = "info"
 
   func run() throws {
     // `ps` and `pgrep drover` find workers by their pool (exec'd through /proc/self/exe, the
@@ -32,6 +34,8 @@ struct WorkerCommand: ParsableCommand {
     let parent = getppid()
     let signal = OwnProcessGroup.killAllOn(signal: SIGTERM) ? SIGTERM : SIGKILL
     _ = try? ParentDeath.arm(signal: signal, expectedParent: parent)
+    // Same stderr and line format as the supervisor's own log (handlers' loggers, exec output).
+    LogSetup.bootstrap(level: Logger.Level(rawValue: logLevel) ?? .info)
     WorkerRuntime.run(
       WorkerOptions(
         fd: fd, pool: pool, handler: handler, command: command, concurrency: concurrency,

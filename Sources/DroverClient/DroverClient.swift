@@ -1,0 +1,210 @@
+import Dispatch
+public import DroverCore
+import DroverSystem
+public import DroverWire
+import FoundationEssentials
+
+/// Why an enqueue through `DroverClient` failed.
+public enum DroverClientError: Error, Sendable, Hashable, CustomStringConvertible {
+  /// The control socket could not be used (no supervisor, timeout, closed connection).
+  case connection(ControlChannelError)
+  /// The supervisor refused the request, with its reason (a bad field, a payload too large,
+  /// the store failing).
+  case refused(String)
+  /// The payload could not be encoded as a JSON object.
+  case encoding(String)
+  /// The supervisor answered with something that is not a reply to this request.
+  case badReply(String)
+
+  public var description: String {
+    switch self {
+    case .connection(let e): e.description
+    case .refused(let m): "the supervisor refused the job: \(m)"
+    case .encoding(let m): "the payload cannot be encoded: \(m)"
+    case .badReply(let m): "unexpected reply from the supervisor: \(m)"
+    }
+  }
+}
+
+/// How to enqueue a job beyond its type and payload (CONTRACT.md `enqueue`).
+public struct EnqueueOptions: Sendable, Hashable {
+  /// Higher runs first; default 0.
+  public var priority: Int
+  /// Run no earlier than this long from now (at most 100 years).
+  public var delay: Duration?
+  /// The job's attempt budget; nil: the pool's `max_attempts`.
+  public var maxAttempts: Int?
+  /// An idempotency key: while a job with this key is live, enqueueing it again returns that
+  /// job (`Enqueued.existed`) instead of a duplicate.
+  public var uniqueKey: String?
+
+  public init(
+    priority: Int = 0, delay: Duration? = nil, maxAttempts: Int? = nil, uniqueKey: String? = nil
+  ) {
+    self.priority = priority
+    self.delay = delay
+    self.maxAttempts = maxAttempts
+    self.uniqueKey = uniqueKey
+  }
+}
+
+/// A committed enqueue: the enqueue is durable when this comes back.
+public struct Enqueued: Sendable, Hashable {
+  /// The job's id (the existing job's, when `existed`).
+  public var id: JobID
+  /// A live job with the same unique key existed; no new job was made.
+  public var existed: Bool
+  /// Set when no pool runs the type (the job waits until a reload adds one).
+  public var warning: String?
+
+  public init(id: JobID, existed: Bool = false, warning: String? = nil) {
+    self.id = id
+    self.existed = existed
+    self.warning = warning
+  }
+}
+
+/// Enqueues jobs over a running supervisor's control socket, from any async context.
+///
+/// ```swift
+/// let drover = DroverClient(socketPath: "/run/drover/control.sock")
+/// let job = try await drover.enqueue(SendEmail.self, .init(to: "a@b.c"))
+/// ```
+///
+/// One connection, opened on first use and reopened after a failure; calls are served one at
+/// a time, in order. The socket's blocking I/O runs on the client's own serial dispatch queue,
+/// never on a thread of Swift's cooperative pool, so awaiting an enqueue does not hold a pool
+/// thread. Each reply comes after the job's transaction is durable.
+public final class DroverClient: Sendable {
+  /// The control socket's path (`[control] socket` in the config).
+  public let socketPath: String
+  /// How long to wait for a connection and for each reply.
+  public let timeout: Duration
+  private let queue: DispatchQueue
+  private let connection = Connection()
+
+  /// A client of the supervisor listening at `socketPath`. Connects on first use.
+  public init(socketPath: String, timeout: Duration = .seconds(30)) {
+    self.socketPath = socketPath
+    self.timeout = timeout
+    queue = DispatchQueue(label: "drover.client")
+  }
+
+  /// Enqueues one job of type `type` with a JSON object payload.
+  public func enqueue(
+    type: String, payload: JSONValue = .object([]), options: EnqueueOptions = EnqueueOptions()
+  ) async throws(DroverClientError) -> Enqueued {
+    let replies = try await send([Self.request(type, payload, options)])
+    return try replies[0].get()
+  }
+
+  /// Enqueues one typed job; its payload is encoded as JSON.
+  public func enqueue<J: JobKind>(
+    _ job: J.Type, _ payload: J.Payload, options: EnqueueOptions = EnqueueOptions()
+  ) async throws(DroverClientError) -> Enqueued {
+    try await enqueue(type: J.type, payload: try Self.encode(payload), options: options)
+  }
+
+  /// Enqueues many typed jobs pipelined on one connection (one round trip for the lot, not one
+  /// per job). Each job is its own transaction: the result says, per job, in order, whether it
+  /// was enqueued; a connection failure throws.
+  public func enqueue<J: JobKind>(
+    batch job: J.Type, _ payloads: [J.Payload], options: EnqueueOptions = EnqueueOptions()
+  ) async throws(DroverClientError) -> [Result<Enqueued, DroverClientError>] {
+    var requests: [ControlRequest] = []
+    requests.reserveCapacity(payloads.count)
+    for p in payloads { requests.append(Self.request(J.type, try Self.encode(p), options)) }
+    return try await send(requests)
+  }
+
+  /// Enqueues requests of any types pipelined on one connection; see `enqueue(batch:_:)`.
+  public func enqueue(batch requests: [EnqueueRequest]) async throws(DroverClientError)
+    -> [Result<Enqueued, DroverClientError>]
+  {
+    try await send(requests.map { .enqueue($0) })
+  }
+
+  /// Closes the connection (the next call opens a new one).
+  public func close() async {
+    await withCheckedContinuation { (done: CheckedContinuation<Void, Never>) in
+      queue.async {
+        self.connection.close()
+        done.resume()
+      }
+    }
+  }
+
+  static func request(_ type: String, _ payload: JSONValue, _ o: EnqueueOptions)
+    -> ControlRequest
+  {
+    .enqueue(
+      EnqueueRequest(
+        type: type, payload: payload, priority: o.priority, delay: o.delay,
+        maxAttempts: o.maxAttempts, uniqueKey: o.uniqueKey))
+  }
+
+  static func encode<P: Encodable>(_ payload: P) throws(DroverClientError) -> JSONValue {
+    let data: Data
+    do { data = try JSONEncoder().encode(payload) } catch {
+      throw .encoding(String(describing: error))
+    }
+    guard let value = try? JSONValue.parse(String(decoding: data, as: UTF8.self)),
+      case .object = value
+    else { throw .encoding("it must encode as a JSON object (a struct or a dictionary)") }
+    return value
+  }
+
+  /// Runs the pipeline on the client's queue and parses each reply.
+  private func send(_ requests: [ControlRequest]) async throws(DroverClientError)
+    -> [Result<Enqueued, DroverClientError>]
+  {
+    let path = socketPath
+    let timeout = timeout
+    let connection = connection
+    let result: Result<[JSONValue], ControlChannelError> = await withCheckedContinuation {
+      done in
+      queue.async { done.resume(returning: connection.pipeline(requests, path, timeout)) }
+    }
+    switch result {
+    case .failure(let e): throw .connection(e)
+    case .success(let replies): return replies.map(Self.parse)
+    }
+  }
+
+  static func parse(_ reply: JSONValue) -> Result<Enqueued, DroverClientError> {
+    guard reply["ok"]?.boolValue == true else {
+      if let error = reply["error"]?.stringValue { return .failure(.refused(error)) }
+      return .failure(.badReply(reply.render()))
+    }
+    guard let id = reply["id"]?.intValue else { return .failure(.badReply(reply.render())) }
+    return .success(
+      Enqueued(
+        id: JobID(id), existed: reply["existed"]?.boolValue ?? false,
+        warning: reply["warning"]?.stringValue))
+  }
+
+  /// The channel, touched only on the client's serial queue.
+  private final class Connection: @unchecked Sendable {
+    // @unchecked: `channel` is read and written only by blocks on DroverClient.queue, which
+    // is serial.
+    private var channel: ControlChannel?
+
+    func pipeline(_ requests: [ControlRequest], _ path: String, _ timeout: Duration)
+      -> Result<[JSONValue], ControlChannelError>
+    {
+      do throws(ControlChannelError) {
+        if channel == nil { channel = try ControlChannel(socketPath: path, timeout: timeout) }
+        return .success(try channel!.pipeline(requests, timeout: timeout))
+      } catch {
+        // A half-read pipeline leaves the stream out of step: start the next call afresh.
+        close()
+        return .failure(error)
+      }
+    }
+
+    func close() {
+      channel?.close()
+      channel = nil
+    }
+  }
+}
