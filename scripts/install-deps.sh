@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# Installs the system libraries Drover links against (Debian/Ubuntu), if missing.
+# Installs the system libraries Drover links against (Debian/Ubuntu), if missing, and the
+# PostgreSQL server the tests start a throwaway cluster of (initdb, pg_ctl, psql).
 set -euo pipefail
 need=()
-for p in libsqlite3-dev libsystemd-dev; do
+for p in libsqlite3-dev libsystemd-dev libpq-dev postgresql iproute2; do
   dpkg -s "$p" >/dev/null 2>&1 || need+=("$p")
 done
 if [ ${#need[@]} -gt 0 ]; then

@@ -148,6 +148,8 @@ package final class PGConnection {
   let label: String
   /// The server process serving this connection (notifications it sent itself carry it).
   private(set) var backendPID: Int32 = 0
+  /// Counts successful connections (a new one may reuse the old socket's number).
+  private(set) var generation = 0
 
   /// Connects to `url` (a `postgres://` URL or a libpq conninfo string).
   ///
@@ -225,6 +227,7 @@ package final class PGConnection {
     }
     handle = conn
     backendPID = PQbackendPID(conn)
+    generation += 1
   }
 
   /// Drops the connection (the next `connect` opens a new one).

@@ -58,12 +58,11 @@ public final class PostgresStore: JobStore {
     label = db.label
     isReadOnly = readOnly
     if readOnly {
-      let v = try db.exec(
-        """
-        SELECT CASE WHEN to_regclass('drover_meta') IS NULL THEN NULL
-          ELSE (SELECT value FROM drover_meta WHERE key = 'schema_version') END
-        """)
-      guard let found = r0(v).flatMap({ Int($0) }), found == PostgresSchema.currentVersion
+      let exists = try db.exec("SELECT to_regclass('drover_meta') IS NOT NULL").bool(0, 0)
+      let v =
+        exists
+        ? r0(try db.exec("SELECT value FROM drover_meta WHERE key = 'schema_version'")) : nil
+      guard let found = v.flatMap({ Int($0) }), found == PostgresSchema.currentVersion
       else {
         throw .cannotOpen(
           path: label,
@@ -451,13 +450,19 @@ public final class PostgresStore: JobStore {
   }
 
   /// The connection's socket, for a caller's epoll set: readable when a notification (or a
-  /// server-side disconnect) arrived. Changes on reconnect; -1 while disconnected.
-  public var notificationDescriptor: Int32 { db.socket }
+  /// server-side disconnect) arrived. A new value after each reconnect; nil while
+  /// disconnected.
+  public var wakeSource: StoreWakeSource? {
+    let fd = db.socket
+    return fd >= 0 && db.isConnected ? StoreWakeSource(fd: fd, generation: db.generation) : nil
+  }
 
-  /// Cheap, no round trip: a lost connection is not a lost store (it comes back, and nothing
-  /// acknowledged is lost), so this throws only when a reconnect found another database
-  /// under the URL. It also starts the reconnection once the backoff allows it.
+  /// Cheap, no round trip (one non-blocking read of what the server sent: notifications, or
+  /// the end of a connection it closed). A lost connection is not a lost store (it comes
+  /// back, and nothing acknowledged is lost), so this throws only when a reconnect found
+  /// another database under the URL. It also reconnects once the backoff allows it.
   public func checkStorage() throws(StoreError) {
+    if db.isConnected, let seen = try? drainNotifications(), seen { wakePending = true }
     guard !db.isConnected else { return }
     do { try ready() } catch .unavailable(let m) where m.contains("another database") {
       throw .unavailable(m)

@@ -28,6 +28,7 @@ extension Supervisor {
     if scaling.due(now) { autoscale(now: now) }
     checkStorage()
     noticeStoreChanges(now: now)
+    watchStore()
     pruneRetention(now: now)
     renewLease(now: now)
     feedWatchdog(now: now)
@@ -219,6 +220,23 @@ extension Supervisor {
       for p in pools { p.maybeHasWork = true }
       promoteDue = true
     }
+  }
+
+  /// A peer's notification arrived: look for work now instead of at the next tick.
+  func storeWoke() {
+    if (try? store.othersWrote()) == true { noteStoreChanged() }
+    watchStore()
+  }
+
+  /// Keeps the store's wake-up descriptor (if it has one) in the epoll set across reconnects.
+  /// A descriptor the driver closed may already be reused by another source: it is only
+  /// unregistered while it still stands for the store.
+  func watchStore() {
+    let now = store.wakeSource
+    guard now != watchedStore else { return }
+    if let old = watchedStore, case .store? = sources[old.fd] { unregister(old.fd) }
+    watchedStore = now
+    if let now { register(now.fd, .store) }
   }
 
   /// Retention: every `pruneInterval` a bounded batch is deleted, and another at each tick

@@ -26,9 +26,15 @@ extension Supervisor {
     register(listenerFD, .controlListener)
     register(signals.fd, .signals)
     register(mailbox.wake.fd, .mailbox)
+    watchStore()
     refreshNextDue()
     notifier.notify("STATUS=starting")
-    log(.notice, "supervisor starting", ["pid": "\(getpid())", "store": "\(config.store.path)"])
+    log(
+      .notice, "supervisor starting",
+      [
+        "pid": "\(getpid())",
+        "store": "\(config.store.url.map(PostgresURL.redacted) ?? config.store.path)",
+      ])
     lastTick = clock.monotonic()
     reconcile()
     updateState()
@@ -93,6 +99,8 @@ extension Supervisor {
       return [.controlAccept]
     case .mailbox:
       return [.mailbox]
+    case .store:
+      return [.storeWake]
     case .control(let c):
       var out: [SupervisorEvent] = []
       if ev.contains(.writable) { out.append(.controlWritable(c)) }
