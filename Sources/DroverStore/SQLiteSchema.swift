@@ -174,6 +174,11 @@ package enum SQLiteSchema {
   /// a read-only connection would leave empty `-wal` and `-shm` files next to someone else's
   /// database.
   static func inspect(path: String, busyTimeout: Duration) throws(StoreError) {
+    // A file this process already has open through SQLite was inspected then; and reading it
+    // with a descriptor of our own would be harmful: closing that descriptor would drop every
+    // POSIX lock the process holds on the file, the shared lock of its WAL connections
+    // among them (another process could then take the file exclusively and delete the WAL).
+    if let id = StoreFiles.identity(of: path), StoreFiles.OpenFiles.contains(id) { return }
     guard let header = readPrefix(path: path, count: 20) else {
       throw .cannotOpen(path: path, reason: "cannot read the file")
     }

@@ -93,6 +93,7 @@ public final class SQLiteStore: JobStore {
     self.path = path
     self.isReadOnly = false
     self.fileIdentity = identity
+    if let identity { StoreFiles.OpenFiles.add(identity) }
   }
 
   /// Opens the existing store at `path` for reading only, on a connection of its own: no
@@ -127,12 +128,14 @@ public final class SQLiteStore: JobStore {
     self.path = path
     self.isReadOnly = true
     self.fileIdentity = identity
+    if let identity { StoreFiles.OpenFiles.add(identity) }
   }
 
   deinit {
     // The kernel drops the flock with the descriptor; the owner row stays until the next
     // `openSession` (which ends every other owner's lease) or a peer's rescue.
     if lockFD >= 0 { close(lockFD) }
+    if let fileIdentity { StoreFiles.OpenFiles.remove(fileIdentity) }
   }
 
   /// Throws `.readOnly` on a read-only store: the first thing every write method does.

@@ -1,4 +1,5 @@
 import DroverCore
+import Synchronization
 
 #if canImport(Glibc)
   import Glibc
@@ -19,7 +20,7 @@ import DroverCore
 ///   created afresh: a fresh store would hand out the job ids of the lost one again.
 enum StoreFiles {
   /// A file's device and inode: what `path` named when the store was opened.
-  struct Identity: Equatable {
+  struct Identity: Hashable, Sendable {
     var device: UInt64
     var inode: UInt64
     init(_ st: stat) {
@@ -112,6 +113,27 @@ enum StoreFiles {
     return (open(path, O_RDWR | O_NOFOLLOW | O_CLOEXEC), false)
   }
 
+  /// The store files this process has open through SQLite, by identity (with how many
+  /// connections each): such a file must never be opened and closed outside SQLite (see
+  /// `SQLiteSchema.inspect`).
+  enum OpenFiles {
+    private static let counts = Mutex<[Identity: Int]>([:])
+
+    static func add(_ id: Identity) { counts.withLock { $0[id, default: 0] += 1 } }
+
+    static func remove(_ id: Identity) {
+      counts.withLock {
+        let n = ($0[id] ?? 1) - 1
+        $0[id] = n > 0 ? n : nil
+      }
+    }
+
+    static func contains(_ id: Identity) -> Bool { counts.withLock { $0[id] != nil } }
+  }
+
+  /// Linux's `O_PATH` (Glibc's module leaves it out: it needs `_GNU_SOURCE`).
+  static let oPath: Int32 = 0o10_000_000
+
   /// Gives the store's files that exist (the store, `-wal`, `-shm`, `.lock`) exactly `mode`,
   /// never through a link (the store itself may be one with `allowSymlink`). Files owned by
   /// someone else are left as they are: a shared store's mode is its owner's business.
@@ -127,11 +149,18 @@ enum StoreFiles {
       (lockPath(storePath), false),
     ]
     for (file, follow) in files {
-      let fd = open(file, O_RDONLY | O_CLOEXEC | (follow ? 0 : O_NOFOLLOW))
+      // O_PATH, never a readable descriptor: closing an ordinary descriptor of a file drops
+      // every POSIX lock this process holds on it, SQLite's `-shm` locks among them (another
+      // process then thinks itself the first, truncates `-shm` under our mapping: SIGBUS).
+      // Closing an O_PATH descriptor does not. chmod goes through /proc/self/fd, which names
+      // exactly the file opened (fchmod refuses O_PATH descriptors).
+      let fd = open(file, oPath | O_CLOEXEC | (follow ? 0 : O_NOFOLLOW))
       guard fd >= 0 else { continue }
       var st = stat()
-      if fstat(fd, &st) == 0, st.st_uid == geteuid(), st.st_mode & 0o777 != mode {
-        _ = fchmod(fd, mode)
+      if fstat(fd, &st) == 0, (st.st_mode & S_IFMT) == S_IFREG, st.st_uid == geteuid(),
+        st.st_mode & 0o777 != mode
+      {
+        _ = chmod("/proc/self/fd/\(fd)", mode)
       }
       close(fd)
     }
