@@ -179,4 +179,64 @@ import Testing
     #expect(try number(url, "SELECT count(*) FROM drover_jobs WHERE attempts <> 1") == 0)
     try b.stop()
   }
+
+  /// Host 1's link is cut while its worker runs the job: its lease runs out, host 2 rescues
+  /// the job and runs it again; when host 1 comes back, its late finish is refused (fencing)
+  /// and it stops, its lease lost. The job completed once, by host 2.
+  @Test(.enabled(if: TestNetwork.isAvailable, "needs root and ip netns"))
+  func aCutHostsLateFinishIsRefused() throws {
+    let net = try TestNetwork(hosts: 2)
+    let db = try PostgresCluster.inNamespace(net.database)
+    defer { db.stop() }
+    try db.psql(db.url(database: "postgres"), "CREATE DATABASE multi")
+    let local = db.url(database: "multi")
+    let log = try TempDirectory(prefix: "drover-runs")
+    let runs = log.file("runs.log")
+    let pools = """
+      [pools.work]
+      handler = "exec"
+      command = ["/bin/sh", "-c", "sleep 3; echo \\"$DROVER_JOB_ID $DROVER_ATTEMPT\\" >> \(runs)"]
+      min = 1
+      max = 1
+      """
+    let a = try SupervisorHarness(
+      pools: pools, postgresURL: db.url(database: "multi", host: net.databaseAddress(forHost: 1)),
+      store: Self.fastLease)
+    let b = try SupervisorHarness(
+      pools: pools, postgresURL: db.url(database: "multi", host: net.databaseAddress(forHost: 2)),
+      store: Self.fastLease)
+    try a.start(shellPrefix: net.shellPrefix(host: 1))
+    let aPID = try a.supervisor().pid
+    let id = try a.enqueueViaSocket("work")
+    try a.waitUntil("host 1 runs the job", timeout: .seconds(30)) {
+      try db.psql(local, "SELECT state FROM drover_jobs WHERE id = \(id)") == "2"
+    }
+    try net.cut(host: 1)
+    try b.start(shellPrefix: net.shellPrefix(host: 2))
+    try b.waitUntil("host 2 completed the rescued job", timeout: .seconds(60)) {
+      try db.psql(local, "SELECT state FROM drover_jobs WHERE id = \(id)") == "3"
+    }
+    let bWorkers = Set(try b.workerPIDs("work"))
+    // Host 1's run ended while it was cut off: two runs of the job in all.
+    try a.waitUntil("both runs are recorded", timeout: .seconds(30)) {
+      (try? String(contentsOfFile: runs, encoding: .utf8))?.split(separator: "\n").count == 2
+    }
+    try net.restore(host: 1)
+    _ = try a.waitForExit(timeout: .seconds(90))
+    let aLog = a.log()
+    // Its late finish was refused (fenced), and its lease found lost.
+    #expect(aLog.contains("a finish was not stored: the job is no longer this supervisor's"))
+    #expect(aLog.contains("lease was lost"))
+    let row = try db.psql(
+      local, "SELECT state, attempts, worker_pid FROM drover_jobs WHERE id = \(id)")
+    let fields = row.split(separator: "|")
+    #expect(fields.first == "3")
+    #expect(fields.dropFirst().first == "1")
+    #expect(fields.last.flatMap { Int32($0) }.map(bWorkers.contains) == true)
+    let errors = try db.psql(local, "SELECT message FROM drover_job_errors WHERE job_id = \(id)")
+    #expect(errors.split(separator: "\n").count == 1)
+    #expect(errors.contains("lease ran out"))
+    #expect(try db.psql(local, "SELECT count(*) FROM drover_owners WHERE pid = \(aPID)") == "0")
+    try b.stop()
+  }
 }

@@ -18,6 +18,8 @@ public final class PostgresCluster: Sendable {
   /// The cluster's directory (data, socket, log).
   public let dir: String
   public let port: Int
+  /// The network namespace the server runs in (nil: this process's, on 127.0.0.1).
+  public let namespace: String?
   let bin: String
   let runAs: String?
   private let counter = Atomic<Int>(0)
@@ -39,9 +41,30 @@ public final class PostgresCluster: Sendable {
     }
   }()
 
-  /// A URL of the cluster's database `name` (the superuser `postgres`, over TCP on loopback).
+  /// A URL of the cluster's database `name` (the superuser `postgres`): over TCP on loopback,
+  /// or for a cluster in a namespace through its Unix socket (reachable from any network
+  /// namespace: it is a file).
   public func url(database name: String) -> String {
-    "postgres://postgres@127.0.0.1:\(port)/\(name)"
+    namespace == nil
+      ? "postgres://postgres@127.0.0.1:\(port)/\(name)"
+      : "postgresql://postgres@/\(name)?host=\(dir)&port=\(port)"
+  }
+
+  /// A URL of database `name` over TCP at `host` (an address the server listens on).
+  public func url(database name: String, host: String) -> String {
+    "postgres://postgres@\(host):\(port)/\(name)"
+  }
+
+  /// A cluster of its own inside network namespace `namespace`, listening on every address
+  /// there (port 5432: the namespace is private). Stopped by `stop()`, or at exit.
+  public static func inNamespace(_ namespace: String) throws -> PostgresCluster {
+    try PostgresCluster(namespace: namespace)
+  }
+
+  /// Stops this cluster now (immediate mode) and removes its files.
+  public func stop() {
+    Self.stop(bin: bin, dir: dir, runAs: runAs)
+    Self.stopCommands.withLock { $0.removeAll { $0.1 == dir } }
   }
 
   /// Creates a fresh, empty database and returns its URL.
@@ -68,7 +91,8 @@ public final class PostgresCluster: Sendable {
     return out.trimmedStdout
   }
 
-  private init() throws {
+  private init(namespace: String? = nil) throws {
+    self.namespace = namespace
     bin = try Self.findBin()
     Self.removeAbandoned()
     runAs = geteuid() == 0 ? "postgres" : nil
@@ -87,11 +111,19 @@ public final class PostgresCluster: Sendable {
         "-D", dir + "/data", "-U", "postgres", "--auth=trust", "-E", "UTF8", "--no-sync",
         "--locale=C",
       ], as: runAs)
+    if namespace != nil {
+      // Hosts in other namespaces reach it over their veth links (TestNetwork's 10.213.0.0/16).
+      let hba = try FileHandle(forWritingTo: URL(fileURLWithPath: dir + "/data/pg_hba.conf"))
+      hba.seekToEndOfFile()
+      hba.write(Data("host all all 10.213.0.0/16 trust\n".utf8))
+      try hba.close()
+    }
     var lastError = ""
     for _ in 0..<5 {
-      let port = Self.freePort()
+      let port = namespace == nil ? Self.freePort() : 5432
+      let listen = namespace == nil ? "127.0.0.1" : "'*'"
       let options =
-        "-c listen_addresses=127.0.0.1 -p \(port) -k \(dir) -c fsync=off "
+        "-c listen_addresses=\(listen) -p \(port) -k \(dir) -c fsync=off "
         + "-c full_page_writes=off -c max_connections=400 -c shared_buffers=64MB"
       do {
         try Self.run(
@@ -99,7 +131,7 @@ public final class PostgresCluster: Sendable {
           [
             "-D", dir + "/data", "-l", dir + "/server.log", "-w", "-t", "60", "-o", options,
             "start",
-          ], as: runAs)
+          ], as: runAs, namespace: namespace)
         self.port = port
         Self.registerStop(bin: bin, dir: dir, runAs: runAs)
         return
@@ -130,14 +162,13 @@ public final class PostgresCluster: Sendable {
     return found
   }
 
-  private static func run(_ exe: String, _ args: [String], as user: String?) throws {
-    let out =
-      if let user {
-        try ChildProcess.run(
-          "/usr/sbin/runuser", ["-u", user, "--", exe] + args, timeout: .seconds(120))
-      } else {
-        try ChildProcess.run(exe, args, timeout: .seconds(120))
-      }
+  private static func run(
+    _ exe: String, _ args: [String], as user: String?, namespace: String? = nil
+  ) throws {
+    var argv = [exe] + args
+    if let user { argv = ["/usr/sbin/runuser", "-u", user, "--"] + argv }
+    if let namespace { argv = ["/usr/sbin/ip", "netns", "exec", namespace] + argv }
+    let out = try ChildProcess.run(argv[0], Array(argv.dropFirst()), timeout: .seconds(120))
     guard out.exitCode == 0 else {
       throw ChildProcessError(
         "\(exe) failed (\(out.status)): \(out.stderrText) \(out.stdoutText)")
@@ -164,14 +195,19 @@ public final class PostgresCluster: Sendable {
 
   /// Stops the cluster when the test process exits (immediate mode: nothing to keep).
   private static func registerStop(bin: String, dir: String, runAs: String?) {
-    stopCommand.withLock { $0 = (bin, dir, runAs) }
+    let first = stopCommands.withLock { all in
+      all.append((bin, dir, runAs))
+      return all.count == 1
+    }
+    guard first else { return }
     atexit {
-      guard let (bin, dir, runAs) = PostgresCluster.stopCommand.withLock({ $0 }) else { return }
-      PostgresCluster.stop(bin: bin, dir: dir, runAs: runAs)
+      for (bin, dir, runAs) in PostgresCluster.stopCommands.withLock({ $0 }) {
+        PostgresCluster.stop(bin: bin, dir: dir, runAs: runAs)
+      }
     }
   }
 
-  private static let stopCommand = Mutex<(String, String, String?)?>(nil)
+  private static let stopCommands = Mutex<[(String, String, String?)]>([])
 
   private static func stop(bin: String, dir: String, runAs: String?) {
     try? run(bin + "/pg_ctl", ["-D", dir + "/data", "-m", "immediate", "-w", "stop"], as: runAs)
