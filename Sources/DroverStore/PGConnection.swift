@@ -156,16 +156,15 @@ package final class PGConnection {
   /// The driver's defaults come first and the URL's own settings win: a 5 s connect timeout;
   /// TCP keepalives and a 10 s `tcp_user_timeout`, so a cut network link fails a call within
   /// seconds instead of blocking the loop until the kernel gives up (minutes); UTF-8 text.
-  package init(url: String, readOnly: Bool = false, applicationName: String = "drover")
+  package init(url: String, applicationName: String = "drover")
     throws(StoreError)
   {
     label = Self.redacted(url)
-    var extra: [(String, String)] = [
+    let extra: [(String, String)] = [
       ("connect_timeout", "5"), ("keepalives", "1"), ("keepalives_idle", "5"),
       ("keepalives_interval", "2"), ("keepalives_count", "3"), ("tcp_user_timeout", "10000"),
       ("client_encoding", "UTF8"), ("application_name", applicationName),
     ]
-    if readOnly { extra.append(("options", "-c default_transaction_read_only=on")) }
     conninfo = Self.merge(url: url, extra: extra)
     try connect()
   }

@@ -41,6 +41,9 @@ public final class PostgresStore: JobStore {
   /// Reconnect backoff: no attempt before this instant.
   var reconnectAt: MonotonicInstant?
   var reconnectDelay: Duration = .milliseconds(100)
+  /// Whether enqueues and requeues send NOTIFY (benchmarks switch it off to measure its
+  /// cost; supervisors then only find work at their fallback re-check).
+  package var notifies = true
   /// Jobs a commit claimed when the connection broke before its COMMIT's answer: whether it
   /// landed is unknown, so after reconnecting they are given back (if they are still ours and
   /// running) instead of staying leased to a supervisor that never got them.
@@ -53,8 +56,7 @@ public final class PostgresStore: JobStore {
   ///   newer schema or a foreign `drover_jobs` table; `.cannotOpen` read-only on a database
   ///   without (or with an older) Drover schema.
   public init(url: String, readOnly: Bool = false) throws(StoreError) {
-    db = try PGConnection(
-      url: url, readOnly: readOnly, applicationName: readOnly ? "drover-reader" : "drover")
+    db = try PGConnection(url: url, applicationName: readOnly ? "drover-reader" : "drover")
     label = db.label
     isReadOnly = readOnly
     if readOnly {
@@ -79,6 +81,8 @@ public final class PostgresStore: JobStore {
 
   /// What every (re)connection does: learn its slot and channel, and LISTEN.
   func afterConnect() throws(StoreError) {
+    // A session setting, not a URL option: the URL may carry options of its own.
+    if isReadOnly { try db.exec("SET default_transaction_read_only = on") }
     slot = db.backendPID
     channel = try db.exec("SELECT 'drover_' || current_schema()").text(0, 0)
     try db.exec("LISTEN " + Self.quotedIdentifier(channel))
@@ -312,7 +316,7 @@ public final class PostgresStore: JobStore {
 
   /// The notify statement for `types` (deduplicated), or nil when there is none.
   func notifyStatement(types: [String]) -> PGStatement? {
-    guard !types.isEmpty else { return nil }
+    guard notifies, !types.isEmpty else { return nil }
     var seen = Set<String>()
     let unique = types.filter { seen.insert($0).inserted }
     return PGStatement(Self.notifySQL, [channel, PGArray.texts(unique)])

@@ -109,7 +109,10 @@ import Testing
       """)
     #expect(try store.list(ListParams()).isEmpty)
     #expect(try !store.othersWrote())
-    // Committed after a while: invisible (and silent) until then.
+    // Committed later: invisible (and silent) until then. The application's transaction
+    // waits on an advisory lock this test holds, after its inserts.
+    let gate = try PostgresStore(url: url)
+    try gate.execForTests("SELECT pg_advisory_lock(42)")
     let slow = try ChildProcess.start(
       "/usr/bin/env",
       [
@@ -118,16 +121,23 @@ import Testing
         BEGIN;
         INSERT INTO drover_jobs (type, payload, priority) VALUES ('email', '{"n":1}', 3);
         SELECT drover_enqueue('email', '{"n":2}', job_unique_key => 'k1');
-        SELECT pg_sleep(1.5);
+        SELECT pg_advisory_lock(42);
         COMMIT;
         """,
       ])
-    var sawItEarly = false
-    while slow.poll() == nil {
-      if try store.stats()[.queued] != 0 { sawItEarly = true }
-      Thread.sleep(forTimeInterval: 0.05)
+    let deadline = ContinuousClock.now + .seconds(60)
+    while try cluster.psql(
+      url, "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted") != "1"
+    {
+      #expect(slow.poll() == nil)
+      guard ContinuousClock.now < deadline else { throw ChildProcessError("psql never waited") }
+      Thread.sleep(forTimeInterval: 0.02)
     }
-    #expect(!sawItEarly)
+    #expect(try store.stats()[.queued] == 0)
+    #expect(try store.list(ListParams()).isEmpty)
+    #expect(try !store.othersWrote())
+    try gate.execForTests("SELECT pg_advisory_unlock(42)")
+    #expect(try slow.waitForExit(timeout: .seconds(60)).exitCode == 0)
     #expect(try store.othersWrote())
     let jobs = try store.list(ListParams())
     #expect(jobs.count == 2)
