@@ -304,6 +304,17 @@ public final class PostgresStore: JobStore {
     }
     try Self.refuseNUL(jobs)
     if jobs.isEmpty { return [] }
+    if !jobs.contains(where: { $0.uniqueKey != nil }) {
+      // Nothing to look up afterwards: the whole transaction is one round trip.
+      try ready()
+      var statements = [PGStatement("BEGIN"), insertStatement(jobs)]
+      if let n = notifyStatement(types: jobs.filter { $0.runAt <= $0.now }.map(\.type)) {
+        statements.append(n)
+      }
+      statements.append(PGStatement("COMMIT"))
+      let r = try db.pipeline(statements)
+      return try enqueueResults(jobs, r[1])
+    }
     return try transaction { () throws(StoreError) in
       let r = try db.exec(insertStatement(jobs))
       let results = try enqueueResults(jobs, r)

@@ -245,6 +245,14 @@ extension Supervisor {
   func pruneRetention(now: MonotonicInstant) {
     guard pruneBehind || pruning.due(now) else { return }
     let wall = clock.wall()
+    // Maintenance has one holder among supervisors sharing a store (PostgreSQL); with SQLite
+    // this supervisor is the only owner and always holds it.
+    let leader = try? store.acquireLeadership(
+      LeadershipParams(name: "maintenance", owner: owner, lease: options.lease, now: wall))
+    guard leader != false else {
+      pruneBehind = false
+      return
+    }
     let started = clock.monotonic()
     do {
       let n = try store.prune(
