@@ -123,6 +123,8 @@ extension PostgresStore {
     }
     try Self.refuseNUL(batch.enqueues)
     try ready()
+    // Left over when the give-back right after a reconnect failed.
+    if !uncertainClaims.isEmpty { try giveBackUncertainClaims() }
     do {
       return try applyInTransaction(batch)
     } catch {

@@ -51,14 +51,18 @@ struct BenchPostgres {
   }
 
   func all() throws -> [BenchFigure] {
-    var figures: [BenchFigure] = []
+    var figures = try driver()
+    for k in 1...3 { figures += try drain(supervisors: k) }
+    return figures
+  }
+
+  /// The driver alone, one connection (`PostgresBenchmark`).
+  func driver() throws -> [BenchFigure] {
     try scratch { u in
-      figures += try PostgresBenchmark.run(url: u, progress: progress).map {
+      try PostgresBenchmark.run(url: u, progress: progress).map {
         BenchFigure(scenario: "pg", name: $0.name, value: $0.value, unit: $0.unit)
       }
     }
-    for k in 1...3 { figures += try drain(supervisors: k) }
-    return figures
   }
 
   /// `jobs` no-op jobs enqueued while every pool is paused, then drained by `k` supervisors

@@ -9,7 +9,8 @@ struct BenchCommand: ParsableCommand {
     discussion: """
       Scenarios: store, enqueue, drain, latency, scale, spawn, rss, stall, wakeup (default: \
       all but store and stall), and pg (PostgreSQL, with --pg-url: the driver's figures, \
-      drains with 1-3 supervisors, pick-up latency at --pg-rates; each in a scratch schema). \
+      drains with 1-3 supervisors, pick-up latency at --pg-rates; each in a scratch schema; \
+      pg-driver: the driver's figures alone). \
       Progress goes to stderr, a table (or --json) to stdout. Each scenario starts its own \
       `drover serve` on a temp store under /tmp, like a user would.
       """)
@@ -32,9 +33,11 @@ struct BenchCommand: ParsableCommand {
   func run() throws {
     let all = [
       "store", "enqueue", "drain", "latency", "scale", "spawn", "rss", "stall", "wakeup", "pg",
+      "pg-driver",
     ]
     var chosen =
-      scenarios.isEmpty ? all.filter { $0 != "store" && $0 != "stall" && $0 != "pg" } : scenarios
+      scenarios.isEmpty
+      ? all.filter { !["store", "stall", "pg", "pg-driver"].contains($0) } : scenarios
     if chosen == ["all"] { chosen = all }
     for s in chosen where !all.contains(s) {
       throw CLIError.usage("unknown scenario \"\(s)\" (\(all.joined(separator: ", ")), all)")
@@ -59,6 +62,12 @@ struct BenchCommand: ParsableCommand {
       case "rss": figures += try b.rss()
       case "stall": figures += try b.stall(retained: stallRows)
       case "wakeup": figures += try b.wakeup()
+      case "pg-driver":
+        guard let pgURL else { throw CLIError.usage("bench pg-driver needs --pg-url") }
+        figures += try BenchPostgres(
+          url: pgURL, jobs: pgJobs, workers: workers, seconds: seconds,
+          progress: { Output.err("bench: " + $0) }
+        ).driver()
       case "pg":
         guard let pgURL else { throw CLIError.usage("bench pg needs --pg-url") }
         let pg = BenchPostgres(
