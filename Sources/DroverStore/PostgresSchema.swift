@@ -171,9 +171,13 @@ package enum PostgresSchema {
   ///   `drover_jobs` exists without Drover's `drover_meta` (someone else's table).
   static func migrate(_ db: PGConnection) throws(StoreError) {
     if try version(db) == currentVersion { return }
+    // The session lock is taken before the transaction begins, not inside it: a transaction
+    // that started before a peer's migration committed keeps its catalog cache (the look-up
+    // above cached "no such table"), and would try to create the tables again.
+    try db.exec("SELECT pg_advisory_lock($1, $2)", lockKey.0, lockKey.1)
+    defer { _ = try? db.exec("SELECT pg_advisory_unlock($1, $2)", lockKey.0, lockKey.1) }
     do {
       try db.exec("BEGIN")
-      try db.exec("SELECT pg_advisory_xact_lock($1, $2)", lockKey.0, lockKey.1)
       let found = try version(db)
       if found != currentVersion {
         if found == 0 {
@@ -194,8 +198,7 @@ package enum PostgresSchema {
     }
   }
 
-  /// The applied version: 0 for an empty schema; creates `drover_meta` when missing (inside
-  /// the caller's transaction).
+  /// The applied version: 0 for an empty schema.
   private static func version(_ db: PGConnection) throws(StoreError) -> Int {
     let tables = try db.exec(
       """
