@@ -23,6 +23,7 @@ let package = Package(
   targets: [
     .systemLibrary(name: "CSQLite", path: "Sources/CSQLite"),
     .systemLibrary(name: "CSystemd", path: "Sources/CSystemd"),
+    .systemLibrary(name: "CLibPQ", path: "Sources/CLibPQ"),
     .target(name: "CDroverShim", path: "Sources/CDroverShim"),
     .target(name: "DroverCore", swiftSettings: strict),
     .target(name: "DroverWire", dependencies: ["DroverCore"], swiftSettings: strict),
@@ -30,7 +31,9 @@ let package = Package(
       name: "DroverSystem",
       dependencies: ["DroverCore", "CSystemd", "CDroverShim"],
       swiftSettings: strict),
-    .target(name: "DroverStore", dependencies: ["DroverCore", "CSQLite"], swiftSettings: strict),
+    .target(
+      name: "DroverStore", dependencies: ["DroverCore", "CSQLite", "CLibPQ"],
+      swiftSettings: strict),
     .target(name: "DroverSchedule", dependencies: ["DroverCore"], swiftSettings: strict),
     .target(
       name: "DroverWorker",

@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # Installs what Drover's build and tests need on Debian/Ubuntu, if missing: the system
-# libraries it links against, and for the systemd system test (Tests/DroverSystemdTests)
-# debootstrap, systemd-nspawn (systemd-container), dpkg-deb/objdump (dpkg-dev, binutils) and
-# systemd-socket-activate/systemd-analyze (systemd).
+# libraries it links against; the PostgreSQL server the tests start a throwaway cluster of
+# (initdb, pg_ctl, psql) and iproute2 for the multi-host namespaces; for the systemd system test
+# (Tests/DroverSystemdTests) debootstrap, systemd-nspawn (systemd-container), dpkg-deb/objdump
+# (dpkg-dev, binutils) and systemd-socket-activate/systemd-analyze (systemd).
 set -euo pipefail
 need=()
-for p in libsqlite3-dev libsystemd-dev debootstrap systemd-container dpkg-dev binutils systemd \
-  util-linux; do
+for p in libsqlite3-dev libsystemd-dev libpq-dev postgresql iproute2 debootstrap \
+  systemd-container dpkg-dev binutils systemd util-linux; do
   dpkg -s "$p" >/dev/null 2>&1 || need+=("$p")
 done
 if [ ${#need[@]} -gt 0 ]; then

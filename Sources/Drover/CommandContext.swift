@@ -65,12 +65,6 @@ struct CommandContext {
   }
 
   /// Refuses a config this build cannot serve: a PostgreSQL `store.url`.
-  static func requireSupportedStore(_ config: DroverConfig) throws(CLIError) {
-    if config.store.url != nil {
-      throw CLIError("store.url: PostgreSQL stores are not supported by this build")
-    }
-  }
-
   /// Prints the jobs `params` selects: a table, or a JSON array of `jobs show` objects.
   func printJobs(_ params: ListParams, json: Bool) throws(CLIError) {
     let jobs = try run { store throws(StoreError) in try store.list(params) }

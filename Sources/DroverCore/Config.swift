@@ -57,6 +57,11 @@ public struct StoreConfig: Sendable, Equatable {
   /// whose members may then run read-only commands such as `jobs list`). Applied at start-up
   /// to the store's existing files as well, whatever the umask.
   public var fileMode: UInt32 = 0o600
+  /// How often a supervisor renews its lease on its running jobs (`heartbeat`, default 5 s).
+  public var heartbeat: Duration = .seconds(5)
+  /// How long a supervisor's lease lasts after its last heartbeat (`lease`, default 15 s):
+  /// a peer rescues its running jobs only after that. Longer than `heartbeat`.
+  public var lease: Duration = .seconds(15)
 
   public init(
     path: String, synchronous: Synchronous = .normal,

@@ -26,6 +26,8 @@ public enum ConfigLimits {
   /// `pools.NAME.idle_timeout`: at most 365 days.
   public static let idleTimeout: ClosedRange<Duration> = .zero...days(365)
   /// `supervisor.drain_timeout`: at most 365 days.
+  /// `store.heartbeat` and `store.lease`.
+  public static let lease: ClosedRange<Duration> = .milliseconds(100)...days(1)
   public static let drainTimeout: ClosedRange<Duration> = .zero...days(365)
   /// `pools.NAME.backoff.base` and `.cap` (and a request's `backoff`): at most 365 days.
   public static let backoff: ClosedRange<Duration> = .zero...days(365)

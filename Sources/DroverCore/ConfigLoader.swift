@@ -122,7 +122,7 @@ public enum ConfigLoader {
     guard let s else { return store }
     try s.rejectUnknownKeys([
       "path", "synchronous", "retain_completed", "retain_dead", "url", "max_payload",
-      "allow_symlink", "file_mode",
+      "allow_symlink", "file_mode", "heartbeat", "lease",
     ])
     if let p = try s.nonEmptyString("path") { store.path = absolutePath(p.value, relativeTo: base) }
     if let sync = try s.string("synchronous") {
@@ -166,6 +166,18 @@ public enum ConfigLoader {
           "must be \"0600\" (owner only) or \"0640\" (owner and group may read), "
             + "got \"\(mode.value)\"")
       }
+    }
+    if let d = try s.duration("heartbeat", in: ConfigLimits.lease) { store.heartbeat = d.value }
+    if let d = try s.duration("lease", in: ConfigLimits.lease) {
+      guard d.value > store.heartbeat else {
+        throw s.error(
+          "lease", line: d.line,
+          "must be longer than heartbeat (\(DurationText.format(store.heartbeat))), got "
+            + DurationText.format(d.value))
+      }
+      store.lease = d.value
+    } else if store.heartbeat >= store.lease {
+      store.lease = store.heartbeat * 3
     }
     return store
   }

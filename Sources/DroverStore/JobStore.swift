@@ -116,6 +116,12 @@ public protocol JobStore: AnyObject {
   /// a nudge. SQLite: `PRAGMA data_version`; a network driver: its own notifications.
   func othersWrote() throws(StoreError) -> Bool
 
+  /// A descriptor that becomes readable when `othersWrote` may have news, for the caller's
+  /// epoll set, or nil when the driver has none (SQLite: the caller polls `othersWrote`).
+  /// PostgreSQL: its connection's socket, where notifications arrive. It changes when the
+  /// driver reconnects: compare the whole value (its generation too) after each call.
+  var wakeSource: StoreWakeSource? { get }
+
   // MARK: Health
 
   /// Cheap (the supervisor calls it every tick): throws when the store this object opened can
@@ -133,6 +139,23 @@ public protocol JobStore: AnyObject {
   ///
   /// - Throws: `.corrupt` naming the store and what was found damaged.
   func checkIntegrity() throws(StoreError)
+}
+
+/// See `JobStore.wakeSource`.
+public struct StoreWakeSource: Sendable, Hashable {
+  /// The descriptor to watch for readability.
+  public var fd: Int32
+  /// Grows with every new connection: a new connection may get the old descriptor's number.
+  public var generation: Int
+  public init(fd: Int32, generation: Int) {
+    self.fd = fd
+    self.generation = generation
+  }
+}
+
+extension JobStore {
+  /// No descriptor: the caller polls `othersWrote` (the SQLite driver).
+  public var wakeSource: StoreWakeSource? { nil }
 }
 
 /// One job to enqueue.

@@ -11,21 +11,24 @@ public enum StoreFactory {
     case readOnly
   }
 
-  /// Opens the store of `config`: the SQLite file at `config.path` (a PostgreSQL `url` is not
-  /// supported by this build).
+  /// Opens the store of `config`: the PostgreSQL database at `config.url` when set, else the
+  /// SQLite file at `config.path`.
   ///
   /// - Parameters:
   ///   - access: `.readWrite` creates and migrates the file when needed; `.readOnly` opens an
   ///     existing, current one and never writes.
   ///   - busyTimeout: how long a call waits for another process's lock before `.busy`.
-  /// - Throws: `.invalidInput` naming `store.url` when it asks for a driver this build lacks;
-  ///   otherwise what the driver's open throws (`.cannotOpen` for a missing file read-only,
-  ///   `.notADroverDatabase`, …).
+  ///   PostgreSQL: `.readWrite` creates or migrates the schema; `.readOnly` needs a current one
+  ///   and opens a read-only connection. `busyTimeout` does not apply (the server waits).
+  /// - Throws: what the driver's open throws (`.cannotOpen` for a missing file read-only,
+  ///   `.notADroverDatabase`, `.unavailable` for a server that cannot be reached, …).
   public static func open(
     _ config: StoreConfig, access: Access = .readWrite, busyTimeout: Duration = .seconds(10)
   ) throws(StoreError) -> any JobStore {
-    if config.url != nil {
-      throw .invalidInput("store.url: PostgreSQL stores are not supported by this build")
+    if let url = config.url {
+      let store = try PostgresStore(url: url, readOnly: access == .readOnly)
+      store.maxPayload = config.maxPayload
+      return store
     }
     switch access {
     case .readWrite:
@@ -39,4 +42,11 @@ public enum StoreFactory {
         readOnlyPath: config.path, busyTimeout: busyTimeout, allowSymlink: config.allowSymlink)
     }
   }
+}
+
+/// PostgreSQL URLs as they may be shown.
+public enum PostgresURL {
+  /// The URL without its password (`postgres://user:secret@host/db` → `postgres://user@host/db`):
+  /// URLs end up in logs.
+  public static func redacted(_ url: String) -> String { PGConnection.redacted(url) }
 }

@@ -30,6 +30,7 @@ extension Supervisor {
     if scaling.due(now) { autoscale(now: now) }
     checkStorage()
     noticeStoreChanges(now: now)
+    watchStore()
     pruneRetention(now: now)
     runSchedules()
     renewLease(now: now)
@@ -224,12 +225,37 @@ extension Supervisor {
     }
   }
 
+  /// A peer's notification arrived: look for work now instead of at the next tick.
+  func storeWoke() {
+    if (try? store.othersWrote()) == true { noteStoreChanged() }
+    watchStore()
+  }
+
+  /// Keeps the store's wake-up descriptor (if it has one) in the epoll set across reconnects.
+  /// A descriptor the driver closed may already be reused by another source: it is only
+  /// unregistered while it still stands for the store.
+  func watchStore() {
+    let now = store.wakeSource
+    guard now != watchedStore else { return }
+    if let old = watchedStore, case .store? = sources[old.fd] { unregister(old.fd) }
+    watchedStore = now
+    if let now { register(now.fd, .store) }
+  }
+
   /// Retention: every `pruneInterval` a bounded batch is deleted, and another at each tick
   /// while batches come back full, so a large backlog of old jobs never stalls a turn. The
   /// batch size adapts to keep each one short.
   func pruneRetention(now: MonotonicInstant) {
     guard pruneBehind || pruning.due(now) else { return }
     let wall = clock.wall()
+    // Maintenance has one holder among supervisors sharing a store (PostgreSQL); with SQLite
+    // this supervisor is the only owner and always holds it.
+    let leader = try? store.acquireLeadership(
+      LeadershipParams(name: "maintenance", owner: owner, lease: options.lease, now: wall))
+    guard leader != false else {
+      pruneBehind = false
+      return
+    }
     let started = clock.monotonic()
     do {
       let n = try store.prune(

@@ -31,9 +31,15 @@ extension Supervisor {
     }
     register(signals.fd, .signals)
     register(mailbox.wake.fd, .mailbox)
+    watchStore()
     refreshNextDue()
     notifier.notify("STATUS=starting")
-    log(.notice, "supervisor starting", ["pid": "\(getpid())", "store": "\(config.store.path)"])
+    log(
+      .notice, "supervisor starting",
+      [
+        "pid": "\(getpid())",
+        "store": "\(config.store.url.map(PostgresURL.redacted) ?? config.store.path)",
+      ])
     lastTick = clock.monotonic()
     reconcile()
     updateState()
@@ -96,6 +102,8 @@ extension Supervisor {
       return [.controlAccept]
     case .mailbox:
       return [.mailbox]
+    case .store:
+      return [.storeWake]
     case .control(let c):
       var out: [SupervisorEvent] = []
       if ev.contains(.writable) { out.append(.controlWritable(c)) }

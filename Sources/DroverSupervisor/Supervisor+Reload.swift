@@ -22,10 +22,14 @@ extension Supervisor {
       log(.error, "reload (\(trigger)) rejected, old config kept: \(error)")
       return .failure(error)
     }
-    if new.store.path != config.store.path || new.control.socket != config.control.socket {
+    let fixed: String? =
+      new.store.path != config.store.path
+      ? "store.path"
+      : new.store.url != config.store.url
+        ? "store.url" : new.control.socket != config.control.socket ? "control.socket" : nil
+    if let fixed {
       let e = ConfigError(
-        file: path, key: new.store.path != config.store.path ? "store.path" : "control.socket",
-        message: "cannot change on reload; restart the supervisor")
+        file: path, key: fixed, message: "cannot change on reload; restart the supervisor")
       log(.error, "reload (\(trigger)) rejected, old config kept: \(e)")
       return .failure(e)
     }

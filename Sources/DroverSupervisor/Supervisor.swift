@@ -29,6 +29,8 @@ public struct SupervisorOptions: Sendable {
   /// How long this supervisor's lease on its running jobs lasts without a renewal (renewed
   /// every third of it). Another supervisor may rescue them only after it ran out.
   public var lease: Duration = .seconds(15)
+  /// How often the lease is renewed (`[store] heartbeat`); nil: a third of `lease`.
+  public var leaseRenewal: Duration?
   /// However the store changed, an idle pool looks for work at least this often (the fallback
   /// behind change notification: nothing depends on a nudge).
   public var recheckInterval: Duration = .seconds(1)
@@ -165,6 +167,8 @@ public final class Supervisor {
   var handover: UpgradeState?
   var exitCode: Int32 = 0
   var readySent = false
+  /// The store's wake-up descriptor while it is in the epoll set.
+  var watchedStore: StoreWakeSource?
   var completedTotal = 0
   var controlSocketGID: UInt32 = 0
   /// Loop timings for `status`: the worst turn since READY, the last commit, turns so far.
@@ -210,7 +214,7 @@ public final class Supervisor {
     lastTick = options.clock.monotonic()
     pruning = Periodic(every: options.pruneInterval)
     recheck = Periodic(every: options.recheckInterval)
-    leaseRenewal = Periodic(every: options.lease / 3)
+    leaseRenewal = Periodic(every: options.leaseRenewal ?? options.lease / 3)
     rescueCheck = Periodic(every: options.lease)
     // The start-up rescue has just run: the next one is a lease away.
     rescueCheck.last = options.clock.monotonic()
@@ -262,6 +266,7 @@ public final class Supervisor {
     case .controlWritable(let c): flush(c)
     case .mailbox: drainMailbox()
     case .tick: housekeeping(now: clock.monotonic())
+    case .storeWake: storeWoke()
     }
   }
 

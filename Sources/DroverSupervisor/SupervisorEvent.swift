@@ -17,6 +17,8 @@ enum SupervisorEvent {
   case mailbox
   /// The periodic housekeeping tick: timeouts, heartbeats, due jobs, scaling, watchdog.
   case tick
+  /// The store's wake-up descriptor is readable (PostgreSQL: a notification arrived).
+  case storeWake
 }
 
 /// What an epoll registration stands for.
@@ -27,6 +29,7 @@ enum EventSource {
   case controlListener
   case control(ControlConnection)
   case mailbox
+  case store
 }
 
 /// The supervisor's overall state, as `ctl status` shows it (CONTRACT.md).

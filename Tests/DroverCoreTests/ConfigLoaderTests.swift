@@ -347,3 +347,32 @@ private struct TempDir {
     rmdir(path)
   }
 }
+
+/// `[store] url`, `heartbeat` and `lease` (PostgreSQL, several hosts).
+@Suite struct StoreLeaseConfigTests {
+  @Test func defaultsAndValues() throws {
+    let d = try load("[pools.email]\n")
+    #expect(d.store.heartbeat == .seconds(5))
+    #expect(d.store.lease == .seconds(15))
+    let c = try load(
+      """
+      [store]
+      url = "postgres://drover@db/jobs"
+      heartbeat = "1s"
+      lease = "4s"
+      [pools.email]
+      """)
+    #expect(c.store.url == "postgres://drover@db/jobs")
+    #expect(c.store.heartbeat == .seconds(1))
+    #expect(c.store.lease == .seconds(4))
+    // A heartbeat at or above the default lease alone stretches the lease to 3×.
+    #expect(try load("[store]\nheartbeat = \"20s\"\n[pools.email]\n").store.lease == .seconds(60))
+  }
+
+  @Test func aLeaseNotLongerThanTheHeartbeatIsRefused() {
+    let e = loadError("[store]\nheartbeat = \"5s\"\nlease = \"5s\"\n[pools.email]\n")
+    #expect(e.map { "\($0)".contains("store.lease") && "\($0)".contains("heartbeat") } == true)
+    let tiny = loadError("[store]\nheartbeat = \"1ms\"\n[pools.email]\n")
+    #expect(tiny.map { "\($0)".contains("store.heartbeat") } == true)
+  }
+}

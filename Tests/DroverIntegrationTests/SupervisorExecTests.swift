@@ -36,7 +36,7 @@ extension SupervisorTests {
           """, "max_attempts = 4", #"backoff = { base = "10ms", cap = "10ms" }"#)
       try h.start()
       let id = try h.enqueue("ex", #"{"n": 1}"#)
-      try h.waitUntil("the job completed", timeout: .seconds(10)) {
+      try h.waitUntil("the job completed", timeout: .seconds(60)) {
         try h.jobState(id) == "completed"
       }
       let seen = try String(contentsOfFile: h.dir.file("seen.txt"), encoding: .utf8)
@@ -55,7 +55,7 @@ extension SupervisorTests {
           """, "max_attempts = 1")
       try h.start()
       let id = try h.enqueue("ex")
-      try h.waitUntil("the job is dead", timeout: .seconds(10)) { try h.jobState(id) == "dead" }
+      try h.waitUntil("the job is dead", timeout: .seconds(60)) { try h.jobState(id) == "dead" }
       let message = try #require(try h.jobErrors(id).first)
       #expect(message.hasPrefix("command exited with status 3\n"), "\(message.prefix(80))")
       #expect(message.hasSuffix("xxx\nfirst line\nlast line\n"), "\(message.suffix(80))")
@@ -78,7 +78,7 @@ extension SupervisorTests {
           """, "max_attempts = 3")
       try h.start()
       let id = try h.enqueue("ex", #"{"mode": "snooze"}"#)
-      try h.waitUntil("the job completed", timeout: .seconds(15), every: .milliseconds(100)) {
+      try h.waitUntil("the job completed", timeout: .seconds(60), every: .milliseconds(100)) {
         try h.jobState(id) == "completed"
       }
       let job = try h.job(id)
@@ -94,7 +94,7 @@ extension SupervisorTests {
       #expect(attempt == "1\n", "the run after a snooze is still attempt 1")
 
       let failing = try h.enqueue("ex", #"{"mode": "fail"}"#)
-      try h.waitUntil("the failing job is dead", timeout: .seconds(10)) {
+      try h.waitUntil("the failing job is dead", timeout: .seconds(60)) {
         try h.jobState(failing) == "dead"
       }
       #expect(try h.job(failing)["attempts"]?.intValue == 1)

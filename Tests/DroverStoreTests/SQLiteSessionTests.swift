@@ -201,17 +201,6 @@ import Testing
     #expect(try writer.job(id)?.state == .queued)
   }
 
-  @Test func theFactoryRefusesAPostgreSQLURL() throws {
-    let dir = try TempDirectory()
-    let config = StoreConfig(path: dir.file("x.db"), url: "postgres://localhost/drover")
-    #expect(
-      throws: StoreError.invalidInput(
-        "store.url: PostgreSQL stores are not supported by this build")
-    ) {
-      try StoreFactory.open(config)
-    }
-  }
-
   @Test func aV1FileIsNotOpenedReadOnly() throws {
     let dir = try TempDirectory()
     let path = dir.file("old.db")

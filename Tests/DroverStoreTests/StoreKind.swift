@@ -5,6 +5,8 @@ import DroverTestSupport
 /// The drivers the conformance suite runs against.
 enum StoreKind: String, CaseIterable, Sendable, CustomStringConvertible {
   case sqlite
+  /// A fresh database per test on the test process's throwaway cluster (`PostgresCluster`).
+  case postgres
 
   var description: String { rawValue }
 }
@@ -15,6 +17,7 @@ enum StoreKind: String, CaseIterable, Sendable, CustomStringConvertible {
 final class StoreFixture {
   let kind: StoreKind
   let dir: TempDirectory
+  /// The SQLite file, or the PostgreSQL database's URL.
   let path: String
   let store: any JobStore
 
@@ -24,13 +27,17 @@ final class StoreFixture {
   init(_ kind: StoreKind) throws {
     self.kind = kind
     dir = try TempDirectory(prefix: "drover-store")
-    path = dir.file("drover.db")
+    switch kind {
+    case .sqlite: path = dir.file("drover.db")
+    case .postgres: path = try PostgresCluster.shared().database()
+    }
     store = try Self.open(kind, path: path)
   }
 
   static func open(_ kind: StoreKind, path: String) throws -> any JobStore {
     switch kind {
     case .sqlite: try SQLiteStore(path: path)
+    case .postgres: try PostgresStore(url: path)
     }
   }
 
@@ -41,6 +48,7 @@ final class StoreFixture {
   func scanCounts() throws -> [String: [JobState: Int]] {
     switch kind {
     case .sqlite: try (store as! SQLiteStore).countByScan()
+    case .postgres: try (store as! PostgresStore).countByScan()
     }
   }
 
@@ -56,6 +64,15 @@ final class StoreFixture {
         """
         INSERT INTO jobs (type, state, max_attempts, budget, payload, created_at, run_at)
         VALUES ('\(type)', \(state.rawValue), 5, 5, '{}', \(Self.t0.micros), \(runAt.micros))
+        """)
+    case .postgres:
+      // An application's own connection and plain INSERT (no budget, no counters: the
+      // schema's triggers complete it).
+      try PostgresCluster.shared().psql(
+        path,
+        """
+        INSERT INTO drover_jobs (type, state, max_attempts, payload, created_at, run_at)
+        VALUES ('\(type)', \(state.rawValue), 5, '{}', \(Self.t0.micros), \(runAt.micros))
         """)
     }
   }

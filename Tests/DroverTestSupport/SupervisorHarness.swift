@@ -39,21 +39,35 @@ public final class SupervisorHarness {
   /// Every worker pid ever seen.
   public private(set) var seenWorkers: Set<Int32> = []
 
-  /// A folder with `drover.toml` made of `configText(pools:drainTimeout:)`.
-  public init(pools: String, drainTimeout: String = "10s") throws {
+  /// A folder with `drover.toml` made of `configText(pools:drainTimeout:store:)`.
+  public init(pools: String, drainTimeout: String = "10s", store: String = "") throws {
     dir = try TempDirectory(prefix: "drover-sup")
     binary = try DroverBinary.path()
     configPath = dir.file("drover.toml")
-    try writeConfig(Self.configText(pools: pools, drainTimeout: drainTimeout))
+    try writeConfig(Self.configText(pools: pools, drainTimeout: drainTimeout, store: store))
+  }
+
+  /// A harness whose store is the PostgreSQL database at `url` (`[store] url`), with more
+  /// `[store]` lines (`heartbeat = "500ms"`) when given. Several harnesses on one URL are
+  /// several supervisors ("hosts") sharing one queue, each with its own folder and socket.
+  public convenience init(
+    pools: String, postgresURL url: String, drainTimeout: String = "10s", store: String = ""
+  ) throws {
+    try self.init(
+      pools: pools, drainTimeout: drainTimeout, store: "url = \"\(url)\"\n\(store)")
   }
 
   deinit { cleanup() }
 
-  /// A whole config: store and socket under `var/`, the drain timeout, then `pools` verbatim.
-  public static func configText(pools: String, drainTimeout: String = "10s") -> String {
+  /// A whole config: store and socket under `var/`, the drain timeout, then `pools` verbatim;
+  /// `store` adds lines to the `[store]` table.
+  public static func configText(pools: String, drainTimeout: String = "10s", store: String = "")
+    -> String
+  {
     """
     [store]
     path = "var/drover.db"
+    \(store)
 
     [control]
     socket = "var/control.sock"
@@ -312,7 +326,7 @@ public final class SupervisorHarness {
   /// the condition's last error, and the supervisor's log. An error thrown by the condition
   /// counts as "not yet".
   public func waitUntil(
-    _ what: String, timeout: Duration = .seconds(10), every: Duration = .milliseconds(25),
+    _ what: String, timeout: Duration = .seconds(30), every: Duration = .milliseconds(25),
     _ condition: () throws -> Bool
   ) throws {
     let deadline = ContinuousClock.now + timeout

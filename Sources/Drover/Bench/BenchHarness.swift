@@ -53,13 +53,15 @@ final class BenchSupervisor {
   var client: ControlClient
 
   /// Writes `pools` (TOML tables) into a config in `dir`, starts serve, waits until running.
-  init(dir: String, pools: String, synchronous: String = "normal") throws {
+  /// `store` adds lines to `[store]` (a PostgreSQL `url`).
+  init(dir: String, pools: String, synchronous: String = "normal", store: String = "") throws {
     self.dir = dir
     configPath = dir + "/drover.toml"
     let text = """
       [store]
       path = "drover.db"
       synchronous = "\(synchronous)"
+      \(store)
       [control]
       socket = "control.sock"
       [supervisor]
@@ -103,6 +105,9 @@ final class BenchSupervisor {
   func store() throws -> SQLiteStore {
     try SQLiteStore(path: config.store.path)
   }
+
+  /// Opens the config's store, whichever driver it names.
+  func anyStore() throws -> any JobStore { try StoreFactory.open(config.store) }
 
   func status() throws -> JSONValue { try client.call(.status) }
 

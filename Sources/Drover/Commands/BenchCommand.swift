@@ -8,7 +8,9 @@ struct BenchCommand: ParsableCommand {
     abstract: "Run benchmarks (build with -c release first).",
     discussion: """
       Scenarios: store, enqueue, drain, latency, scale, spawn, rss, stall, wakeup (default: \
-      all but store and stall). \
+      all but store and stall), and pg (PostgreSQL, with --pg-url: the driver's figures, \
+      drains with 1-3 supervisors, pick-up latency at --pg-rates; each in a scratch schema; \
+      pg-driver: the driver's figures alone). \
       Progress goes to stderr, a table (or --json) to stdout. Each scenario starts its own \
       `drover serve` on a temp store under /tmp, like a user would.
       """)
@@ -22,11 +24,20 @@ struct BenchCommand: ParsableCommand {
   @Option(help: "Latency rates (jobs/s), comma-separated.") var rates: String = "200,5000"
   @Option(help: "Table sizes for scale, comma-separated.") var rows: String = "10000,100000,1000000"
   @Option(help: "Retained completed jobs for stall.") var stallRows: Int = 2_000_000
+  @Option(help: "A PostgreSQL URL for the pg scenario (scratch schemas are made there).")
+  var pgURL: String?
+  @Option(help: "Jobs per pg drain.") var pgJobs: Int = 20_000
+  @Option(help: "pg latency rates (jobs/s), comma-separated.") var pgRates: String = "200,2000"
   @Flag(help: "Print figures as JSON.") var json = false
 
   func run() throws {
-    let all = ["store", "enqueue", "drain", "latency", "scale", "spawn", "rss", "stall", "wakeup"]
-    var chosen = scenarios.isEmpty ? all.filter { $0 != "store" && $0 != "stall" } : scenarios
+    let all = [
+      "store", "enqueue", "drain", "latency", "scale", "spawn", "rss", "stall", "wakeup", "pg",
+      "pg-driver",
+    ]
+    var chosen =
+      scenarios.isEmpty
+      ? all.filter { !["store", "stall", "pg", "pg-driver"].contains($0) } : scenarios
     if chosen == ["all"] { chosen = all }
     for s in chosen where !all.contains(s) {
       throw CLIError.usage("unknown scenario \"\(s)\" (\(all.joined(separator: ", ")), all)")
@@ -51,6 +62,21 @@ struct BenchCommand: ParsableCommand {
       case "rss": figures += try b.rss()
       case "stall": figures += try b.stall(retained: stallRows)
       case "wakeup": figures += try b.wakeup()
+      case "pg-driver":
+        guard let pgURL else { throw CLIError.usage("bench pg-driver needs --pg-url") }
+        figures += try BenchPostgres(
+          url: pgURL, jobs: pgJobs, workers: workers, seconds: seconds,
+          progress: { Output.err("bench: " + $0) }
+        ).driver()
+      case "pg":
+        guard let pgURL else { throw CLIError.usage("bench pg needs --pg-url") }
+        let pg = BenchPostgres(
+          url: pgURL, jobs: pgJobs, workers: workers, seconds: seconds,
+          progress: { Output.err("bench: " + $0) })
+        figures += try pg.all()
+        for r in pgRates.split(separator: ",").compactMap({ Int($0) }) {
+          figures += try pg.latency(rate: r)
+        }
       default: break
       }
     }

@@ -51,7 +51,6 @@ struct ServeCommand: ParsableCommand {
   func makeSupervisor() throws -> Supervisor {
     let path = options.resolvedPath()
     let config = try options.load()
-    try CommandContext.requireSupportedStore(config)
     try Directories.makeParents(for: config)
     guard let level = Logger.Level(rawValue: logLevel) else {
       throw CLIError.usage("--log-level: unknown level \"\(logLevel)\"")
@@ -65,6 +64,8 @@ struct ServeCommand: ParsableCommand {
       // The literal /proc/self/exe: after a package upgrade replaces the file, workers still
       // run the same binary as their supervisor (same protocol version).
       workerExecutable: workerExecutable ?? "/proc/self/exe")
+    opts.lease = config.store.lease
+    opts.leaseRenewal = config.store.heartbeat
     if let ms = heartbeatMS { opts.heartbeatInterval = .milliseconds(ms) }
     if let ms = heartbeatTimeoutMS { opts.heartbeatTimeout = .milliseconds(ms) }
     if let ms = stopGraceMS { opts.stopGrace = .milliseconds(ms) }
