@@ -55,7 +55,7 @@ public enum ConfigLoader {
     let doc = Section(file: file, path: [], table: root, line: nil)
     // Every section is checked even after one failed: all problems are reported at once.
     let problems = ConfigProblems()
-    let sections = ["store", "control", "http", "supervisor", "pools", "schedules"]
+    let sections = ["store", "control", "http", "supervisor", "pools", "schedules", "alerts"]
     for entry in root.entries where !sections.contains(entry.key) {
       var message = entry.value.table == nil ? "unknown key" : "unknown section"
       if let near = nearest(entry.key, among: sections) {
@@ -83,13 +83,18 @@ public enum ConfigLoader {
     let schedules = problems.value { () throws(ConfigError) in
       try scheduleConfigs(doc.section("schedules", example: "[schedules.NAME]"))
     }
+    let alerts = problems.value { () throws(ConfigError) in
+      try alertsConfig(doc.section("alerts", example: "[alerts]"))
+    }
     try problems.throwIfAny()
-    guard let store, let control, let http, let supervisor, let pools, let schedules else {
+    guard let store, let control, let http, let supervisor, let pools, let schedules, let alerts
+    else {
       throw ConfigError(file: file, message: "the config could not be read")
     }
     var config = DroverConfig(
       store: store, control: control, http: http, supervisor: supervisor, pools: pools)
     config.schedules = schedules
+    config.alerts = alerts
     return config
   }
 
