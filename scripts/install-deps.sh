@@ -2,11 +2,12 @@
 # Installs what Drover's build and tests need on Debian/Ubuntu, if missing: the system
 # libraries it links against, and for the systemd system test (Tests/DroverSystemdTests)
 # debootstrap, systemd-nspawn (systemd-container), dpkg-deb/objdump (dpkg-dev, binutils) and
-# systemd-socket-activate/systemd-analyze (systemd).
+# systemd-socket-activate/systemd-analyze (systemd); openssl checks webhook signatures in the
+# alert tests.
 set -euo pipefail
 need=()
 for p in libsqlite3-dev libsystemd-dev debootstrap systemd-container dpkg-dev binutils systemd \
-  util-linux; do
+  util-linux openssl; do
   dpkg -s "$p" >/dev/null 2>&1 || need+=("$p")
 done
 if [ ${#need[@]} -gt 0 ]; then
