@@ -2,7 +2,7 @@ public import DroverCore
 import DroverStore
 public import DroverSupervisor
 import DroverSystem
-public import DroverWire
+import DroverWire
 public import Logging
 
 /// Watches a running supervisor and sends `[alerts]` to their webhooks (CONTRACT.md, "Alerts").
@@ -55,7 +55,7 @@ public final class AlertEngine: Sendable {
   }
 
   /// Opens the read-only store connection, subscribes and starts the engine's thread.
-  public func start() throws(StoreError) {
+  public func start() throws {
     let config = monitor.locked { current }
     let store = try StoreFactory.open(config.store, access: .readOnly)
     let sub = events.subscribe(capacity: 100_000) { e in
@@ -162,7 +162,7 @@ public final class AlertEngine: Sendable {
     case .dead(let id, _, let attempt, let pool, _, _):
       state.window.record(second: second, failed: true)
       guard state.config.alerts != nil else { return }
-      let job = (try? store.job(id)).flatMap { $0 }.map(JobJSON.job)
+      let job = (try? store.job(id))?.map(JobJSON.job)
       let m = AlertMeasurement(
         key: AlertKey(.jobDead, String(id)), breached: true, value: .int(Int64(attempt)),
         threshold: .null, pool: pool, job: job ?? .object([JSONField("id", .int(id))]))
@@ -228,8 +228,10 @@ public final class AlertEngine: Sendable {
   /// A status snapshot from the loop, or nil when it does not answer in time.
   private func status() -> StatusSnapshot? {
     let box = ReplyBox()
-    mailbox.post(.request(.status) { reply in box.put(reply) })
-    guard case .status(let s) = box.take(timeout: options.statusTimeout) else { return nil }
+    mailbox.post(.request(.status, reply: { reply in box.put(reply) }))
+    guard let reply = box.take(timeout: options.statusTimeout), case .status(let s) = reply else {
+      return nil
+    }
     return s
   }
 }

@@ -54,11 +54,19 @@ public struct AlertTransition: Sendable, Hashable {
 /// does not measure at all (its job finished, its pool was removed by a reload, its threshold
 /// was removed) resolves with its last measurement. Kinds the round does not name (their source
 /// could not be read this tick) keep their state.
+///
+/// A kind may need several breached rounds in a row before it fires (`confirm`): workers below
+/// min are normal for the moment a worker is being replaced, and only a pool that stays short
+/// is worth a page. Clearing resolves at once.
 public struct AlertStateMachine: Sendable {
   /// The firing alerts and the measurement that last showed each breached.
   public private(set) var firing: [AlertKey: AlertMeasurement] = [:]
+  /// Breached rounds in a row of the alerts not firing yet.
+  private var streak: [AlertKey: Int] = [:]
+  /// Rounds in a row a kind must be breached before it fires (1 when absent).
+  public let confirm: [AlertKind: Int]
 
-  public init() {}
+  public init(confirm: [AlertKind: Int] = [:]) { self.confirm = confirm }
 
   /// Applies one round of measurements; returns the transitions in a stable order (kind, then
   /// subject), firing and resolved alike.

@@ -1,6 +1,6 @@
 import AsyncHTTPClient
 import Crypto
-public import DroverCore
+import DroverCore
 import DroverSystem
 public import Logging
 
@@ -44,9 +44,10 @@ public final class WebhookSender: Sendable {
   private let monitor = Monitor()
   // Guarded by `monitor`: one queue per URL, the counters, and whether `stop` was called.
   nonisolated(unsafe) private var queues: [AlertQueue<String>]
-  nonisolated(unsafe) private var counts = Counts()
+  nonisolated(unsafe) private var tally = Counts()
   nonisolated(unsafe) private var stopped = false
   nonisolated(unsafe) private var running = 0
+  nonisolated(unsafe) private var lastDropLog: Int64?
 
   public init(urls: [String], secret: String?, options: Options = .init(), logger: Logger) {
     self.urls = urls
@@ -72,26 +73,27 @@ public final class WebhookSender: Sendable {
 
   /// Queues `body` for every webhook; never blocks on the network.
   public func send(_ body: String) {
-    var droppedNow = 0
-    monitor.locked {
-      guard !stopped else { return }
+    let report: Int? = monitor.locked {
+      guard !stopped else { return nil }
+      var droppedNow = 0
       for i in queues.indices where queues[i].push(body) { droppedNow += 1 }
-      counts.dropped += droppedNow
+      tally.dropped += droppedNow
       monitor.broadcast()
-    }
-    if droppedNow > 0 {
-      let total = counts(\.dropped)
-      // Log the first drop and then every hundredth: a dead webhook must not flood the log.
-      if total == droppedNow || total / 100 != (total - droppedNow) / 100 {
-        logger.warning("alerts: webhook queue full, dropped the oldest alert (\(total) dropped so far)")
+      // The first drop, then at most one line per 10 s: a dead webhook must not flood the log.
+      let now = Monotonic.nanoseconds()
+      guard droppedNow > 0, lastDropLog.map({ now - $0 >= 10_000_000_000 }) ?? true else {
+        return nil
       }
+      lastDropLog = now
+      return tally.dropped
+    }
+    if let total = report {
+      logger.warning("alerts: webhook queue full, dropped the oldest alert (\(total) dropped so far)")
     }
   }
 
   /// The counters so far.
-  public var counts: Counts { monitor.locked { counts } }
-
-  private func counts(_ path: KeyPath<Counts, Int>) -> Int { monitor.locked { counts[keyPath: path] } }
+  public var counts: Counts { monitor.locked { tally } }
 
   /// Stops: bodies still queued get until `grace` to go out, then the threads end (a try under
   /// way ends at its timeout). Calling it again is harmless.
@@ -138,22 +140,22 @@ public final class WebhookSender: Sendable {
         let outcome = post(body, to: urls[index])
         if outcome == nil {
           monitor.locked {
-            counts.delivered += 1
+            tally.delivered += 1
             monitor.broadcast()
           }
           break
         }
         if attempt >= options.maxAttempts {
-          monitor.locked { counts.givenUp += 1 }
+          monitor.locked { tally.givenUp += 1 }
           logger.error(
             "alerts: gave up on \(urls[index]) after \(attempt) tries: \(outcome ?? "")")
           break
         }
         let delay = backoff(after: attempt)
         logger.warning(
-          "alerts: \(urls[index]) failed (\(outcome ?? "")), try \(attempt + 1) in "
-            + DurationText.format(delay))
-        monitor.locked { counts.retries += 1 }
+          "alerts: \(urls[index]) failed (\(outcome ?? "")), try \(attempt + 1) in \(DurationText.format(delay))"
+        )
+        monitor.locked { tally.retries += 1 }
         if !pause(delay) { return }
         attempt += 1
       }
@@ -201,9 +203,8 @@ public final class WebhookSender: Sendable {
         r.headers.add(name: "X-Drover-Signature", value: Self.signature(of: body, secret: secret))
       }
       r.body = .string(body)
-      let response = try client.execute(
-        request: r, deadline: .now() + .nanoseconds(options.requestTimeout.saturatingNanoseconds)
-      ).wait()
+      // The read timeout bounds a try: a webhook that stops answering fails it.
+      let response = try client.execute(request: r).wait()
       let code = Int(response.status.code)
       return (200..<300).contains(code) ? nil : "HTTP \(code)"
     } catch {

@@ -1,4 +1,4 @@
-import DroverCore
+public import DroverCore
 import DroverSystem
 import Logging
 

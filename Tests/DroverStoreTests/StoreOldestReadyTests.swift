@@ -1,4 +1,5 @@
 import DroverCore
+import DroverTestSupport
 import Foundation
 import Testing
 

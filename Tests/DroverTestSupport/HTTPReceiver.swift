@@ -58,8 +58,9 @@ public final class HTTPReceiver: Sendable {
         let ready = poll(&p, 1, 50) > 0
         guard let me = self, !me.stopped.load(ordering: .sequentiallyConsistent) else { return }
         guard ready else { continue }
-        let c = accept4(fd, nil, nil, Int32(SOCK_CLOEXEC.rawValue))
+        let c = accept(fd, nil, nil)
         guard c >= 0 else { continue }
+        _ = fcntl(c, F_SETFD, FD_CLOEXEC)
         let conn = Thread { [weak me] in
           defer { Glibc.close(c) }
           me?.serve(c)
