@@ -109,7 +109,8 @@ extension SupervisorTests {
       kill(serve.pid, SIGHUP)
       try h.waitUntil("the bad reload is rejected") { h.log().contains("alerts.webhooks") }
       let before = r.requests.count
-      _ = try h.enqueue("bad")
+      // Over the socket: the CLI would refuse the bad file the supervisor just refused.
+      _ = try h.enqueueViaSocket("bad")
       try h.waitUntil("the second job_dead arrived", timeout: .seconds(30)) {
         r.requests.count > before
       }
