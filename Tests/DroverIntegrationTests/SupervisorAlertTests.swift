@@ -192,3 +192,53 @@ extension SupervisorTests {
     }
   }
 }
+
+extension SupervisorTests.Alerts {
+  /// The error rate fires once enough of the window's jobs failed and resolves when the window
+  /// slides past them; a pool's oldest ready job waiting past the threshold fires and resolves
+  /// when the backlog drains.
+  @Test func errorRateAndOldestReadyFireAndResolve() throws {
+    let r = try HTTPReceiver()
+    let pools =
+      poolTable("bad", #"handler = "fail""#, "max_attempts = 1", "min = 1", "max = 1")
+      + poolTable("slow", #"handler = "sleep""#, "min = 1", "max = 1")
+    let h = try SupervisorHarness(pools: pools)
+    try h.writeConfig(
+      SupervisorHarness.configText(pools: pools)
+        + alertsTable(
+          [r.url], #"error_rate = { above = 0.5, window = "3s", min_jobs = 5 }"#,
+          #"oldest_ready_above = "1s""#))
+    try h.start()
+    var text = ""
+    for _ in 0..<8 { text += #"{"type": "bad"}"# + "\n" }
+    for _ in 0..<4 { text += #"{"type": "slow", "payload": {"ms": 1000}}"# + "\n" }
+    #expect(try h.drover(["enqueue", "--batch", h.write("b.ndjson", text)]).exitCode == 0)
+    try h.waitUntil("error_rate and oldest_ready fired and resolved", timeout: .seconds(40)) {
+      let s = Self.summary(r)
+      return s.contains("error_rate resolved -") && s.contains("oldest_ready resolved slow")
+    }
+    let s = Self.summary(r).filter { !$0.hasPrefix("job_dead") }
+    #expect(s.filter { $0.hasPrefix("error_rate") } == ["error_rate firing -", "error_rate resolved -"])
+    #expect(
+      s.filter { $0.hasPrefix("oldest_ready") }
+        == ["oldest_ready firing slow", "oldest_ready resolved slow"])
+    let rate = try #require(r.bodies.first { $0["alert"] as? String == "error_rate" })
+    #expect(rate["value"] as? Double == 1)
+    #expect(rate["threshold"] as? Double == 0.5)
+    #expect(rate["pool"] is NSNull)
+    #expect(Self.summary(r).filter { $0.hasPrefix("job_dead firing") }.count == 8)
+    #expect(try h.stop().exitCode == 0)
+  }
+
+  /// `config check` names a bad [alerts] key with its line, like every other section's.
+  @Test func configCheckReportsAlertProblems() throws {
+    let h = try SupervisorHarness(pools: poolTable("p", #"handler = "noop""#))
+    try h.writeConfig(
+      SupervisorHarness.configText(pools: poolTable("p", #"handler = "noop""#))
+        + alertsTable(["http://127.0.0.1:1/"], "backlog_above = -5", #"stuck_after = "never""#))
+    let r = try h.drover(["config", "check"])
+    #expect(r.exitCode == 1)
+    #expect(r.stderrText.contains("alerts.backlog_above: must be between 0 and 1000000000, got -5"))
+    #expect(r.stderrText.contains("alerts.stuck_after: invalid duration \"never\""))
+  }
+}
