@@ -30,6 +30,18 @@ import Testing
     #expect(try f.store.oldestReady(OldestReadyParams(types: ["nope"], now: t0)) == nil)
   }
 
+  /// Both halves seek on their indexes: no scan of jobs, no sort.
+  @Test func oldestReadyUsesItsIndexes() throws {
+    let dir = try TempDirectory(prefix: "drover-oldest")
+    let plans = try SQLiteStore(path: dir.file("p.db")).queryPlans()
+    let queued = plans["oldestQueued"] ?? []
+    #expect(queued.contains { $0.contains("jobs_ready (type=? AND priority") }, "\(queued)")
+    #expect(!queued.contains { $0.contains("TEMP B-TREE") }, "\(queued)")
+    #expect(!queued.contains { $0.hasPrefix("SCAN jobs") }, "\(queued)")
+    let due = plans["oldestDue"] ?? []
+    #expect(due.contains { $0.contains("jobs_scheduled (run_at<?)") }, "\(due)")
+  }
+
   /// The figure behind caching it: at `DROVER_OLDEST_ROWS` queued jobs of one type (default
   /// 100,000; the README's figure is 1,000,000) the loose index scan against a plain min().
   @Test func figureAtManyQueuedRows() throws {
