@@ -108,7 +108,8 @@ public final class AlertEngine: Sendable {
     }
     let store = box.store
     var state = State(
-      config: config, window: ErrorRateWindow(window: config.alerts?.errorRate?.window ?? .seconds(300)))
+      config: config,
+      window: ErrorRateWindow(window: config.alerts?.errorRate?.window ?? .seconds(300)))
     state.sender = makeSender(config.alerts)
     defer { state.sender?.stop() }
     let tickNS = options.tick.saturatingNanoseconds

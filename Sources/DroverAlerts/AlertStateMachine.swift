@@ -107,7 +107,8 @@ public struct AlertStateMachine: Sendable {
       let ka = a.measurement.key
       let kb = b.measurement.key
       if ka.kind != kb.kind {
-        return AlertKind.allCases.firstIndex(of: ka.kind)! < AlertKind.allCases.firstIndex(of: kb.kind)!
+        return AlertKind.allCases.firstIndex(of: ka.kind)! < AlertKind.allCases.firstIndex(
+          of: kb.kind)!
       }
       return (ka.subject ?? "") < (kb.subject ?? "")
     }

@@ -88,7 +88,8 @@ public final class WebhookSender: Sendable {
       return tally.dropped
     }
     if let total = report {
-      logger.warning("alerts: webhook queue full, dropped the oldest alert (\(total) dropped so far)")
+      logger.warning(
+        "alerts: webhook queue full, dropped the oldest alert (\(total) dropped so far)")
     }
   }
 

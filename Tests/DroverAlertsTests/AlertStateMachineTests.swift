@@ -76,7 +76,9 @@ import Testing
 }
 
 @Suite struct AlertConditionsTests {
-  let pools = [PoolConfig(name: "email", min: 2, max: 4), PoolConfig(name: "img", types: ["a", "b"])]
+  let pools = [
+    PoolConfig(name: "email", min: 2, max: 4), PoolConfig(name: "img", types: ["a", "b"]),
+  ]
 
   func snapshot(state: String = "running", crash: Bool = false, workers: Int) -> StatusSnapshot {
     let w = (0..<workers).map {
@@ -129,7 +131,8 @@ import Testing
   @Test func drainingIsNotBelowMin() {
     let config = AlertsConfig(webhooks: [])
     let (_, ms) = AlertConditions.measure(
-      config, pools: pools, AlertInputs(now: .now(), status: snapshot(state: "draining", workers: 0)))
+      config, pools: pools,
+      AlertInputs(now: .now(), status: snapshot(state: "draining", workers: 0)))
     #expect(ms.allSatisfy { !$0.breached })
   }
 

@@ -40,13 +40,15 @@ import Testing
     #expect(req.body == #"{"alert":"backlog"}"#)
     // RFC 4231 style check against an independent HMAC: `openssl dgst -hmac`.
     #expect(req.headers["x-drover-signature"] == HTTPReceiver.hmacSHA256Hex(req.body, key: "k3y"))
-    #expect(WebhookSender.signature(of: "", secret: "key") == HTTPReceiver.hmacSHA256Hex("", key: "key"))
+    #expect(
+      WebhookSender.signature(of: "", secret: "key") == HTTPReceiver.hmacSHA256Hex("", key: "key"))
   }
 
   @Test func retriesAfterServerErrorsWithBackoff() throws {
     let r = try HTTPReceiver()
     r.answer([500, 502])
-    let s = WebhookSender(urls: [r.url], secret: nil, options: fastOptions(), logger: Logger(label: "t"))
+    let s = WebhookSender(
+      urls: [r.url], secret: nil, options: fastOptions(), logger: Logger(label: "t"))
     s.start()
     defer { s.stop() }
     s.send("{\"n\":1}")
@@ -96,8 +98,9 @@ import Testing
     o.maxDelay = .seconds(2)
     let s = WebhookSender(urls: [], secret: nil, options: o, logger: Logger(label: "t"))
     defer { s.stop() }
-    #expect((1...6).map(s.backoff(after:)) == [
-      .milliseconds(250), .milliseconds(500), .seconds(1), .seconds(2), .seconds(2), .seconds(2),
-    ])
+    #expect(
+      (1...6).map(s.backoff(after:)) == [
+        .milliseconds(250), .milliseconds(500), .seconds(1), .seconds(2), .seconds(2), .seconds(2),
+      ])
   }
 }

@@ -46,7 +46,8 @@ extension SupervisorTests {
       SupervisorHarness.pause(.seconds(2))
       #expect(Self.summary(r) == ["backlog firing slow", "backlog resolved slow"])
       for req in r.requests {
-        #expect(req.headers["x-drover-signature"] == HTTPReceiver.hmacSHA256Hex(req.body, key: "s3cret"))
+        #expect(
+          req.headers["x-drover-signature"] == HTTPReceiver.hmacSHA256Hex(req.body, key: "s3cret"))
         #expect(req.headers["content-type"] == "application/json")
       }
       let first = try #require(r.bodies.first)
@@ -72,7 +73,8 @@ extension SupervisorTests {
         SupervisorHarness.configText(pools: pools)
           + "[alerts]\n" + lines.joined(separator: "\n") + "\n"
       }
-      try h.writeConfig(config("webhooks = [\"\(r.url)\"]", #"secret = "one""#, #"stuck_after = "1s""#))
+      try h.writeConfig(
+        config("webhooks = [\"\(r.url)\"]", #"secret = "one""#, #"stuck_after = "1s""#))
       let serve = try h.start()
       let dead = try h.enqueue("bad")
       try h.waitUntil("job_dead arrived twice (500, then 200)", timeout: .seconds(30)) {
@@ -115,7 +117,8 @@ extension SupervisorTests {
         r.requests.count > before
       }
       let last = try #require(r.requests.last)
-      #expect(last.headers["x-drover-signature"] == HTTPReceiver.hmacSHA256Hex(last.body, key: "two"))
+      #expect(
+        last.headers["x-drover-signature"] == HTTPReceiver.hmacSHA256Hex(last.body, key: "two"))
       #expect(try h.stop().exitCode == 0)
     }
 
@@ -218,7 +221,8 @@ extension SupervisorTests.Alerts {
       return s.contains("error_rate resolved -") && s.contains("oldest_ready resolved slow")
     }
     let s = Self.summary(r).filter { !$0.hasPrefix("job_dead") }
-    #expect(s.filter { $0.hasPrefix("error_rate") } == ["error_rate firing -", "error_rate resolved -"])
+    #expect(
+      s.filter { $0.hasPrefix("error_rate") } == ["error_rate firing -", "error_rate resolved -"])
     #expect(
       s.filter { $0.hasPrefix("oldest_ready") }
         == ["oldest_ready firing slow", "oldest_ready resolved slow"])

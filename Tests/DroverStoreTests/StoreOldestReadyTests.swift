@@ -56,9 +56,12 @@ import Testing
       return Double(d.components.seconds) * 1e3 + Double(d.components.attoseconds) / 1e15
     }
     var oldest: Timestamp?
-    let seek = try time {
-      for _ in 0..<10 { oldest = try store.oldestReady(OldestReadyParams(types: ["bench"], now: .now())) }
-    } / 10
+    let seek =
+      try time {
+        for _ in 0..<10 {
+          oldest = try store.oldestReady(OldestReadyParams(types: ["bench"], now: .now()))
+        }
+      } / 10
     var plain: Int64?
     let scan = try time {
       plain = try store.db.int64("SELECT min(run_at) FROM jobs WHERE state = 1 AND type = 'bench'")

@@ -163,7 +163,8 @@ public final class HTTPReceiver: Sendable {
 
   private func find(_ haystack: [UInt8], _ needle: [UInt8]) -> Int? {
     guard haystack.count >= needle.count else { return nil }
-    for i in 0...(haystack.count - needle.count) where haystack[i..<(i + needle.count)].elementsEqual(needle) {
+    for i in 0...(haystack.count - needle.count)
+    where haystack[i..<(i + needle.count)].elementsEqual(needle) {
       return i
     }
     return nil
