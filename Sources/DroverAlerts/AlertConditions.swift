@@ -4,6 +4,7 @@ public import DroverWire
 /// What the engine read at one tick; each part is nil when it could not be read (then its
 /// kinds keep their state).
 public struct AlertInputs: Sendable {
+  /// The tick's wall-clock time (ages are measured to it).
   public var now: Timestamp
   /// The supervisor's status (crash-looping, workers below min).
   public var status: StatusSnapshot?
@@ -16,6 +17,7 @@ public struct AlertInputs: Sendable {
   /// Failed (failed attempts and dead) and total finished jobs in the error-rate window.
   public var errorTotals: (failed: Int, total: Int)?
 
+  /// Inputs at `now`; a part left nil is not measured this tick.
   public init(
     now: Timestamp, status: StatusSnapshot? = nil, backlog: [String: Int]? = nil,
     oldestReady: [String: Timestamp]? = nil, running: [Job]? = nil,

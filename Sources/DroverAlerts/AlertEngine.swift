@@ -26,7 +26,9 @@ public final class AlertEngine: Sendable {
     public var oldestReadyCacheFor: Duration = .seconds(5)
     /// How long a status snapshot may take before the tick goes on without it.
     public var statusTimeout: Duration = .seconds(2)
+    /// How the webhooks are tried.
     public var sender = WebhookSender.Options()
+    /// The production timings.
     public init() {}
   }
 

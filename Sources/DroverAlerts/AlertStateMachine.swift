@@ -3,22 +3,31 @@ public import DroverCore
 /// What one alert is about: its kind and its subject (a pool name, a job id as text, or nil
 /// for the whole supervisor, as the error rate is).
 public struct AlertKey: Sendable, Hashable, CustomStringConvertible {
+  /// Which condition.
   public var kind: AlertKind
+  /// The pool name, the job id as text, or nil (the error rate).
   public var subject: String?
+  /// The key of `kind` about `subject`.
   public init(_ kind: AlertKind, _ subject: String? = nil) {
     self.kind = kind
     self.subject = subject
   }
+  /// `backlog[email]`, `error_rate`.
   public var description: String { kind.rawValue + (subject.map { "[\($0)]" } ?? "") }
 }
 
 /// One measurement of a condition at a tick: its value, its threshold and whether it is
 /// breached now. `pool` and `job` go into the webhook body as they are.
 public struct AlertMeasurement: Sendable, Hashable {
+  /// What was measured.
   public var key: AlertKey
+  /// Whether the value is past its threshold now.
   public var breached: Bool
+  /// The body's `value`: a count, seconds, a fraction or a flag.
   public var value: JSONValue
+  /// The body's `threshold` (null when the alert has none).
   public var threshold: JSONValue
+  /// The body's `pool` (null for the error rate).
   public var pool: String?
   /// The job as `jobs show --json` renders it, for job alerts.
   public var job: JSONValue?
@@ -37,9 +46,13 @@ public struct AlertMeasurement: Sendable, Hashable {
 
 /// An alert to send: a condition started (`firing`) or cleared (`resolved`).
 public struct AlertTransition: Sendable, Hashable {
+  /// The body's `state`.
   public enum State: String, Sendable, Hashable { case firing, resolved }
+  /// Started or cleared.
   public var state: State
+  /// The measurement that made the transition (or the last one of a vanished subject).
   public var measurement: AlertMeasurement
+  /// A transition to `state` shown by `measurement`.
   public init(_ state: State, _ measurement: AlertMeasurement) {
     self.state = state
     self.measurement = measurement
@@ -66,6 +79,7 @@ public struct AlertStateMachine: Sendable {
   /// Rounds in a row a kind must be breached before it fires (1 when absent).
   public let confirm: [AlertKind: Int]
 
+  /// Nothing firing; `confirm` as above.
   public init(confirm: [AlertKind: Int] = [:]) { self.confirm = confirm }
 
   /// Applies one round of measurements; returns the transitions in a stable order (kind, then

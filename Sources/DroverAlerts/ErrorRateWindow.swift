@@ -3,8 +3,10 @@
 public struct ErrorRateWindow: Sendable {
   /// Per second (Unix seconds): failed+dead, completed.
   private var buckets: [Int64: (bad: Int, good: Int)] = [:]
+  /// The window's length in whole seconds (at least 1).
   public let windowSeconds: Int64
 
+  /// An empty window of `window` (rounded down to seconds, at least 1).
   public init(window: Duration) {
     windowSeconds = max(1, window.components.seconds)
   }

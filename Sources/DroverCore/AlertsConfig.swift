@@ -6,9 +6,11 @@ public struct AlertsConfig: Sendable, Equatable {
   public struct ErrorRate: Sendable, Equatable {
     /// A fraction in (0, 1].
     public var above: Double
+    /// How far back finished jobs count.
     public var window: Duration
     /// Fewer finished jobs than this in the window never fire (a single failure is not 100 %).
     public var minJobs: Int
+    /// The contract's defaults: a 5 m window, 20 jobs at least.
     public init(above: Double, window: Duration = .seconds(300), minJobs: Int = 20) {
       self.above = above
       self.window = window
@@ -22,12 +24,14 @@ public struct AlertsConfig: Sendable, Equatable {
   public var secret: String?
   /// A job running longer than this is stuck.
   public var stuckAfter: Duration?
+  /// The error-rate condition, when set.
   public var errorRate: ErrorRate?
   /// More ready jobs than this in one pool is a backlog.
   public var backlogAbove: Int?
   /// A pool whose oldest ready job has waited longer than this (since its run_at).
   public var oldestReadyAbove: Duration?
 
+  /// An `[alerts]` table; thresholds left nil are not evaluated.
   public init(
     webhooks: [String], secret: String? = nil, stuckAfter: Duration? = nil,
     errorRate: ErrorRate? = nil, backlogAbove: Int? = nil, oldestReadyAbove: Duration? = nil

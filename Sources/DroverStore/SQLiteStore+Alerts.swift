@@ -24,6 +24,7 @@ extension SQLiteStore {
     WHERE state = 0 AND run_at <= ?2 AND type = ?1
     """
 
+  /// See `JobStore.oldestReady`: two seeks per distinct priority and type.
   public func oldestReady(_ p: OldestReadyParams) throws(StoreError) -> Timestamp? {
     try db.transaction(write: false) { () throws(StoreError) in
       var oldest: Int64?

@@ -12,14 +12,19 @@ import Synchronization
 public final class HTTPReceiver: Sendable {
   /// One request as received.
   public struct Request: Sendable {
+    /// `POST`, …
     public var method: String
+    /// The request target, e.g. `/hook`.
     public var path: String
     /// Header names lowercased.
     public var headers: [String: String]
+    /// The body as text.
     public var body: String
+    /// When it was received.
     public var at: ContinuousClock.Instant
   }
 
+  /// The port it listens on, on 127.0.0.1.
   public let port: Int
   /// `http://127.0.0.1:PORT/hook`.
   public var url: String { "http://127.0.0.1:\(port)/hook" }
@@ -30,6 +35,7 @@ public final class HTTPReceiver: Sendable {
   private let refusing = Atomic<Bool>(false)
   private let stopped = Atomic<Bool>(false)
 
+  /// Listens on 127.0.0.1 (an ephemeral port) and starts accepting.
   public init() throws {
     let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
     guard fd >= 0 else { throw HarnessError("socket: errno \(errno)") }
