@@ -65,6 +65,21 @@ import Testing
     #expect(m.update(kinds: [.backlog], [backlog("a", 0)]).map(\.state) == [.resolved])
   }
 
+  @Test func queueDropsTheOldest() {
+    var q = AlertQueue<Int>(capacity: 3)
+    for n in 1...5 { q.push(n) }
+    #expect(q.dropped == 2)
+    #expect(q.count == 3)
+    #expect([q.pop(), q.pop(), q.pop(), q.pop()] == [3, 4, 5, nil])
+    // Long runs compact the storage without losing order.
+    for n in 0..<5000 {
+      q.push(n)
+      if n % 2 == 0 { _ = q.pop() }
+    }
+    #expect(q.count == 3)
+    #expect([q.pop(), q.pop(), q.pop()] == [4997, 4998, 4999])
+  }
+
   @Test func errorRateWindowSlides() {
     var w = ErrorRateWindow(window: .seconds(10))
     for s in Int64(100)..<105 { w.record(second: s, failed: true) }

@@ -240,6 +240,24 @@ extension SupervisorTests.Alerts {
     #expect(try h.stop().exitCode == 0)
   }
 
+  /// A supervisor started without [alerts] starts its engine at the reload that adds it.
+  @Test func aReloadThatAddsAlertsStartsThem() throws {
+    let r = try HTTPReceiver()
+    let pools = poolTable("bad", #"handler = "fail""#, "max_attempts = 1")
+    let h = try SupervisorHarness(pools: pools)
+    let serve = try h.start()
+    try h.writeConfig(SupervisorHarness.configText(pools: pools) + alertsTable([r.url]))
+    kill(serve.pid, SIGHUP)
+    try h.waitUntil("the config reloaded") { h.log().contains("config reloaded") }
+    // The engine subscribes on a thread of its own: retry until one dead job is heard.
+    try h.waitUntil("a job_dead alert arrived", timeout: .seconds(30), every: .milliseconds(500)) {
+      if r.requests.isEmpty { _ = try h.enqueueViaSocket("bad") }
+      return !r.requests.isEmpty
+    }
+    #expect(Self.summary(r).first == "job_dead firing bad")
+    #expect(try h.stop().exitCode == 0)
+  }
+
   /// `config check` names a bad [alerts] key with its line, like every other section's.
   @Test func configCheckReportsAlertProblems() throws {
     let h = try SupervisorHarness(pools: poolTable("p", #"handler = "noop""#))

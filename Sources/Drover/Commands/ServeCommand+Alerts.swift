@@ -10,6 +10,8 @@ final class ServeAlerts: Sendable {
   private let monitor = Monitor()
   // Guarded by `monitor`.
   nonisolated(unsafe) private var engine: AlertEngine?
+  nonisolated(unsafe) private var stopped = false
+  nonisolated(unsafe) private var starting = false
   private let events: EventBus
   private let mailbox: Mailbox
   private let logger = Logger(label: "drover.alerts")
@@ -23,25 +25,43 @@ final class ServeAlerts: Sendable {
 
   private func start(_ config: DroverConfig) {
     guard config.alerts != nil else { return }
+    // One engine at most, even when two reloads race to start it.
+    let go = monitor.locked { () -> Bool in
+      guard self.engine == nil, !starting, !stopped else { return false }
+      starting = true
+      return true
+    }
+    guard go else { return }
     let engine = AlertEngine(config: config, events: events, mailbox: mailbox, logger: logger)
     do {
       try engine.start()
-      monitor.locked { self.engine = engine }
     } catch {
       logger.error("alerts: cannot start: \(error)")
+      monitor.locked { starting = false }
+      return
     }
+    let lateStop = monitor.locked { () -> Bool in
+      starting = false
+      self.engine = engine
+      return stopped
+    }
+    if lateStop { engine.stop() }
   }
 
   private func reloaded(_ config: DroverConfig) {
     if let engine = monitor.locked({ engine }) {
       engine.reload(config)
-    } else {
-      start(config)
+    } else if config.alerts != nil {
+      // Opening the engine's store connection is I/O: not on the loop's thread.
+      startThread { [self] in start(config) }
     }
   }
 
   /// Stops the engine (queued alerts get a short grace). Harmless twice.
   func stop() {
-    monitor.locked { engine }?.stop()
+    monitor.locked { () -> AlertEngine? in
+      stopped = true
+      return engine
+    }?.stop()
   }
 }
