@@ -182,8 +182,11 @@ public final class AlertEngine: Sendable {
     let now = Timestamp.now()
     var input = AlertInputs(now: now)
     input.status = status()
-    input.backlog = try? store.backlog(now: now)
-    input.running = try? store.list(ListParams(state: .running, limit: 100_000))
+    // Only what a configured threshold needs is read (an unset one is measured as empty).
+    let needsBacklog = alerts.backlogAbove != nil || alerts.oldestReadyAbove != nil
+    input.backlog = needsBacklog ? try? store.backlog(now: now) : [:]
+    input.running =
+      alerts.stuckAfter == nil ? [] : try? store.list(ListParams(state: .running, limit: 100_000))
     input.errorTotals = state.window.totals(now: now.micros / 1_000_000)
     if alerts.oldestReadyAbove != nil, let backlog = input.backlog {
       let mono = Monotonic.nanoseconds()
