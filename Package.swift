@@ -19,6 +19,8 @@ let package = Package(
   dependencies: [
     .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
     .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+    .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
+    .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
   ],
   targets: [
     .systemLibrary(name: "CSQLite", path: "Sources/CSQLite"),
@@ -59,10 +61,19 @@ let package = Package(
       ],
       swiftSettings: strict),
     .target(
+      name: "DroverAlerts",
+      dependencies: [
+        "DroverCore", "DroverWire", "DroverSystem", "DroverStore", "DroverSupervisor",
+        .product(name: "AsyncHTTPClient", package: "async-http-client"),
+        .product(name: "Crypto", package: "swift-crypto"),
+        .product(name: "Logging", package: "swift-log"),
+      ],
+      swiftSettings: strict),
+    .target(
       name: "Drover",
       dependencies: [
         "DroverCore", "DroverWire", "DroverSystem", "DroverStore", "DroverWorker",
-        "DroverSupervisor", "DroverSchedule", "DroverClient",
+        "DroverSupervisor", "DroverSchedule", "DroverClient", "DroverAlerts",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
         .product(name: "Logging", package: "swift-log"),
       ],
@@ -85,6 +96,12 @@ let package = Package(
     .testTarget(
       name: "DroverSupervisorTests",
       dependencies: ["DroverSupervisor", "DroverWire", "DroverCore", "DroverTestSupport"],
+      swiftSettings: strict),
+    .testTarget(
+      name: "DroverAlertsTests",
+      dependencies: [
+        "DroverAlerts", "DroverCore", "DroverWire", "DroverSystem", "DroverTestSupport",
+      ],
       swiftSettings: strict),
     .testTarget(
       name: "DroverScheduleTests", dependencies: ["DroverSchedule", "DroverCore"],

@@ -3,11 +3,12 @@
 # libraries it links against; the PostgreSQL server the tests start a throwaway cluster of
 # (initdb, pg_ctl, psql) and iproute2 for the multi-host namespaces; for the systemd system test
 # (Tests/DroverSystemdTests) debootstrap, systemd-nspawn (systemd-container), dpkg-deb/objdump
-# (dpkg-dev, binutils) and systemd-socket-activate/systemd-analyze (systemd).
+# (dpkg-dev, binutils) and systemd-socket-activate/systemd-analyze (systemd); openssl checks
+# webhook signatures in the alert tests.
 set -euo pipefail
 need=()
 for p in libsqlite3-dev libsystemd-dev libpq-dev postgresql iproute2 debootstrap \
-  systemd-container dpkg-dev binutils systemd util-linux; do
+  systemd-container dpkg-dev binutils systemd util-linux openssl; do
   dpkg -s "$p" >/dev/null 2>&1 || need+=("$p")
 done
 if [ ${#need[@]} -gt 0 ]; then

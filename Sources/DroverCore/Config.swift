@@ -12,6 +12,8 @@ public struct DroverConfig: Sendable, Equatable {
   public var log = LogConfig()
   /// `[schedules.NAME]`, in file order.
   public var schedules: [ScheduleConfig] = []
+  /// `[alerts]`, when set.
+  public var alerts: AlertsConfig?
   /// The file this came from (absolute), or nil when built in code.
   public var sourcePath: String?
 

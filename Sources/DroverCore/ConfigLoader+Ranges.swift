@@ -45,6 +45,16 @@ public enum ConfigLimits {
   public static let scheduleEvery: ClosedRange<Duration> = .seconds(1)...days(366)
   /// `schedules.*.catch_up_limit`.
   public static let catchUpLimit: ClosedRange<Int> = 1...10_000
+  /// `alerts.webhooks`: how many URLs.
+  public static let webhooks: ClosedRange<Int> = 1...16
+  /// `alerts.stuck_after` and `alerts.oldest_ready_above`: a second to a year.
+  public static let alertAge: ClosedRange<Duration> = .seconds(1)...days(366)
+  /// `alerts.backlog_above`: ready jobs of one pool.
+  public static let backlogAbove: ClosedRange<Int> = 0...1_000_000_000
+  /// `alerts.error_rate.window`: a second to a day (counted in memory, per second).
+  public static let errorRateWindow: ClosedRange<Duration> = .seconds(1)...days(1)
+  /// `alerts.error_rate.min_jobs`.
+  public static let errorRateMinJobs: ClosedRange<Int> = 1...1_000_000_000
   /// The furthest an enqueue's `delay` or `at` may lie ahead: 100 years. Further is refused
   /// (not saturated): such a date is a mistake, and refusing says so instead of parking a job
   /// forever.

@@ -55,7 +55,9 @@ public enum ConfigLoader {
     let doc = Section(file: file, path: [], table: root, line: nil)
     // Every section is checked even after one failed: all problems are reported at once.
     let problems = ConfigProblems()
-    let sections = ["store", "control", "http", "supervisor", "pools", "schedules", "log"]
+    let sections = [
+      "store", "control", "http", "supervisor", "pools", "schedules", "log", "alerts",
+    ]
     for entry in root.entries where !sections.contains(entry.key) {
       var message = entry.value.table == nil ? "unknown key" : "unknown section"
       if let near = nearest(entry.key, among: sections) {
@@ -86,8 +88,12 @@ public enum ConfigLoader {
     let log = problems.value { () throws(ConfigError) in
       try logConfig(doc.section("log", example: "[log]"))
     }
+    let alerts = problems.value { () throws(ConfigError) in
+      try alertsConfig(doc.section("alerts", example: "[alerts]"))
+    }
     try problems.throwIfAny()
-    guard let store, let control, let http, let supervisor, let pools, let schedules, let log
+    guard let store, let control, let http, let supervisor, let pools, let schedules, let log,
+      let alerts
     else {
       throw ConfigError(file: file, message: "the config could not be read")
     }
@@ -95,6 +101,7 @@ public enum ConfigLoader {
       store: store, control: control, http: http, supervisor: supervisor, pools: pools)
     config.schedules = schedules
     config.log = log
+    config.alerts = alerts
     return config
   }
 

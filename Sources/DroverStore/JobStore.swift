@@ -36,6 +36,11 @@ public protocol JobStore: AnyObject {
   /// Count of ready (`queued`, and `scheduled` already due at `now`) jobs for each type.
   func backlog(now: Timestamp) throws(StoreError) -> [String: Int]
 
+  /// The earliest `run_at` among the ready jobs (`queued`, and `scheduled` already due at
+  /// `p.now`) of `p.types`, or nil when none is ready. Seeks per distinct priority on the ready
+  /// index; never a scan of the backlog.
+  func oldestReady(_ p: OldestReadyParams) throws(StoreError) -> Timestamp?
+
   /// The earliest `run_at` among scheduled jobs, or nil when none.
   func nextScheduled() throws(StoreError) -> Timestamp?
 

@@ -379,6 +379,7 @@ public final class SQLiteStore: JobStore {
       ("listScan", Self.listScanSQL), ("listRunning", Self.listRunningSQL),
       ("listFinished", Self.listFinishedSQL), ("rescue", Self.expiredSQL),
       ("finishLookup", Self.finishLookupSQL), ("progress", Self.progressSQL),
+      ("oldestQueued", Self.oldestQueuedSQL), ("oldestDue", Self.oldestDueSQL),
       ("started", Self.startedSQL), ("start", Self.startSQL),
     ]
     var plans: [String: [String]] = [:]

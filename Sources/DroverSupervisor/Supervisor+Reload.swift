@@ -1,4 +1,4 @@
-import DroverCore
+public import DroverCore
 import DroverSystem
 import Logging
 
@@ -8,6 +8,9 @@ import Logging
 
 /// SIGHUP / `ctl reload`: re-read the config and converge on it without dropping jobs.
 extension Supervisor {
+  /// The config in force: read it before `run`, or on the loop thread.
+  public var currentConfig: DroverConfig { config }
+
   /// Loads the config file again; on success applies it, on failure keeps the old one.
   func reload(trigger: String) -> Result<Void, ConfigError> {
     guard let path = options.configPath else {
@@ -40,6 +43,7 @@ extension Supervisor {
       return .failure(ConfigError(file: path, key: "schedules", message: "\(error)"))
     }
     apply(new)
+    onReload?(new)
     log(.notice, "config reloaded (\(trigger))")
     return .success(())
   }

@@ -98,6 +98,9 @@ public final class Supervisor {
   public let mailbox: Mailbox
   /// Lifecycle events, published after they are durable.
   public let events = EventBus()
+  /// Called on the loop thread after a reload applied a new config (the alert engine takes its
+  /// new settings from it). It must only hand the config over, never block. Set before `run`.
+  public var onReload: (@Sendable (DroverConfig) -> Void)?
   let reader: StoreReader
 
   var state: SupervisorState = .starting

@@ -42,6 +42,8 @@ struct ServeCommand: ParsableCommand {
       Supervisor.rollBackFailedUpgrade(because: "could not start: \(error)")
       throw error
     }
+    let alerts = ServeAlerts(supervisor)
+    defer { alerts.stop() }
     let code: Int32
     do { code = try supervisor.run() } catch { throw CLIError("\(error)") }
     throw ExitCode(code)

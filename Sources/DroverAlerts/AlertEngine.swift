@@ -1,0 +1,273 @@
+public import DroverCore
+import DroverStore
+public import DroverSupervisor
+import DroverSystem
+import DroverWire
+public import Logging
+
+/// Watches a running supervisor and sends `[alerts]` to their webhooks (CONTRACT.md, "Alerts").
+///
+/// One thread of its own reads the post-commit event stream (dead jobs, and the finished jobs
+/// the error rate counts) and, about once a second, measures the other conditions: running jobs
+/// and ready backlogs on a read-only store connection of its own, crash-looping pools and
+/// workers below min from a status snapshot asked of the loop through its mailbox. The loop
+/// never waits on the engine: it only answers the snapshot request and publishes events, and
+/// the webhooks are the sender's threads' business.
+///
+/// Holding a subscription makes the loop build its routine events (completed, started, …),
+/// which the error rate needs; without `[alerts]` the engine is never started.
+public final class AlertEngine: Sendable {
+  /// Timings, shortened by tests.
+  public struct Options: Sendable {
+    /// How often the conditions are measured.
+    public var tick: Duration = .seconds(1)
+    /// How long the oldest ready job of each pool is kept before it is read again (a pool
+    /// whose backlog empties is seen at once).
+    public var oldestReadyCacheFor: Duration = .seconds(5)
+    /// How long a status snapshot may take before the tick goes on without it.
+    public var statusTimeout: Duration = .seconds(2)
+    /// How the webhooks are tried.
+    public var sender = WebhookSender.Options()
+    /// The production timings.
+    public init() {}
+  }
+
+  let events: EventBus
+  let mailbox: Mailbox
+  let logger: Logger
+  let options: Options
+  private let monitor = Monitor()
+  // Guarded by `monitor`.
+  nonisolated(unsafe) private var pending: DroverConfig?
+  nonisolated(unsafe) private var stopped = false
+  nonisolated(unsafe) private var finished = false
+  nonisolated(unsafe) private var subscription: EventSubscription?
+  nonisolated(unsafe) private var current: DroverConfig
+
+  /// An engine for `config` (its `[alerts]` may be nil: then it idles until a reload sets one).
+  public init(
+    config: DroverConfig, events: EventBus, mailbox: Mailbox, logger: Logger,
+    options: Options = .init()
+  ) {
+    self.current = config
+    self.events = events
+    self.mailbox = mailbox
+    self.logger = logger
+    self.options = options
+  }
+
+  /// Opens the read-only store connection, subscribes and starts the engine's thread.
+  public func start() throws {
+    let config = monitor.locked { current }
+    let store = try StoreFactory.open(config.store, access: .readOnly)
+    let sub = events.subscribe(capacity: 100_000) { e in
+      switch e.kind {
+      case .completed, .failed, .dead, .lost: true
+      default: false
+      }
+    }.subscription
+    monitor.locked { subscription = sub }
+    let reader = StoreBox(store)
+    startThread { [self] in run(store: reader, subscription: sub, config: config) }
+  }
+
+  /// Takes a reloaded config (any thread): applied at the next tick.
+  public func reload(_ config: DroverConfig) {
+    monitor.locked { pending = config }
+  }
+
+  /// Stops the thread and the sender (queued alerts get a short grace). Harmless twice.
+  public func stop() {
+    let sub: EventSubscription? = monitor.locked {
+      stopped = true
+      return subscription
+    }
+    sub?.close()
+    let deadline = Monotonic.nanoseconds() + 10_000_000_000
+    monitor.locked {
+      while !finished && Monotonic.nanoseconds() < deadline { monitor.wait(untilNS: deadline) }
+    }
+  }
+
+  // MARK: The engine's thread
+
+  /// What the thread keeps between ticks (its own, never shared).
+  private struct State {
+    var config: DroverConfig
+    var sender: WebhookSender?
+    var machine = AlertStateMachine(confirm: [.workersBelowMin: 3])
+    var window: ErrorRateWindow
+    var oldest: [String: Timestamp] = [:]
+    var oldestReadAt: Int64 = 0
+  }
+
+  private func run(store box: StoreBox, subscription: EventSubscription, config: DroverConfig) {
+    defer {
+      monitor.locked {
+        finished = true
+        monitor.broadcast()
+      }
+    }
+    let store = box.store
+    var state = State(
+      config: config,
+      window: ErrorRateWindow(window: config.alerts?.errorRate?.window ?? .seconds(300)))
+    state.sender = makeSender(config.alerts)
+    defer { state.sender?.stop() }
+    let tickNS = options.tick.saturatingNanoseconds
+    var nextTick = Monotonic.nanoseconds() + tickNS
+    while !monitor.locked({ stopped }) {
+      let wait = max(0, nextTick - Monotonic.nanoseconds())
+      for event in subscription.next(timeout: .nanoseconds(wait)) {
+        handle(event, &state, store: store)
+      }
+      let now = Monotonic.nanoseconds()
+      guard now >= nextTick else { continue }
+      nextTick = max(nextTick + tickNS, now)
+      if let new = monitor.locked({ () -> DroverConfig? in
+        defer { pending = nil }
+        return pending
+      }) {
+        apply(new, &state)
+      }
+      tick(&state, store: store)
+    }
+  }
+
+  private func makeSender(_ alerts: AlertsConfig?) -> WebhookSender? {
+    guard let alerts else { return nil }
+    let s = WebhookSender(
+      urls: alerts.webhooks, secret: alerts.secret, options: options.sender, logger: logger)
+    s.start()
+    return s
+  }
+
+  private func apply(_ new: DroverConfig, _ state: inout State) {
+    let old = state.config.alerts
+    state.config = new
+    if old?.webhooks != new.alerts?.webhooks || old?.secret != new.alerts?.secret {
+      state.sender?.stop()
+      state.sender = makeSender(new.alerts)
+    }
+    if old?.errorRate?.window != new.alerts?.errorRate?.window {
+      state.window = ErrorRateWindow(window: new.alerts?.errorRate?.window ?? .seconds(300))
+    }
+    logger.notice("alerts: settings reloaded")
+  }
+
+  private func handle(_ event: LifecycleEvent, _ state: inout State, store: any JobStore) {
+    let second = event.at.micros / 1_000_000
+    switch event.kind {
+    case .completed:
+      state.window.record(second: second, failed: false)
+    case .failed:
+      state.window.record(second: second, failed: true)
+    case .dead(let id, _, let attempt, let pool, _, _):
+      state.window.record(second: second, failed: true)
+      guard state.config.alerts != nil else { return }
+      let job = (try? store.job(id))?.map(JobJSON.job)
+      let m = AlertMeasurement(
+        key: AlertKey(.jobDead, String(id)), breached: true, value: .int(Int64(attempt)),
+        threshold: .null, pool: pool, job: job ?? .object([JSONField("id", .int(id))]))
+      send(AlertTransition(.firing, m), state)
+    case .lost(let n):
+      logger.warning("alerts: the event stream dropped \(n) events (error rate and dead jobs)")
+    default:
+      break
+    }
+  }
+
+  private func tick(_ state: inout State, store: any JobStore) {
+    guard let alerts = state.config.alerts else { return }
+    let now = Timestamp.now()
+    var input = AlertInputs(now: now)
+    input.status = status()
+    // Only what a configured threshold needs is read (an unset one is measured as empty).
+    let needsBacklog = alerts.backlogAbove != nil || alerts.oldestReadyAbove != nil
+    input.backlog = needsBacklog ? try? store.backlog(now: now) : [:]
+    input.running =
+      alerts.stuckAfter == nil ? [] : try? store.list(ListParams(state: .running, limit: 100_000))
+    input.errorTotals = state.window.totals(now: now.micros / 1_000_000)
+    if alerts.oldestReadyAbove != nil, let backlog = input.backlog {
+      let mono = Monotonic.nanoseconds()
+      if mono - state.oldestReadAt >= options.oldestReadyCacheFor.saturatingNanoseconds {
+        var fresh: [String: Timestamp] = [:]
+        var ok = true
+        for pool in state.config.pools {
+          do throws(StoreError) {
+            if let t = try store.oldestReady(OldestReadyParams(types: pool.types, now: now)) {
+              fresh[pool.name] = t
+            }
+          } catch {
+            ok = false
+          }
+        }
+        if ok {
+          state.oldest = fresh
+          state.oldestReadAt = mono
+        }
+      }
+      // A pool with nothing ready has no oldest job, whatever the cache says.
+      var oldest = state.oldest
+      for pool in state.config.pools where pool.types.allSatisfy({ (backlog[$0] ?? 0) == 0 }) {
+        oldest[pool.name] = nil
+      }
+      input.oldestReady = oldest
+    } else if alerts.oldestReadyAbove == nil {
+      input.oldestReady = [:]
+    }
+    let (kinds, measurements) = AlertConditions.measure(alerts, pools: state.config.pools, input)
+    for t in state.machine.update(kinds: kinds, measurements) { send(t, state) }
+  }
+
+  private func send(_ t: AlertTransition, _ state: State) {
+    let m = t.measurement
+    logger.notice(
+      "alert \(m.key.kind.rawValue) \(t.state.rawValue)",
+      metadata: [
+        "pool": .string(m.pool ?? "-"), "subject": .string(m.key.subject ?? "-"),
+        "value": .string(m.value.render()),
+      ])
+    state.sender?.send(AlertBody.json(t, at: .now()).render())
+  }
+
+  /// A status snapshot from the loop, or nil when it does not answer in time.
+  private func status() -> StatusSnapshot? {
+    let box = ReplyBox()
+    mailbox.post(.request(.status, reply: { reply in box.put(reply) }))
+    guard let reply = box.take(timeout: options.statusTimeout), case .status(let s) = reply else {
+      return nil
+    }
+    return s
+  }
+}
+
+/// Moves the engine's store connection to its thread. `@unchecked Sendable` is sound: the
+/// connection is created by `start` and used by the engine's one thread only, after the
+/// hand-over; nothing else keeps a reference.
+private final class StoreBox: @unchecked Sendable {
+  let store: any JobStore
+  init(_ store: any JobStore) { self.store = store }
+}
+
+/// One reply from the loop, waited for with a deadline.
+private final class ReplyBox: Sendable {
+  private let monitor = Monitor()
+  // Guarded by `monitor`.
+  nonisolated(unsafe) private var reply: ControlReply?
+
+  func put(_ r: ControlReply) {
+    monitor.locked {
+      reply = r
+      monitor.broadcast()
+    }
+  }
+
+  func take(timeout: Duration) -> ControlReply? {
+    let deadline = Monotonic.nanoseconds() + timeout.saturatingNanoseconds
+    return monitor.locked {
+      while reply == nil && Monotonic.nanoseconds() < deadline { monitor.wait(untilNS: deadline) }
+      return reply
+    }
+  }
+}
