@@ -45,7 +45,7 @@ needed="$(objdump -p "$stage/usr/bin/drover" | awk '/NEEDED/ {print $2}' | sort 
 for lib in $needed; do
   case "$lib" in
     libc.so.6 | libm.so.6 | libdl.so.2 | libpthread.so.0 | librt.so.1 | libutil.so.1 | ld-linux-x86-64.so.2) ;;
-    libsqlite3.so.0 | libsystemd.so.0 | libstdc++.so.6 | libgcc_s.so.1 | libpq.so.5) ;;
+    libsqlite3.so.0 | libsystemd.so.0 | libstdc++.so.6 | libgcc_s.so.1 | libpq.so.5 | libz.so.1) ;;
     *) echo "package-deb: the binary needs $lib, which the control file does not name" >&2; exit 1 ;;
   esac
 done
@@ -53,6 +53,7 @@ depends="libc6 (>= 2.34), libsqlite3-0 (>= 3.35), libsystemd0, systemd"
 case " $needed " in *" libstdc++.so.6 "*) depends="$depends, libstdc++6" ;; esac
 case " $needed " in *" libgcc_s.so.1 "*) depends="$depends, libgcc-s1" ;; esac
 case " $needed " in *" libpq.so.5 "*) depends="$depends, libpq5" ;; esac
+case " $needed " in *" libz.so.1 "*) depends="$depends, zlib1g" ;; esac
 cat >"$stage/DEBIAN/control" <<CONTROL
 Package: drover
 Version: $version
