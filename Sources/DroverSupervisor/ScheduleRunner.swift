@@ -36,19 +36,8 @@ final class ScheduleRunner {
 
   init(_ schedules: [ScheduleConfig]) throws(ScheduleRule.UnknownZone) {
     entries = try schedules.map { s throws(ScheduleRule.UnknownZone) in
-      Entry(config: s, rule: try Self.rule(s))
+      Entry(config: s, rule: try ScheduleRule(s))
     }
-  }
-
-  static func rule(_ s: ScheduleConfig) throws(ScheduleRule.UnknownZone) -> ScheduleRule {
-    let kind: ScheduleRule.Kind
-    switch s.when {
-    case .cron(let c): kind = .cron(c)
-    case .every(let d): kind = .every(d)
-    }
-    return try ScheduleRule(
-      kind, timeZone: s.timezone, onGap: s.onGap == .shift ? .shift : .skip,
-      onRepeat: s.onRepeat == .first ? .first : .both)
   }
 
   /// The config changed: new rules, keeping what is known of the schedules that stay.
@@ -56,7 +45,7 @@ final class ScheduleRunner {
     var old: [String: Entry] = [:]
     for e in entries { old[e.config.name] = e }
     entries = try schedules.map { s throws(ScheduleRule.UnknownZone) in
-      let e = Entry(config: s, rule: try Self.rule(s))
+      let e = Entry(config: s, rule: try ScheduleRule(s))
       if let o = old[s.name] {
         e.last = o.last
         e.lastJob = o.lastJob

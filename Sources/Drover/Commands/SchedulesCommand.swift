@@ -11,15 +11,8 @@ struct SchedulesCommand: ParsableCommand {
 
   /// The rule a schedule's config describes.
   static func rule(_ s: ScheduleConfig) throws(CLIError) -> ScheduleRule {
-    let kind: ScheduleRule.Kind
-    switch s.when {
-    case .cron(let c): kind = .cron(c)
-    case .every(let d): kind = .every(d)
-    }
     do {
-      return try ScheduleRule(
-        kind, timeZone: s.timezone, onGap: s.onGap == .shift ? .shift : .skip,
-        onRepeat: s.onRepeat == .first ? .first : .both)
+      return try ScheduleRule(s)
     } catch {
       throw CLIError("schedules.\(s.name).timezone: \(error)")
     }
