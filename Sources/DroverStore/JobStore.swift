@@ -39,6 +39,11 @@ public protocol JobStore: AnyObject {
   /// The earliest `run_at` among scheduled jobs, or nil when none.
   func nextScheduled() throws(StoreError) -> Timestamp?
 
+  /// The earliest `run_at` among `queued` jobs of `types`, or nil when none is queued: the age
+  /// of a pool's oldest ready job (`drover_oldest_ready_seconds`, `GET /health`). Must not scan
+  /// the backlog (it is read every scrape); a driver that cannot answer cheaply returns nil.
+  func oldestReady(types: [String]) throws(StoreError) -> Timestamp?
+
   /// Cancels a job: scheduled/queued become `cancelled` at once; a running one is marked
   /// cancel-requested (the supervisor stops it). Final states are refused.
   func cancel(_ p: CancelParams) throws(StoreError) -> CancelResult

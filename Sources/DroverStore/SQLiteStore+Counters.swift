@@ -124,6 +124,37 @@ extension SQLiteStore {
     }
   }
 
+  /// The oldest `run_at` of one type's queued jobs, by a skip-scan of `jobs_ready` (type,
+  /// priority DESC, run_at, …): one index seek per distinct priority, since within a priority
+  /// the first entry has the smallest `run_at`. A plain `min(run_at)` would read the type's
+  /// whole backlog (measured at 1M queued rows in `bench`).
+  static let oldestReadySQL: SQLText = """
+    WITH RECURSIVE p(pr) AS (
+      SELECT (SELECT max(priority) FROM jobs INDEXED BY jobs_ready WHERE state = 1 AND type = ?1)
+      UNION ALL
+      SELECT (SELECT max(priority) FROM jobs INDEXED BY jobs_ready
+              WHERE state = 1 AND type = ?1 AND priority < p.pr)
+      FROM p WHERE p.pr IS NOT NULL
+    )
+    SELECT min((SELECT run_at FROM jobs INDEXED BY jobs_ready
+                WHERE state = 1 AND type = ?1 AND priority = p.pr ORDER BY run_at LIMIT 1))
+    FROM p WHERE p.pr IS NOT NULL
+    """
+
+  /// The earliest `run_at` among queued jobs of `types` (one skip-scan per type).
+  public func oldestReady(types: [String]) throws(StoreError) -> Timestamp? {
+    try db.transaction(write: false) { () throws(StoreError) in
+      var oldest: Int64?
+      for t in types {
+        let st = try db.prepare(Self.oldestReadySQL)
+        defer { st.reset() }
+        try st.bind(t)
+        if try st.step(), let v = st.optionalInt64(0) { oldest = min(oldest ?? v, v) }
+      }
+      return oldest.map(Timestamp.init(micros:))
+    }
+  }
+
   /// `counts()` the slow way, by a full scan of `jobs`: what the counters must always equal.
   /// For tests and diagnostics.
   package func countByScan() throws(StoreError) -> [String: [JobState: Int]] {

@@ -91,6 +91,8 @@ public final class Supervisor {
   public let mailbox: Mailbox
   /// Lifecycle events, published after they are durable.
   public let events = EventBus()
+  /// The loop's heartbeat and state, readable from any thread (HTTP health probes).
+  public let probe = LoopProbe()
   let reader: StoreReader
 
   var state: SupervisorState = .starting
@@ -130,6 +132,8 @@ public final class Supervisor {
   /// Replies waiting for the store reader, by token.
   var pendingReads: [Int: (ControlReply) -> Void] = [:]
   var nextReadToken = 0
+  /// The last `enqueueBatch` group number.
+  var nextBatchGroup = 0
   var promoteDue = true
   var checkCancels = true
   var nextDue: Timestamp?
@@ -149,6 +153,8 @@ public final class Supervisor {
   var drainDeadline: MonotonicInstant?
   /// When the last group commit failed (nil after a success): retries then wait for the tick.
   var commitFailedAt: MonotonicInstant?
+  /// Why the last group commit failed (nil after a success), for `status` and `GET /health`.
+  var commitError: String?
   /// Set once the store was found deleted, replaced or corrupt: nothing is written any more.
   var storageLost: StoreError?
   var exitRequested = false
@@ -220,6 +226,7 @@ public final class Supervisor {
         lastTick = turnStart
         if gap > stallThreshold { loopStalled(for: gap, now: turnStart) }
         handle(.tick)
+        probe.tick(state: state)
       }
       endOfTurn()
       turns += 1
