@@ -1,5 +1,6 @@
 import ArgumentParser
 import DroverCore
+import DroverHTTP
 import DroverSupervisor
 import DroverSystem
 import Logging
@@ -40,9 +41,6 @@ struct ServeCommand: ParsableCommand {
       throw CLIError.usage("--log-level: unknown level \"\(logLevel)\"")
     }
     LogSetup.bootstrap(level: level)
-    if config.http != nil {
-      Output.warn("[http] is configured but this build has no HTTP API yet; it is ignored")
-    }
     var opts = SupervisorOptions(
       configPath: path,
       // The literal /proc/self/exe: after a package upgrade replaces the file, workers still
@@ -59,8 +57,20 @@ struct ServeCommand: ParsableCommand {
     } catch {
       throw CLIError("\(error)")
     }
+    // The HTTP API binds before the loop starts: a taken port fails `serve` at once.
+    var http: HTTPServer?
+    if config.http != nil {
+      do {
+        http = try HTTPServer(
+          config: config, supervisor: supervisor, logger: Logger(label: "drover.http"))
+      } catch {
+        throw CLIError("\(error)")
+      }
+      Output.note("http listening on \(http!.boundAddress)")
+    }
     let code: Int32
     do { code = try supervisor.run() } catch { throw CLIError("\(error)") }
+    http?.stop()
     throw ExitCode(code)
   }
 }
