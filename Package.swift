@@ -85,6 +85,9 @@ let package = Package(
       dependencies: ["DroverSupervisor", "DroverWire", "DroverCore", "DroverTestSupport"],
       swiftSettings: strict),
     .testTarget(
+      name: "DroverHTTPTests", dependencies: ["DroverHTTP", "DroverCore"],
+      swiftSettings: strict),
+    .testTarget(
       name: "DroverStoreTests", dependencies: ["DroverStore", "DroverTestSupport"],
       swiftSettings: strict),
     .testTarget(

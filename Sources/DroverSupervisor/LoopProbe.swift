@@ -22,6 +22,11 @@ public final class LoopProbe: Sendable {
     beat.withLock { $0 = Beat(atNS: now, state: state) }
   }
 
+  /// The supervisor's state changed (between ticks).
+  func set(state: SupervisorState) {
+    beat.withLock { $0.state = state }
+  }
+
   /// How long ago the loop last ran its housekeeping.
   public var sinceLastTick: Duration {
     let at = beat.withLock { $0.atNS }

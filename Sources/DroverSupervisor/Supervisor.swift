@@ -95,7 +95,10 @@ public final class Supervisor {
   public let probe = LoopProbe()
   let reader: StoreReader
 
-  var state: SupervisorState = .starting
+  var state: SupervisorState = .starting {
+    // Readiness probes see a change at once, not at the next tick.
+    didSet { if state != oldValue { probe.set(state: state) } }
+  }
   var pools: [PoolState] = []
   var workersByFD: [Int32: WorkerHandle] = [:]
   var sources: [Int32: EventSource] = [:]
