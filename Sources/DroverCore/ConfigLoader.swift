@@ -158,8 +158,7 @@ public enum ConfigLoader {
     if token == nil, tokenFile == nil, !isLoopback(host) {
       throw s.error(
         "token", line: listen.line,
-        "required (or token_file) when listen (\(TOMLKey.basicString(listen.value))) is not "
-          + "loopback")
+        "required when listen (\(TOMLKey.basicString(listen.value))) is not loopback")
     }
     if let readToken, readToken.value == token?.value {
       throw s.error("read_token", line: readToken.line, "must differ from token")

@@ -7,14 +7,15 @@ struct BenchCommand: ParsableCommand {
     commandName: "bench",
     abstract: "Run benchmarks (build with -c release first).",
     discussion: """
-      Scenarios: store, enqueue, drain, latency, scale, spawn, rss, stall, wakeup (default: \
+      Scenarios: store, enqueue, drain, latency, scale, spawn, rss, stall, wakeup, http (default: \
       all but store and stall). \
       Progress goes to stderr, a table (or --json) to stdout. Each scenario starts its own \
       `drover serve` on a temp store under /tmp, like a user would.
       """)
 
   @Argument(
-    help: "Scenarios to run: store enqueue drain latency scale spawn rss stall wakeup, or all.")
+    help: "Scenarios to run: store enqueue drain latency scale spawn rss stall wakeup http, or all."
+  )
   var scenarios: [String] = []
   @Option(help: "Jobs for drain and batch enqueue.") var jobs: Int = 100_000
   @Option(help: "Workers for drain, latency and scale.") var workers: Int = 2
@@ -25,7 +26,9 @@ struct BenchCommand: ParsableCommand {
   @Flag(help: "Print figures as JSON.") var json = false
 
   func run() throws {
-    let all = ["store", "enqueue", "drain", "latency", "scale", "spawn", "rss", "stall", "wakeup"]
+    let all = [
+      "store", "enqueue", "drain", "latency", "scale", "spawn", "rss", "stall", "wakeup", "http",
+    ]
     var chosen = scenarios.isEmpty ? all.filter { $0 != "store" && $0 != "stall" } : scenarios
     if chosen == ["all"] { chosen = all }
     for s in chosen where !all.contains(s) {
@@ -51,6 +54,7 @@ struct BenchCommand: ParsableCommand {
       case "rss": figures += try b.rss()
       case "stall": figures += try b.stall(retained: stallRows)
       case "wakeup": figures += try b.wakeup()
+      case "http": figures += try b.http()
       default: break
       }
     }
