@@ -66,28 +66,31 @@ extension APIRoutes {
     return Health.evaluate(input, thresholds: thresholds)
   }
 
-  /// Per pool: ready jobs and the oldest queued job's age, from a read connection, cached
-  /// for a second (scrapes and health checks may come often; the reads are O(types) and one
-  /// skip-scan of the ready index per type).
+  /// Per pool: ready jobs and the oldest queued job's age, and job counts by type and state,
+  /// from a read connection. The counts and backlog are O(types) counter reads, read fresh;
+  /// the oldest-ready skip-scans (one per type) are cached for a second, so frequent scrapes
+  /// and health checks cost the store little.
   func poolFacts(_ s: StatusSnapshot) async throws -> PoolFacts {
-    if let cached = factsCache.get(), cached.at.duration(to: .now) < .seconds(1) {
-      return cached.facts
-    }
     let pools = s.pools.map { ($0.name, $0.types) }
+    let cached = factsCache.get().flatMap {
+      $0.at.duration(to: .now) < .seconds(1) ? $0.facts : nil
+    }
     let facts = try await link.read { store throws(StoreError) -> PoolFacts in
       let now = Timestamp.now()
       let backlog = try store.backlog(now: now)
       var f = PoolFacts()
       for (name, types) in pools {
         f.backlog[name] = types.reduce(0) { $0 + (backlog[$1] ?? 0) }
-        if let oldest = try store.oldestReady(types: types), oldest <= now {
-          f.oldest[name] = .microseconds(now.micros - oldest.micros)
+        if let cached {
+          f.oldestRunAt[name] = cached.oldestRunAt[name]
+        } else if let oldest = try store.oldestReady(types: types) {
+          f.oldestRunAt[name] = oldest
         }
       }
       f.counts = try store.counts()
       return f
     }
-    factsCache.set(facts)
+    if cached == nil { factsCache.set(facts) }
     return facts
   }
 
@@ -103,6 +106,13 @@ extension APIRoutes {
 /// What `/health` and `/metrics` read from the store about pools.
 struct PoolFacts: Sendable {
   var backlog: [String: Int] = [:]
-  var oldest: [String: Duration] = [:]
+  /// The `run_at` of each pool's oldest queued job (absent: none queued).
+  var oldestRunAt: [String: Timestamp] = [:]
   var counts: [String: [JobState: Int]] = [:]
+
+  /// Each pool's oldest queued job's age now (a job due in the future counts as 0).
+  var oldest: [String: Duration] {
+    let now = Timestamp.now()
+    return oldestRunAt.mapValues { .microseconds(max(0, now.micros - $0.micros)) }
+  }
 }

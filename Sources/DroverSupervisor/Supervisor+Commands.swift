@@ -18,6 +18,8 @@ struct PendingRequest {
 
 /// Gathers the per-job replies of one `enqueueBatch` into its one reply (loop thread only).
 final class BatchReply {
+  /// What the valid jobs of a refused batch are told.
+  static let followed = "not enqueued: another job of its batch was refused"
   private var ids: [JobID]
   private var existed: [Bool]
   private var failure: (index: Int, message: String)?
@@ -37,8 +39,13 @@ final class BatchReply {
       ids[index] = id
       existed[index] = e
     case .failure(let m):
-      // The first refused job by position says why (the others only follow it).
-      if failure.map({ index < $0.index }) ?? true { failure = (index, m) }
+      // The first job refused for its own sake says why; the others only followed it.
+      let rank = (m == BatchReply.followed ? 1 : 0, index)
+      if let f = failure {
+        if rank < (f.message == BatchReply.followed ? 1 : 0, f.index) { failure = (index, m) }
+      } else {
+        failure = (index, m)
+      }
     default:
       if failure == nil { failure = (index, "unexpected reply") }
     }

@@ -273,7 +273,7 @@ extension Supervisor {
       var kept: [PendingEnqueue] = []
       for (e, g) in zip(valid, validGroups) {
         if let g, refusedGroups.contains(g) {
-          e.reply(.failure("not enqueued: another job of its batch was refused"))
+          e.reply(.failure(BatchReply.followed))
         } else {
           kept.append(e)
         }

@@ -14,6 +14,7 @@ struct SupervisorHTTPTests {
     + poolTable(
       "bad", #"types = ["bad"]"#, #"handler = "fail""#, "min = 1", "max = 1",
       "max_attempts = 1")
+    + poolTable("sleepy", #"types = ["sleep"]"#, #"handler = "sleep""#, "min = 1", "max = 1")
 
   static func harness(
     http: String = SupervisorHarness.httpTable(), store: String = "",
@@ -199,6 +200,7 @@ struct SupervisorHTTPTests {
       try c.metric(#"drover_jobs_completed_total{type="noop",pool="work"}"#) == Double(n)
         && c.metric(#"drover_jobs_dead_total{type="bad",pool="bad"}"#) == 1
     }
+    SupervisorHarness.pause(.milliseconds(1100))  // past the 1 s cache of the oldest-ready reads
     #expect(try c.metric(#"drover_jobs_enqueued_total{type="noop"}"#) == Double(n + 1))
     #expect(try c.metric(#"drover_jobs_started_total{type="noop",pool="work"}"#) == Double(n))
     #expect(try c.metric(#"drover_jobs_failed_total{type="bad",pool="bad"}"#) == 1)
@@ -276,4 +278,59 @@ struct SupervisorHTTPTests {
         + "\n[http]\nlisten = \"0.0.0.0:8080\"\ntoken_file = \"t\"\n")
     #expect(try h.drover(["config", "check", h.configPath]).exitCode == 0)
   }
+
+  @Test func uniqueKeysRunningCancelsAndADegradedBacklog() throws {
+    let h = try Self.harness()
+    let c = try h.httpClient()
+    // A live unique key: the second POST answers 200 with the first job.
+    let body = #"{"type":"sleep","payload":{"ms":20000},"unique_key":"k1"}"#
+    let first = try c.post("/jobs", body)
+    #expect(first.status == 201)
+    let again = try c.post("/jobs", body)
+    #expect(again.status == 200)
+    let id = try #require(try first.json()["id"]?.intValue)
+    #expect(try again.json()["id"]?.intValue == id)
+    // Cancelling a running job is a request the loop carries out.
+    try h.waitUntil("the sleep job runs") {
+      try c.get("/jobs/\(id)").json()["state"]?.stringValue == "running"
+    }
+    #expect(try c.post("/jobs/\(id)/cancel").json()["cancel"]?.stringValue == "requested")
+    try h.waitUntil("the running job is cancelled", timeout: .seconds(20)) {
+      try c.get("/jobs/\(id)").json()["state"]?.stringValue == "cancelled"
+    }
+    // A drained pool with a backlog above 500: degraded (still 200), with the reason; the
+    // oldest ready job's age shows in the gauge.
+    #expect(try c.post("/pools/sleepy/drain").status == 200)
+    let many = "[" + Array(repeating: #"{"type":"sleep"}"#, count: 501).joined(separator: ",") + "]"
+    #expect(try c.post("/jobs", many).status == 201)
+    SupervisorHarness.pause(.milliseconds(1100))  // past the 1 s cache of pool facts
+    let health = try c.get("/health")
+    #expect(health.status == 200)
+    let report = try health.json()
+    #expect(report["status"]?.stringValue == "degraded", "\(health.text)")
+    #expect(
+      report["reasons"]?.arrayValue?.contains {
+        $0.stringValue?.contains("pool sleepy backlog 501 above 500") == true
+      } == true, "\(health.text)")
+    #expect((try c.metric(#"drover_oldest_ready_seconds{pool="sleepy"}"#) ?? 0) > 0.5)
+    #expect(try c.metric(#"drover_jobs{state="queued",type="sleep"}"#) == 501)
+  }
+
+  /// A batch refused at the loop (a payload over max_payload reaches it over the socket, which
+  /// checks sizes only there) is refused whole, naming the job that caused it.
+  @Test func aBatchRefusedAtTheLoopEnqueuesNothing() throws {
+    let h = try Self.harness(store: #"max_payload = "1KiB""#)
+    let big = String(repeating: "x", count: 2000)
+    let r = try h.request(
+      #"{"cmd":"enqueue_batch","jobs":[{"type":"noop"},{"type":"noop","payload":{"s":"\#(big)"}}]}"#
+    )
+    #expect(r["ok"]?.boolValue == false)
+    let error = r["error"]?.stringValue ?? ""
+    #expect(error.hasPrefix("job 2 of 2: ") && error.contains("max_payload"), "\(error)")
+    let ok = try h.request(#"{"cmd":"enqueue_batch","jobs":[{"type":"noop"},{"type":"noop"}]}"#)
+    #expect(ok["ids"]?.arrayValue?.count == 2, "\(ok)")
+    try h.waitUntil("two jobs completed") { try h.stats()["completed"] == 2 }
+    #expect(try h.stats().values.reduce(0, +) == 2)
+  }
+
 }
