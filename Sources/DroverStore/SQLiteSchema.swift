@@ -1,5 +1,6 @@
 import CSQLite
 import DroverCore
+import Synchronization
 
 #if canImport(Glibc)
   import Glibc
@@ -219,13 +220,13 @@ package enum SQLiteSchema {
 
   /// The file's first `count` bytes (fewer when it is shorter), or nil when it cannot be read.
   private static func readPrefix(path: String, count: Int) -> [UInt8]? {
-    let fd = open(path, O_RDONLY | O_CLOEXEC)
-    guard fd >= 0 else { return nil }
-    defer { close(fd) }
+    guard let fd = HeaderDescriptors.descriptor(for: path) else { return nil }
     var bytes = [UInt8](repeating: 0, count: count)
     var got = 0
     while got < count {
-      let n = bytes.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress! + got, count - got) }
+      let n = bytes.withUnsafeMutableBytes {
+        Glibc.pread(fd, $0.baseAddress! + got, count - got, off_t(got))
+      }
       if n < 0, errno == EINTR { continue }
       guard n >= 0 else { return nil }
       if n == 0 { break }
@@ -245,5 +246,33 @@ package enum SQLiteSchema {
       throw .cannotOpen(path: path, reason: "not a regular file")
     }
     return Int(st.st_size)
+  }
+}
+
+/// Descriptors for reading store headers, kept open for the life of the process.
+///
+/// Why never closed: POSIX record locks belong to the process, and closing *any* descriptor of
+/// a file drops *all* of the process's locks on it. SQLite holds such locks on the store (in
+/// WAL mode a shared lock for as long as a connection is open, which is how a closing peer
+/// knows it is not the last one). A header read that opened and closed the file while the
+/// supervisor had it open (a read-only connection opened later in the same process: the store
+/// reader thread, the HTTP layer) dropped those locks; the next CLI process to close its
+/// connection then believed itself the last one, checkpointed and deleted the WAL, and every
+/// later commit of the supervisor went to the deleted file and was lost. One descriptor per
+/// file identity (a replaced file gets a new one) bounds the cost at a few descriptors.
+enum HeaderDescriptors {
+  private static let open = Mutex<[String: Int32]>([:])
+
+  static func descriptor(for path: String) -> Int32? {
+    var st = stat()
+    guard stat(path, &st) == 0 else { return nil }
+    return open.withLock { fds -> Int32? in
+      let key = "\(st.st_dev):\(st.st_ino)"
+      if let fd = fds[key] { return fd }
+      let fd = Glibc.open(path, O_RDONLY | O_CLOEXEC)
+      guard fd >= 0 else { return nil }
+      fds[key] = fd
+      return fd
+    }
   }
 }

@@ -333,4 +333,26 @@ struct SupervisorHTTPTests {
     #expect(try h.stats().values.reduce(0, +) == 2)
   }
 
+  /// A read connection opened beside the supervisor's, in its process (the HTTP layer's, the
+  /// store reader's), must not drop the process's SQLite locks: before, the header check
+  /// opened and closed the store file, which released them, and the next CLI process to
+  /// close its connection deleted the WAL under the running supervisor: every later commit
+  /// was lost (found by `bench http`).
+  @Test func readConnectionsBesideTheSupervisorLoseNoCommits() throws {
+    let h = try Self.harness()
+    let c = try h.httpClient()
+    #expect(try c.post("/jobs", #"{"type":"noop"}"#).status == 201)  // opens a read connection
+    _ = try h.drover(["jobs", "stats", "--config", h.configPath])  // a peer opens and closes
+    let n = 50
+    let body = "[" + Array(repeating: #"{"type":"noop"}"#, count: n).joined(separator: ",") + "]"
+    #expect(try c.post("/jobs", body).status == 201)
+    try h.waitUntil("all completed, seen by the supervisor") {
+      try c.get("/stats").json()["completed"]?.intValue == Int64(n + 1)
+    }
+    _ = try h.drover(["jobs", "stats", "--config", h.configPath])
+    try h.stop()
+    let store = try SQLiteStore(path: h.storePath)
+    #expect(try store.stats()[.completed] == n + 1)
+  }
+
 }
