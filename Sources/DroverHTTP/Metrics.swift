@@ -111,24 +111,32 @@ final class DroverMetrics: Sendable {
 /// `@unchecked Sendable`: handed once to that thread and used there alone.
 final class EventConsumer: @unchecked Sendable {
   unowned let metrics: DroverMetrics
-  private var counters: [String: CoreMetrics.Counter] = [:]
-  private var timers: [String: CoreMetrics.Timer] = [:]
+  /// A metric series: its name and label values (no string is built per event to find it).
+  private struct Series: Hashable {
+    var name: StaticString.ID
+    var a: String
+    var b: String
+  }
+  private var counters: [Series: CoreMetrics.Counter] = [:]
+  private var timers: [Series: CoreMetrics.Timer] = [:]
   /// When each running attempt started (for the run-time histogram); bounded.
   private var startedAt: [JobID: Timestamp] = [:]
 
   init(metrics: DroverMetrics) { self.metrics = metrics }
 
-  private func count(_ name: String, _ labels: [(String, String)], by n: Int = 1) {
-    let key = name + labels.map { "|" + $0.1 }.joined()
-    if let c = counters[key] { return c.increment(by: n) }
-    let c = metrics.counter(name, labels)
+  /// `labels` are (name, value) pairs, at most two.
+  private func count(_ name: StaticString, _ labels: [(String, String)]) {
+    let key = Series(
+      name: name.id, a: labels.first?.1 ?? "", b: labels.count > 1 ? labels[1].1 : "")
+    if let c = counters[key] { return c.increment() }
+    let c = metrics.counter(name.description, labels)
     counters[key] = c
-    c.increment(by: n)
+    c.increment()
   }
 
-  private func observe(_ name: String, type: String, _ d: Duration) {
-    let key = name + "|" + type
-    let t = timers[key] ?? metrics.timer(name, [("type", type)])
+  private func observe(_ name: StaticString, type: String, _ d: Duration) {
+    let key = Series(name: name.id, a: type, b: "")
+    let t = timers[key] ?? metrics.timer(name.description, [("type", type)])
     timers[key] = t
     t.recordNanoseconds(Int64(d.fractionalMilliseconds * 1e6))
   }
@@ -196,4 +204,11 @@ final class EventConsumer: @unchecked Sendable {
     return words.first.map { String($0.prefix { $0.isLetter }) }.flatMap { $0.isEmpty ? nil : $0 }
       ?? "other"
   }
+}
+
+extension StaticString {
+  /// Identity of a literal (its address): a cheap hash key for metric names.
+  typealias ID = UInt
+
+  var id: UInt { UInt(bitPattern: utf8Start) }
 }

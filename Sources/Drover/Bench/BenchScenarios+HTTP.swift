@@ -52,44 +52,64 @@ extension BenchScenarios {
           unit: "jobs/s"))
     }
 
-    // Drain with and without a scraper, alternated so drift on a noisy machine hits both.
-    var plain: [Double] = []
-    var scraped: [Double] = []
+    // Drain with and without a scraper: three pairs, the order swapped each round so drift on
+    // a noisy machine hits both; wall-clock rate and the supervisor's CPU per job (its HTTP
+    // threads included: the scraper's whole cost in this process).
+    var plain: [(rate: Double, cpu: Double)] = []
+    var scraped: [(rate: Double, cpu: Double)] = []
     var scrapes = 0
-    for round in 0..<2 {
-      plain.append(
-        try drainRun(sup: sup, count: jobs, label: "http drain \(round + 1), no scraper"))
+    func micros(_ d: Duration?) -> Double {
+      d.map { Double($0.components.seconds) * 1e6 + Double($0.components.attoseconds) / 1e12 } ?? 0
+    }
+    for round in 0..<6 {
+      let withScraper = (round % 4 == 1 || round % 4 == 2)
       let stop = Atomic<Bool>(false)
       let count = Atomic<Int>(0)
-      let done = Atomic<Bool>(false)
-      startThread {
-        let c = LoopbackHTTPClient(port: port)
-        while !stop.load(ordering: .relaxed) {
-          if (try? c.request("GET", "/metrics"))?.status == 200 {
-            count.add(1, ordering: .relaxed)
+      let done = Atomic<Bool>(!withScraper)
+      if withScraper {
+        startThread {
+          let c = LoopbackHTTPClient(port: port)
+          while !stop.load(ordering: .relaxed) {
+            if (try? c.request("GET", "/metrics"))?.status == 200 {
+              count.add(1, ordering: .relaxed)
+            }
+            for _ in 0..<10 where !stop.load(ordering: .relaxed) { usleep(100_000) }
           }
-          for _ in 0..<10 where !stop.load(ordering: .relaxed) { usleep(100_000) }
+          done.store(true, ordering: .relaxed)
         }
-        done.store(true, ordering: .relaxed)
       }
-      scraped.append(
-        try drainRun(sup: sup, count: jobs, label: "http drain \(round + 1), scraped every 1 s"))
+      let label = "http drain \(round + 1), " + (withScraper ? "scraped every 1 s" : "no scraper")
+      let r = try drainRunWithCPU(sup: sup, count: jobs, label: label)
       stop.store(true, ordering: .relaxed)
       while !done.load(ordering: .relaxed) { usleep(10_000) }
       scrapes += count.load(ordering: .relaxed)
+      if withScraper {
+        scraped.append((r.rate, micros(r.cpuPerJob)))
+      } else {
+        plain.append((r.rate, micros(r.cpuPerJob)))
+      }
     }
-    let p = plain.reduce(0, +) / Double(plain.count)
-    let s = scraped.reduce(0, +) / Double(scraped.count)
+    func mean(_ xs: [Double]) -> Double { xs.reduce(0, +) / Double(max(1, xs.count)) }
+    let p = mean(plain.map(\.rate))
+    let s = mean(scraped.map(\.rate))
+    let pc = mean(plain.map(\.cpu))
+    let sc = mean(scraped.map(\.cpu))
     figures += [
       BenchFigure(
-        scenario: "http", name: "drain \(jobs) jobs, no scraper (mean of 2)", value: p,
+        scenario: "http", name: "drain \(jobs) jobs, no scraper (mean of 3)", value: p,
         unit: "jobs/s"),
       BenchFigure(
-        scenario: "http", name: "drain \(jobs) jobs, /metrics every 1 s (mean of 2)", value: s,
+        scenario: "http", name: "drain \(jobs) jobs, /metrics every 1 s (mean of 3)", value: s,
         unit: "jobs/s"),
       BenchFigure(
-        scenario: "http", name: "drain change with the scraper (\(scrapes) scrapes)",
+        scenario: "http", name: "drain rate change with the scraper (\(scrapes) scrapes)",
         value: (s - p) / p * 100, unit: "%", target: "> -5"),
+      BenchFigure(
+        scenario: "http", name: "supervisor CPU per job, no scraper / scraped",
+        value: pc, unit: "µs / \(Self.format1(sc)) µs"),
+      BenchFigure(
+        scenario: "http", name: "supervisor CPU per job change with the scraper",
+        value: (sc - pc) / pc * 100, unit: "%", target: "< 5"),
     ]
 
     // Lists and scrapes at 1M rows: keyset pages and the oldest-ready skip-scan.
@@ -121,18 +141,46 @@ extension BenchScenarios {
         "GET /jobs?state=queued&priority_min=2&limit=100",
         "/jobs?state=queued&priority_min=2&limit=100"
       ),
-      (
-        "GET /jobs?payload.acct=999000 (one match near the top)",
-        "/jobs?payload.acct=999000&limit=1"
-      ),
-      ("GET /metrics (1M ready: oldest-ready skip-scan; cache 1 s)", "/metrics"),
+      ("GET /jobs?payload.acct=999000 (a match near the top)", "/jobs?payload.acct=999000&limit=1"),
+      ("GET /metrics (oldest-ready cached)", "/metrics"),
     ] {
       figures.append(
         BenchFigure(
-          scenario: "http", name: name + ", 1M rows (best of 20)", value: try time(path), unit: "ms"
-        ))
+          scenario: "http", name: name + ", 1M rows (best of 20)", value: try time(path),
+          unit: "ms"))
     }
+    // The worst list: a payload match nothing has walks the whole table.
+    figures.append(
+      BenchFigure(
+        scenario: "http", name: "GET /jobs?payload.acct=-1 (no match: full walk), 1M rows",
+        value: try time("/jobs?payload.acct=-1&limit=1", runs: 3), unit: "ms"))
+    // An uncached scrape: past the 1 s cache, so it runs the skip-scan on 1M ready jobs.
+    usleep(1_100_000)
+    figures.append(
+      BenchFigure(
+        scenario: "http", name: "GET /metrics, uncached (skip-scan of 1M ready), 1M rows",
+        value: try time("/metrics", runs: 1), unit: "ms"))
+    // The skip-scan itself against the plain aggregate it replaces, on the same store.
+    var t = Monotonic.nanoseconds()
+    _ = try store.oldestReady(types: ["idle"])
+    let skip = BenchMath.seconds(t, Monotonic.nanoseconds()) * 1000
+    t = Monotonic.nanoseconds()
+    _ = try store.oldestReadyByScan(type: "idle")
+    let scan = BenchMath.seconds(t, Monotonic.nanoseconds()) * 1000
+    figures += [
+      BenchFigure(
+        scenario: "http", name: "oldest ready job, skip-scan of jobs_ready, 1M ready",
+        value: skip, unit: "ms"),
+      BenchFigure(
+        scenario: "http", name: "oldest ready job, min(run_at) over the type's range, 1M ready",
+        value: scan, unit: "ms"),
+    ]
     return figures
+  }
+
+  static func format1(_ x: Double) -> String {
+    let tenths = Int((x * 10).rounded())
+    return "\(tenths / 10).\(tenths % 10)"
   }
 
   /// The address `serve` logged (`http listening on 127.0.0.1:PORT`).
