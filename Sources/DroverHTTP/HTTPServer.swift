@@ -5,6 +5,7 @@ import Hummingbird
 public import Logging
 import NIOCore
 import NIOPosix
+import ServiceLifecycle
 import Synchronization
 
 /// The HTTP API, `/metrics` and health probes (CONTRACT.md, "HTTP API"), beside the
@@ -15,6 +16,9 @@ public final class HTTPServer: Sendable {
   /// The address actually bound (`127.0.0.1:41234` when the config says port 0).
   public let boundAddress: String
   private let task: Mutex<Task<Void, any Error>?>
+  /// The server runs as a swift-service-lifecycle `Service` in this group: `stop` asks it to
+  /// shut down gracefully (stop accepting, finish what is in flight) rather than cancelling it.
+  private let services: ServiceGroup
   private let metrics: DroverMetrics
 
   /// Binds `config.http.listen` and starts serving; returns once bound (or throws why not).
@@ -60,10 +64,12 @@ public final class HTTPServer: Sendable {
         ready.signal()
       },
       eventLoopGroupProvider: .shared(group), logger: appLogger)
+    // No signal handling here: the loop reads SIGTERM/SIGINT from its signalfd.
+    let serviceGroup = ServiceGroup(services: [app], logger: appLogger)
+    services = serviceGroup
     let t = Task {
       do {
-        // No signal handling here: the loop reads SIGTERM/SIGINT from its signalfd.
-        try await app.runService(gracefulShutdownSignals: [])
+        try await serviceGroup.run()
       } catch {
         bound.withLock { if $0 == nil { $0 = .failure(error) } }
         ready.signal()
@@ -81,13 +87,24 @@ public final class HTTPServer: Sendable {
     }
   }
 
-  /// Stops accepting and ends the server task; harmless twice.
-  public func stop() {
+  /// Stops accepting and ends the server, gracefully, waiting at most `timeout` (a request
+  /// still waiting on a loop that has exited would never finish); harmless twice.
+  public func stop(timeout: Duration = .seconds(2)) {
     metrics.stop()
-    task.withLock {
-      $0?.cancel()
-      $0 = nil
+    guard
+      let t = task.withLock({ t -> Task<Void, any Error>? in
+        defer { t = nil }
+        return t
+      })
+    else { return }
+    let finished = DispatchLikeSemaphore()
+    let group = services
+    Task {
+      await group.triggerGracefulShutdown()
+      _ = await t.result
+      finished.signal()
     }
+    if !finished.wait(seconds: Int64(timeout.components.seconds)) { t.cancel() }
   }
 
   /// The full token: `token`, or the first line of `token_file`.
