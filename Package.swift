@@ -21,6 +21,11 @@ let package = Package(
     .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
     .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
     .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
+    .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
+    .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
+    .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
+    .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
+    .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
   ],
   targets: [
     .systemLibrary(name: "CSQLite", path: "Sources/CSQLite"),
@@ -70,10 +75,23 @@ let package = Package(
       ],
       swiftSettings: strict),
     .target(
+      name: "DroverHTTP",
+      dependencies: [
+        "DroverCore", "DroverWire", "DroverStore", "DroverSupervisor", "DroverSystem",
+        .product(name: "Hummingbird", package: "hummingbird"),
+        .product(name: "NIOCore", package: "swift-nio"),
+        .product(name: "NIOPosix", package: "swift-nio"),
+        .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+        .product(name: "Metrics", package: "swift-metrics"),
+        .product(name: "Prometheus", package: "swift-prometheus"),
+        .product(name: "Logging", package: "swift-log"),
+      ],
+      swiftSettings: strict),
+    .target(
       name: "Drover",
       dependencies: [
         "DroverCore", "DroverWire", "DroverSystem", "DroverStore", "DroverWorker",
-        "DroverSupervisor", "DroverSchedule", "DroverClient", "DroverAlerts",
+        "DroverSupervisor", "DroverSchedule", "DroverClient", "DroverAlerts", "DroverHTTP",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
         .product(name: "Logging", package: "swift-log"),
       ],
@@ -105,6 +123,9 @@ let package = Package(
       swiftSettings: strict),
     .testTarget(
       name: "DroverScheduleTests", dependencies: ["DroverSchedule", "DroverCore"],
+      swiftSettings: strict),
+    .testTarget(
+      name: "DroverHTTPTests", dependencies: ["DroverHTTP", "DroverCore"],
       swiftSettings: strict),
     .testTarget(
       name: "DroverStoreTests", dependencies: ["DroverStore", "DroverTestSupport"],

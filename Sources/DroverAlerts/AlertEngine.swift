@@ -159,11 +159,11 @@ public final class AlertEngine: Sendable {
     let second = event.at.micros / 1_000_000
     switch event.kind {
     case .completed:
-      state.window.record(second: second, failed: false)
+      state.window.record(failed: false, now: second)
     case .failed:
-      state.window.record(second: second, failed: true)
+      state.window.record(failed: true, now: second)
     case .dead(let id, _, let attempt, let pool, _, _):
-      state.window.record(second: second, failed: true)
+      state.window.record(failed: true, now: second)
       guard state.config.alerts != nil else { return }
       let job = (try? store.job(id))?.map(JobJSON.job)
       let m = AlertMeasurement(
@@ -187,7 +187,8 @@ public final class AlertEngine: Sendable {
     input.backlog = needsBacklog ? try? store.backlog(now: now) : [:]
     input.running =
       alerts.stuckAfter == nil ? [] : try? store.list(ListParams(state: .running, limit: 100_000))
-    input.errorTotals = state.window.totals(now: now.micros / 1_000_000)
+    let totals = state.window.totals(now: now.micros / 1_000_000)
+    input.errorTotals = (totals.failed, totals.finished)
     if alerts.oldestReadyAbove != nil, let backlog = input.backlog {
       let mono = Monotonic.nanoseconds()
       if mono - state.oldestReadAt >= options.oldestReadyCacheFor.saturatingNanoseconds {

@@ -92,10 +92,20 @@ public struct ControlConfig: Sendable, Equatable {
 public struct HTTPConfig: Sendable, Equatable {
   /// `host:port`.
   public var listen: String
+  /// The bearer token that may read and act.
   public var token: String?
-  public init(listen: String, token: String? = nil) {
+  /// A file holding the bearer token (absolute; read when `serve` starts, first line, surrounding
+  /// whitespace trimmed), instead of `token`: keeps the secret out of the config file.
+  public var tokenFile: String?
+  /// A bearer token that may read (GET) but not act: 403 on every other route.
+  public var readToken: String?
+  public init(
+    listen: String, token: String? = nil, tokenFile: String? = nil, readToken: String? = nil
+  ) {
     self.listen = listen
     self.token = token
+    self.tokenFile = tokenFile
+    self.readToken = readToken
   }
 }
 

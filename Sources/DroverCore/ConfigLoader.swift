@@ -72,7 +72,7 @@ public enum ConfigLoader {
       try controlConfig(doc.section("control", example: "[control]"), file: file, base: base)
     }
     let http = problems.value { () throws(ConfigError) in
-      try httpConfig(doc.section("http", example: "[http]"))
+      try httpConfig(doc.section("http", example: "[http]"), base: base)
     }
     let supervisor = problems.value { () throws(ConfigError) in
       try supervisorConfig(doc.section("supervisor", example: "[supervisor]"))
@@ -214,9 +214,9 @@ public enum ConfigLoader {
     return control
   }
 
-  static func httpConfig(_ s: Section?) throws(ConfigError) -> HTTPConfig? {
+  static func httpConfig(_ s: Section?, base: String) throws(ConfigError) -> HTTPConfig? {
     guard let s else { return nil }
-    try s.rejectUnknownKeys(["listen", "token"])
+    try s.rejectUnknownKeys(["listen", "token", "token_file", "read_token"])
     guard let listen = try s.nonEmptyString("listen") else {
       throw s.error("listen", line: s.line, "missing (e.g. listen = \"127.0.0.1:8080\")")
     }
@@ -227,12 +227,23 @@ public enum ConfigLoader {
           + TOMLKey.basicString(listen.value))
     }
     let token = try s.nonEmptyString("token")
-    if token == nil, !isLoopback(host) {
+    let tokenFile = try s.nonEmptyString("token_file")
+    if let token, tokenFile != nil {
+      throw s.error("token_file", line: token.line, "give token or token_file, not both")
+    }
+    let readToken = try s.nonEmptyString("read_token")
+    if token == nil, tokenFile == nil, !isLoopback(host) {
       throw s.error(
         "token", line: listen.line,
         "required when listen (\(TOMLKey.basicString(listen.value))) is not loopback")
     }
-    return HTTPConfig(listen: listen.value, token: token?.value)
+    if let readToken, readToken.value == token?.value {
+      throw s.error("read_token", line: readToken.line, "must differ from token")
+    }
+    return HTTPConfig(
+      listen: listen.value, token: token?.value,
+      tokenFile: tokenFile.map { absolutePath($0.value, relativeTo: base) },
+      readToken: readToken?.value)
   }
 
   static func supervisorConfig(_ s: Section?) throws(ConfigError) -> SupervisorConfig {

@@ -6,10 +6,50 @@ public struct ListParams: Sendable, Hashable {
   public var type: String?
   /// At most this many jobs; at least 1.
   public var limit: Int
-  public init(state: JobState? = nil, type: String? = nil, limit: Int = 100) {
+  /// Keyset cursor: only jobs with an id below this one (the last id of the previous page,
+  /// since lists go newest first). A page costs the same at any depth: a walk down the
+  /// primary key from the cursor, never an OFFSET.
+  public var beforeID: JobID?
+  /// Priority at least / at most.
+  public var priorityMin: Int?
+  public var priorityMax: Int?
+  /// `created_at` in `[createdFrom, createdTo)`.
+  public var createdFrom: Timestamp?
+  public var createdTo: Timestamp?
+  /// `finished_at` in `[finishedFrom, finishedTo)` (jobs not finished never match).
+  public var finishedFrom: Timestamp?
+  public var finishedTo: Timestamp?
+  /// Payload field match: the payload's value at `path` (a JSON path such as `$.account_id`)
+  /// rendered as compact JSON text equals `json` (`42`, `"bob"`, `true`).
+  public var payloadMatch: PayloadMatch?
+
+  /// One payload field and the JSON text its value must equal.
+  public struct PayloadMatch: Sendable, Hashable {
+    public var path: String
+    public var json: String
+    public init(path: String, json: String) {
+      self.path = path
+      self.json = json
+    }
+  }
+
+  public init(
+    state: JobState? = nil, type: String? = nil, limit: Int = 100, beforeID: JobID? = nil,
+    priorityMin: Int? = nil, priorityMax: Int? = nil, createdFrom: Timestamp? = nil,
+    createdTo: Timestamp? = nil, finishedFrom: Timestamp? = nil, finishedTo: Timestamp? = nil,
+    payloadMatch: PayloadMatch? = nil
+  ) {
     self.state = state
     self.type = type
     self.limit = limit
+    self.beforeID = beforeID
+    self.priorityMin = priorityMin
+    self.priorityMax = priorityMax
+    self.createdFrom = createdFrom
+    self.createdTo = createdTo
+    self.finishedFrom = finishedFrom
+    self.finishedTo = finishedTo
+    self.payloadMatch = payloadMatch
   }
 }
 

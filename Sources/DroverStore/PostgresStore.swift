@@ -413,8 +413,17 @@ public final class PostgresStore: JobStore {
         """
         SELECT \(Self.jobColumns) FROM drover_jobs
         WHERE ($1::smallint IS NULL OR state = $1) AND ($2::text IS NULL OR type = $2)
+        AND ($4::bigint IS NULL OR id < $4)
+        AND ($5::integer IS NULL OR priority >= $5) AND ($6::integer IS NULL OR priority <= $6)
+        AND ($7::bigint IS NULL OR created_at >= $7) AND ($8::bigint IS NULL OR created_at < $8)
+        AND ($9::bigint IS NULL OR finished_at >= $9)
+        AND ($10::bigint IS NULL OR finished_at < $10)
+        AND ($11::text[] IS NULL OR payload::jsonb #> $11::text[] = $12::jsonb)
         ORDER BY id DESC LIMIT $3
-        """, filter.state?.rawValue, filter.type, filter.limit)
+        """, filter.state?.rawValue, filter.type, filter.limit, filter.beforeID,
+        filter.priorityMin, filter.priorityMax, filter.createdFrom, filter.createdTo,
+        filter.finishedFrom, filter.finishedTo, filter.payloadMatch.map { Self.jsonPath($0.path) },
+        filter.payloadMatch?.json)
       var jobs: [Job] = []
       jobs.reserveCapacity(r.count)
       for i in 0..<r.count { jobs.append(try Self.decodeJob(r, i)) }
@@ -422,6 +431,13 @@ public final class PostgresStore: JobStore {
       for i in jobs.indices { jobs[i].errors = errors[jobs[i].id] ?? [] }
       return jobs
     }
+  }
+
+  /// `$.a.b` (the list filter's path: names of letters, digits and `_`) as the `text[]` path
+  /// of `#>`: `{a,b}`.
+  static func jsonPath(_ path: String) -> String {
+    let names = path.hasPrefix("$.") ? path.dropFirst(2) : Substring(path)
+    return "{" + names.split(separator: ".").map { "\"\($0)\"" }.joined(separator: ",") + "}"
   }
 
   /// The earliest `run_at` of a scheduled job, or nil.

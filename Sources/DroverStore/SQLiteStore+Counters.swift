@@ -124,6 +124,19 @@ extension SQLiteStore {
     }
   }
 
+  /// `oldestReady` the plain way (every queued job of the type read): what the skip-scan is
+  /// measured against in `bench http`.
+  package func oldestReadyByScan(type: String) throws(StoreError) -> Timestamp? {
+    try db.transaction(write: false) { () throws(StoreError) in
+      let st = try db.prepare(
+        "SELECT min(run_at) FROM jobs INDEXED BY jobs_ready WHERE state = 1 AND type = ?1")
+      defer { st.reset() }
+      try st.bind(type)
+      guard try st.step() else { return nil }
+      return st.optionalInt64(0).map(Timestamp.init(micros:))
+    }
+  }
+
   /// `counts()` the slow way, by a full scan of `jobs`: what the counters must always equal.
   /// For tests and diagnostics.
   package func countByScan() throws(StoreError) -> [String: [JobState: Int]] {

@@ -283,7 +283,12 @@ public final class SQLiteStore: JobStore {
     SELECT id, type, state, priority, attempts, max_attempts, payload, progress, created_at,
       run_at, started_at, finished_at, unique_key, backoff_base, backoff_cap, cancel_requested,
       worker_pid, snoozes
-    FROM jobs WHERE (?2 IS NULL OR type = ?2) ORDER BY id DESC LIMIT ?3
+    FROM jobs WHERE (?2 IS NULL OR type = ?2)
+    AND id < ?4 AND (?5 IS NULL OR priority >= ?5) AND (?6 IS NULL OR priority <= ?6)
+    AND (?7 IS NULL OR created_at >= ?7) AND (?8 IS NULL OR created_at < ?8)
+    AND (?9 IS NULL OR finished_at >= ?9) AND (?10 IS NULL OR finished_at < ?10)
+    AND (?11 IS NULL OR payload -> ?11 = ?12)
+    ORDER BY id DESC LIMIT ?3
     """
   /// Scheduled, queued and completed jobs: the same walk, filtered. Queued and scheduled jobs
   /// are mostly recent, and completed ones are most of the table, so the walk finds its rows
@@ -293,6 +298,10 @@ public final class SQLiteStore: JobStore {
       run_at, started_at, finished_at, unique_key, backoff_base, backoff_cap, cancel_requested,
       worker_pid, snoozes
     FROM jobs NOT INDEXED WHERE state = ?1 AND (?2 IS NULL OR type = ?2)
+    AND id < ?4 AND (?5 IS NULL OR priority >= ?5) AND (?6 IS NULL OR priority <= ?6)
+    AND (?7 IS NULL OR created_at >= ?7) AND (?8 IS NULL OR created_at < ?8)
+    AND (?9 IS NULL OR finished_at >= ?9) AND (?10 IS NULL OR finished_at < ?10)
+    AND (?11 IS NULL OR payload -> ?11 = ?12)
     ORDER BY id DESC LIMIT ?3
     """
   static let listRunningSQL: SQLText = """
@@ -300,6 +309,10 @@ public final class SQLiteStore: JobStore {
       run_at, started_at, finished_at, unique_key, backoff_base, backoff_cap, cancel_requested,
       worker_pid, snoozes
     FROM jobs INDEXED BY jobs_running WHERE state = 2 AND (?2 IS NULL OR type = ?2)
+    AND id < ?4 AND (?5 IS NULL OR priority >= ?5) AND (?6 IS NULL OR priority <= ?6)
+    AND (?7 IS NULL OR created_at >= ?7) AND (?8 IS NULL OR created_at < ?8)
+    AND (?9 IS NULL OR finished_at >= ?9) AND (?10 IS NULL OR finished_at < ?10)
+    AND (?11 IS NULL OR payload -> ?11 = ?12)
     ORDER BY id DESC LIMIT ?3
     """
   /// Cancelled and dead jobs: their range of `jobs_finished`, sorted (dead-letter lists are
@@ -310,6 +323,10 @@ public final class SQLiteStore: JobStore {
       worker_pid, snoozes
     FROM jobs INDEXED BY jobs_finished
     WHERE finished_at IS NOT NULL AND state = ?1 AND (?2 IS NULL OR type = ?2)
+    AND id < ?4 AND (?5 IS NULL OR priority >= ?5) AND (?6 IS NULL OR priority <= ?6)
+    AND (?7 IS NULL OR created_at >= ?7) AND (?8 IS NULL OR created_at < ?8)
+    AND (?9 IS NULL OR finished_at >= ?9) AND (?10 IS NULL OR finished_at < ?10)
+    AND (?11 IS NULL OR payload -> ?11 = ?12)
     ORDER BY id DESC LIMIT ?3
     """
 
@@ -330,7 +347,11 @@ public final class SQLiteStore: JobStore {
       do {
         let st = try db.prepare(sql)
         defer { st.reset() }
-        try st.bind(filter.state?.rawValue, filter.type, filter.limit)
+        try st.bind(
+          filter.state?.rawValue, filter.type, filter.limit, filter.beforeID ?? .max,
+          filter.priorityMin, filter.priorityMax, filter.createdFrom, filter.createdTo,
+          filter.finishedFrom, filter.finishedTo, filter.payloadMatch?.path,
+          filter.payloadMatch?.json)
         while try st.step() { jobs.append(try Self.decodeJob(st)) }
       }
       for i in jobs.indices { jobs[i].errors = try loadErrors(jobs[i].id) }

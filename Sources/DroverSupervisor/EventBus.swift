@@ -79,7 +79,8 @@ public final class EventSubscription: Sendable {
     self.filter = filter
   }
 
-  var isClosed: Bool { monitor.locked { closed } }
+  /// Whether it was closed (by its reader, or a streamer that lost its peer).
+  public var isClosed: Bool { monitor.locked { closed } }
 
   /// Queues the events that pass the filter; returns how many passed.
   @discardableResult

@@ -12,6 +12,52 @@ import Logging
 struct PendingRequest {
   let request: EnqueueRequest
   let reply: (ControlReply) -> Void
+  /// The `enqueueBatch` this job belongs to (all or nothing), if any.
+  var group: Int? = nil
+}
+
+/// Gathers the per-job replies of one `enqueueBatch` into its one reply (loop thread only).
+final class BatchReply {
+  /// What the valid jobs of a refused batch are told.
+  static let followed = "not enqueued: another job of its batch was refused"
+  private var ids: [JobID]
+  private var existed: [Bool]
+  private var failure: (index: Int, message: String)?
+  private var left: Int
+  private let reply: (ControlReply) -> Void
+
+  init(count: Int, reply: @escaping (ControlReply) -> Void) {
+    ids = Array(repeating: 0, count: count)
+    existed = Array(repeating: false, count: count)
+    left = count
+    self.reply = reply
+  }
+
+  func take(_ index: Int, _ answer: ControlReply) {
+    switch answer {
+    case .enqueued(let id, let e, _):
+      ids[index] = id
+      existed[index] = e
+    case .failure(let m):
+      // The first job refused for its own sake says why; the others only followed it.
+      let rank = (m == BatchReply.followed ? 1 : 0, index)
+      if let f = failure {
+        if rank < (f.message == BatchReply.followed ? 1 : 0, f.index) { failure = (index, m) }
+      } else {
+        failure = (index, m)
+      }
+    default:
+      if failure == nil { failure = (index, "unexpected reply") }
+    }
+    left -= 1
+    guard left == 0 else { return }
+    if let failure {
+      let which = ids.count == 1 ? "" : "job \(failure.index + 1) of \(ids.count): "
+      reply(.failure(which + failure.message))
+    } else {
+      reply(.enqueuedBatch(ids: ids, existed: existed))
+    }
+  }
 }
 
 /// The one command API: every transport (control socket, mailbox from other threads) hands a
@@ -29,6 +75,16 @@ extension Supervisor {
       reply(.done)
     case .enqueue(let r):
       pendingEnqueues.append(PendingRequest(request: r, reply: reply))
+    case .enqueueBatch(let rs):
+      guard !rs.isEmpty else { return reply(.enqueuedBatch(ids: [], existed: [])) }
+      // Every job of the batch joins this turn's one commit: all durable, or none.
+      nextBatchGroup += 1
+      let group = nextBatchGroup
+      let collector = BatchReply(count: rs.count, reply: reply)
+      for (i, r) in rs.enumerated() {
+        pendingEnqueues.append(
+          PendingRequest(request: r, reply: { collector.take(i, $0) }, group: group))
+      }
     case .scale(let name, let target):
       reply(scale(name, target))
     case .drain(let name):
@@ -111,7 +167,9 @@ extension Supervisor {
           })
       },
       jobs: stats,
-      loop: StatusSnapshot.Loop(turnMax: turnMax, lastCommit: lastCommit, turns: turns))
+      loop: StatusSnapshot.Loop(turnMax: turnMax, lastCommit: lastCommit, turns: turns),
+      storeProblem: storageLost.map { "store lost: \($0)" }
+        ?? commitError.map { "last group commit failed: \($0)" })
   }
 
   /// One line for systemd's STATUS= and the logs.

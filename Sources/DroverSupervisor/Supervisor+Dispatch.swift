@@ -80,10 +80,12 @@ extension Supervisor {
       }
       log(.error, "group commit failed, will retry: \(error)")
       commitFailedAt = clock.monotonic()
+      commitError = error.description
       return
     }
     lastCommit = clock.monotonic() - started
     commitFailedAt = nil
+    commitError = nil
     let hadRetries = pendingFinishes.contains {
       if case .outcome(.completed) = $0.settlement { return false }
       return true
@@ -263,7 +265,9 @@ extension Supervisor {
         pendingEvents.append(
           LifecycleEvent(
             at: wall,
-            .started(id: j.id, type: j.type, attempt: j.attempt, pool: p.name, workerPID: w.pid)))
+            .started(
+              id: j.id, type: j.type, attempt: j.attempt, pool: p.name, workerPID: w.pid,
+              runAt: j.runAt)))
       }
     }
   }
@@ -274,6 +278,9 @@ extension Supervisor {
     guard !pendingEnqueues.isEmpty else { return [] }
     var valid: [PendingEnqueue] = []
     valid.reserveCapacity(pendingEnqueues.count)
+    // A batch (`enqueueBatch`) is all or nothing: one refused member refuses its group.
+    var refusedGroups: Set<Int> = []
+    var validGroups: [Int?] = []
     for e in pendingEnqueues {
       let pool = config.pool(forType: e.request.type)
       let params = e.request.params(now: now, pool: pool, maxPayload: config.store.maxPayload)
@@ -281,12 +288,29 @@ extension Supervisor {
         try params.validate(maxPayload: config.store.maxPayload)
       } catch {
         e.reply(.failure(error.description))
+        if let g = e.group { refusedGroups.insert(g) }
         continue
       }
-      if let pool { self.pool(named: pool.name)?.maybeHasWork = true }
       valid.append(PendingEnqueue(params: params, reply: e.reply, pooled: pool != nil))
+      validGroups.append(e.group)
     }
     pendingEnqueues.removeAll(keepingCapacity: true)
+    if !refusedGroups.isEmpty {
+      var kept: [PendingEnqueue] = []
+      for (e, g) in zip(valid, validGroups) {
+        if let g, refusedGroups.contains(g) {
+          e.reply(.failure(BatchReply.followed))
+        } else {
+          kept.append(e)
+        }
+      }
+      valid = kept
+    }
+    for e in valid {
+      if let pool = config.pool(forType: e.params.type) {
+        self.pool(named: pool.name)?.maybeHasWork = true
+      }
+    }
     return valid
   }
 

@@ -101,9 +101,14 @@ public final class Supervisor {
   /// Called on the loop thread after a reload applied a new config (the alert engine takes its
   /// new settings from it). It must only hand the config over, never block. Set before `run`.
   public var onReload: (@Sendable (DroverConfig) -> Void)?
+  /// The loop's heartbeat and state, readable from any thread (HTTP health probes).
+  public let probe = LoopProbe()
   let reader: StoreReader
 
-  var state: SupervisorState = .starting
+  var state: SupervisorState = .starting {
+    // Readiness probes see a change at once, not at the next tick.
+    didSet { if state != oldValue { probe.set(state: state) } }
+  }
   var pools: [PoolState] = []
   var workersByFD: [Int32: WorkerHandle] = [:]
   var sources: [Int32: EventSource] = [:]
@@ -140,6 +145,8 @@ public final class Supervisor {
   /// Replies waiting for the store reader, by token.
   var pendingReads: [Int: (ControlReply) -> Void] = [:]
   var nextReadToken = 0
+  /// The last `enqueueBatch` group number.
+  var nextBatchGroup = 0
   var promoteDue = true
   /// The config's schedules: what fires when (`Supervisor+Schedules.swift`).
   var schedules: ScheduleRunner
@@ -161,6 +168,8 @@ public final class Supervisor {
   var drainDeadline: MonotonicInstant?
   /// When the last group commit failed (nil after a success): retries then wait for the tick.
   var commitFailedAt: MonotonicInstant?
+  /// Why the last group commit failed (nil after a success), for `status` and `GET /health`.
+  var commitError: String?
   /// Set once the store was found deleted, replaced or corrupt: nothing is written any more.
   var storageLost: StoreError?
   var exitRequested = false
@@ -246,6 +255,7 @@ public final class Supervisor {
         lastTick = turnStart
         if gap > stallThreshold { loopStalled(for: gap, now: turnStart) }
         handle(.tick)
+        probe.tick(state: state)
       }
       endOfTurn()
       turns += 1

@@ -34,7 +34,7 @@ extension ResourceUsage {
 }
 
 /// Reads a small text file (under 4 KiB, like `/proc` entries) without Foundation.
-func readSmallFile(_ path: String) -> String? {
+public func readSmallFile(_ path: String) -> String? {
   let fd = open(path, O_RDONLY | O_CLOEXEC)
   guard fd >= 0 else { return nil }
   defer { FD.close(fd) }

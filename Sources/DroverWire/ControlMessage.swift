@@ -14,6 +14,10 @@ public enum ControlRequest: Sendable, Hashable {
   case reload
   /// Enqueue one job; the reply carries its `id`.
   case enqueue(EnqueueRequest)
+  /// Enqueue several jobs in one commit, all or nothing (HTTP `POST /jobs` with an array or
+  /// NDJSON; `{"cmd": "enqueue_batch", "jobs": [...]}` on the socket); the reply is
+  /// `.enqueuedBatch` in request order, or one failure for the whole batch.
+  case enqueueBatch([EnqueueRequest])
   /// "The store changed, look again": sent by CLI processes after they enqueue or cancel.
   /// Optional since the supervisor notices other writers by itself; it makes pick-up instant.
   case wake
@@ -93,50 +97,58 @@ public struct EnqueueRequest: Sendable, Hashable {
       "type", "payload", "priority", "delay", "at", "max_attempts", "unique_key", "backoff",
     ]
     for f in fields where !known.contains(f.key) && !ignoring.contains(f.key) {
-      throw ControlError("unknown key \"\(f.key)\"")
+      throw ControlError("unknown key \"\(f.key)\"", field: f.key)
     }
     guard let type = v["type"]?.stringValue, !type.isEmpty else {
-      throw ControlError("\"type\" must be a non-empty string")
+      throw ControlError("\"type\" must be a non-empty string", field: "type")
     }
     var r = EnqueueRequest(type: type)
     if let p = v["payload"], !p.isNull {
       guard p.objectValue != nil else {
-        throw ControlError("\"payload\" must be a JSON object, got \(p.kindName)")
+        throw ControlError("\"payload\" must be a JSON object, got \(p.kindName)", field: "payload")
       }
       r.payload = p
     }
     if let p = v["priority"], !p.isNull {
       guard let n = p.intValue, let i = Int(exactly: n), ConfigLimits.priority.contains(i) else {
-        throw ControlError("\"priority\" must be an integer between -1000000 and 1000000")
+        throw ControlError(
+          "\"priority\" must be an integer between -1000000 and 1000000", field: "priority")
       }
       r.priority = i
     }
     if let d = v["delay"], !d.isNull {
       guard let s = d.stringValue, let dur = DurationText.parse(s) else {
-        throw ControlError("\"delay\" must be a duration such as \"250ms\", \"30s\" or \"5m\"")
+        throw ControlError(
+          "\"delay\" must be a duration such as \"250ms\", \"30s\" or \"5m\"", field: "delay")
       }
-      if let problem = delayProblem(dur) { throw ControlError("\"delay\" \(problem)") }
+      if let problem = delayProblem(dur) {
+        throw ControlError("\"delay\" \(problem)", field: "delay")
+      }
       r.delay = dur
     }
     if let a = v["at"], !a.isNull {
       guard let s = a.stringValue, let t = Timestamp.parse(s) else {
-        throw ControlError("\"at\" must be an RFC 3339 time such as \"2026-11-23T16:11:02Z\"")
+        throw ControlError(
+          "\"at\" must be an RFC 3339 time such as \"2026-11-23T16:11:02Z\"", field: "at")
       }
-      if let problem = atProblem(t, now: .now()) { throw ControlError("\"at\" \(problem)") }
+      if let problem = atProblem(t, now: .now()) {
+        throw ControlError("\"at\" \(problem)", field: "at")
+      }
       r.at = t
     }
     if r.delay != nil && r.at != nil {
-      throw ControlError("give \"delay\" or \"at\", not both")
+      throw ControlError("give \"delay\" or \"at\", not both", field: "at")
     }
     if let m = v["max_attempts"], !m.isNull {
       guard let n = m.intValue, n >= 1, n <= 1_000_000 else {
-        throw ControlError("\"max_attempts\" must be an integer from 1 to 1000000")
+        throw ControlError(
+          "\"max_attempts\" must be an integer from 1 to 1000000", field: "max_attempts")
       }
       r.maxAttempts = Int(n)
     }
     if let k = v["unique_key"], !k.isNull {
       guard let s = k.stringValue, !s.isEmpty else {
-        throw ControlError("\"unique_key\" must be a non-empty string")
+        throw ControlError("\"unique_key\" must be a non-empty string", field: "unique_key")
       }
       r.uniqueKey = s
     }
@@ -147,7 +159,7 @@ public struct EnqueueRequest: Sendable, Hashable {
       else {
         throw ControlError(
           "\"backoff\" must be {\"base\": DURATION, \"cap\": DURATION} with base ≤ cap ≤ "
-            + DurationText.format(ConfigLimits.backoff.upperBound))
+            + DurationText.format(ConfigLimits.backoff.upperBound), field: "backoff")
       }
       r.backoff = BackoffPolicy(base: base, cap: cap)
     }
@@ -158,7 +170,12 @@ public struct EnqueueRequest: Sendable, Hashable {
 /// A bad control request; the text goes back as `{"ok": false, "error": …}`.
 public struct ControlError: Error, Sendable, Equatable, CustomStringConvertible {
   public var message: String
-  public init(_ message: String) { self.message = message }
+  /// The request field at fault (`priority`, `payload`, …), when one is: HTTP replies name it.
+  public var field: String?
+  public init(_ message: String, field: String? = nil) {
+    self.message = message
+    self.field = field
+  }
   public var description: String { message }
 }
 
@@ -201,6 +218,19 @@ extension ControlRequest {
       }
     case "enqueue":
       return .enqueue(try EnqueueRequest.parse(v, ignoring: ["cmd"]))
+    case "enqueue_batch":
+      guard let jobs = v["jobs"]?.arrayValue, !jobs.isEmpty else {
+        throw ControlError("\"enqueue_batch\" needs \"jobs\", a non-empty array", field: "jobs")
+      }
+      var requests: [EnqueueRequest] = []
+      for (i, j) in jobs.enumerated() {
+        do {
+          requests.append(try EnqueueRequest.parse(j))
+        } catch {
+          throw ControlError("jobs[\(i)]: \(error.message)", field: error.field)
+        }
+      }
+      return .enqueueBatch(requests)
     case "jobs":
       var state: JobState?
       if let s = v["state"], !s.isNull {
@@ -247,7 +277,7 @@ extension ControlRequest {
 
   /// Every `cmd`, for error messages.
   static let commandNames =
-    "status, scale, drain, resume, reload, enqueue, wake, jobs, job, events"
+    "status, scale, drain, resume, reload, enqueue, enqueue_batch, wake, jobs, job, events"
 
   /// The request as one JSON line (without the newline), as `drover ctl` sends it.
   public var line: String {
@@ -280,26 +310,12 @@ extension ControlRequest {
       return JSONValue.object([
         JSONField("cmd", "scale"), JSONField("pool", .string(p)), JSONField("workers", w),
       ]).render()
+    case .enqueueBatch(let rs):
+      return JSONValue.object([
+        JSONField("cmd", "enqueue_batch"), JSONField("jobs", .array(rs.map(\.json))),
+      ]).render()
     case .enqueue(let r):
-      var f: [JSONField] = [
-        JSONField("cmd", "enqueue"), JSONField("type", .string(r.type)),
-        JSONField("payload", r.payload),
-      ]
-      if r.priority != 0 { f.append(JSONField("priority", .int(Int64(r.priority)))) }
-      if let d = r.delay { f.append(JSONField("delay", .string(DurationText.format(d)))) }
-      if let a = r.at { f.append(JSONField("at", .string(a.rfc3339))) }
-      if let m = r.maxAttempts { f.append(JSONField("max_attempts", .int(Int64(m)))) }
-      if let k = r.uniqueKey { f.append(JSONField("unique_key", .string(k))) }
-      if let b = r.backoff {
-        f.append(
-          JSONField(
-            "backoff",
-            .object([
-              JSONField("base", .string(DurationText.format(b.base))),
-              JSONField("cap", .string(DurationText.format(b.cap))),
-            ])))
-      }
-      return JSONValue.object(f).render()
+      return r.json(cmd: "enqueue").render()
     }
   }
 
@@ -311,11 +327,38 @@ extension ControlRequest {
     case .resume: "resume"
     case .reload: "reload"
     case .enqueue: "enqueue"
+    case .enqueueBatch: "enqueue_batch"
     case .wake: "wake"
     case .jobs: "jobs"
     case .job: "job"
     case .events: "events"
     case .upgrade: "upgrade"
     }
+  }
+}
+
+extension EnqueueRequest {
+  /// The request as the JSON object `parse` reads (with `cmd` first when given).
+  public var json: JSONValue { json(cmd: nil) }
+
+  func json(cmd: String?) -> JSONValue {
+    let r = self
+    var f: [JSONField] = cmd.map { [JSONField("cmd", .string($0))] } ?? []
+    f += [JSONField("type", .string(r.type)), JSONField("payload", r.payload)]
+    if r.priority != 0 { f.append(JSONField("priority", .int(Int64(r.priority)))) }
+    if let d = r.delay { f.append(JSONField("delay", .string(DurationText.format(d)))) }
+    if let a = r.at { f.append(JSONField("at", .string(a.rfc3339))) }
+    if let m = r.maxAttempts { f.append(JSONField("max_attempts", .int(Int64(m)))) }
+    if let k = r.uniqueKey { f.append(JSONField("unique_key", .string(k))) }
+    if let b = r.backoff {
+      f.append(
+        JSONField(
+          "backoff",
+          .object([
+            JSONField("base", .string(DurationText.format(b.base))),
+            JSONField("cap", .string(DurationText.format(b.cap))),
+          ])))
+    }
+    return .object(f)
   }
 }

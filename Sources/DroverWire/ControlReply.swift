@@ -7,6 +7,9 @@ public enum ControlReply: Sendable, Hashable {
   /// A committed enqueue: the job's id, whether a live job with the unique key existed, and a
   /// warning when no pool runs the type.
   case enqueued(id: JobID, existed: Bool, warning: String?)
+  /// A committed `enqueueBatch`: one id per job in request order, and for each whether a live
+  /// job with its unique key existed (then the id names that job).
+  case enqueuedBatch(ids: [JobID], existed: [Bool])
   case scaled(pool: String, target: Int, auto: Bool)
   /// `drain` / `resume`: the pools affected.
   case pools([String])
@@ -38,6 +41,9 @@ public enum ControlReply: Sendable, Hashable {
       f.append(JSONField("id", .int(id)))
       if existed { f.append(JSONField("existed", true)) }
       if let warning { f.append(JSONField("warning", .string(warning))) }
+    case .enqueuedBatch(let ids, let existed):
+      f.append(JSONField("ids", .array(ids.map { .int($0) })))
+      f.append(JSONField("existed", .array(existed.map { .bool($0) })))
     case .scaled(let pool, let target, let auto):
       f.append(JSONField("auto", .bool(auto)))
       f.append(JSONField("pool", .string(pool)))

@@ -7,7 +7,9 @@ public struct LifecycleEvent: Sendable, Hashable {
     /// A job was stored (`queued` or `scheduled`).
     case created(id: JobID, type: String, state: JobState, runAt: Timestamp)
     /// A worker took the job (claimed for the pool; `attempt` is the attempt now starting).
-    case started(id: JobID, type: String, attempt: Int, pool: String, workerPID: Int32)
+    /// `runAt` is when the job became due: `drover_job_wait_seconds` is `at - runAt`.
+    case started(
+      id: JobID, type: String, attempt: Int, pool: String, workerPID: Int32, runAt: Timestamp)
     case progress(id: JobID, type: String, percent: Int)
     case completed(id: JobID, type: String, attempt: Int, pool: String, workerPID: Int32)
     /// An attempt failed and the job runs again at `retryAt`.
@@ -73,7 +75,7 @@ public struct LifecycleEvent: Sendable, Hashable {
   /// The job type the event is about, if it is a job event.
   public var jobType: String? {
     switch kind {
-    case .created(_, let t, _, _), .started(_, let t, _, _, _), .progress(_, let t, _),
+    case .created(_, let t, _, _), .started(_, let t, _, _, _, _), .progress(_, let t, _),
       .completed(_, let t, _, _, _), .failed(_, let t, _, _, _, _, _), .snoozed(_, let t, _),
       .dead(_, let t, _, _, _, _), .cancelled(_, let t), .rescued(_, let t, _):
       t
@@ -99,8 +101,11 @@ public struct LifecycleEvent: Sendable, Hashable {
       job(id, type)
       add("state", .string(state.name))
       add("run_at", .string(runAt.rfc3339))
-    case .started(let id, let type, let attempt, let pool, let pid),
-      .completed(let id, let type, let attempt, let pool, let pid):
+    case .started(let id, let type, let attempt, let pool, let pid, let runAt):
+      job(id, type)
+      worker(attempt, pool, pid)
+      add("run_at", .string(runAt.rfc3339))
+    case .completed(let id, let type, let attempt, let pool, let pid):
       job(id, type)
       worker(attempt, pool, pid)
     case .progress(let id, let type, let pct):

@@ -12,9 +12,14 @@ public struct StatusSnapshot: Sendable, Hashable {
     public var retiring: Bool
     /// The job the worker runs now (its first running job), if any.
     public var currentJob: JobID?
+    /// Resident set size in bytes, from /proc: filled in off the loop by readers that show it
+    /// (HTTP `GET /pools`); nil when not read (the loop does not read /proc for `status`).
+    public var rss: UInt64?
     public init(
-      pid: Int32, busy: Bool, jobsDone: Int, ready: Bool, retiring: Bool, currentJob: JobID?
+      pid: Int32, busy: Bool, jobsDone: Int, ready: Bool, retiring: Bool, currentJob: JobID?,
+      rss: UInt64? = nil
     ) {
+      self.rss = rss
       self.pid = pid
       self.busy = busy
       self.jobsDone = jobsDone
@@ -71,8 +76,15 @@ public struct StatusSnapshot: Sendable, Hashable {
   public var pools: [Pool]
   public var jobs: [JobState: Int]
   public var loop: Loop
+  /// Why the store cannot be written now (it was lost, or the last group commit failed), or
+  /// nil when the last commit succeeded: `GET /health` reports it.
+  public var storeProblem: String?
 
-  public init(pid: Int32, state: String, pools: [Pool], jobs: [JobState: Int], loop: Loop) {
+  public init(
+    pid: Int32, state: String, pools: [Pool], jobs: [JobState: Int], loop: Loop,
+    storeProblem: String? = nil
+  ) {
+    self.storeProblem = storeProblem
     self.pid = pid
     self.state = state
     self.pools = pools
@@ -95,6 +107,7 @@ public struct StatusSnapshot: Sendable, Hashable {
           JSONField("last_commit_ms", .double(loop.lastCommit.fractionalMilliseconds)),
           JSONField("turns", .int(Int64(loop.turns))),
         ])),
+      JSONField("store_problem", storeProblem.map { .string($0) } ?? .null),
     ])
   }
 }
@@ -122,6 +135,7 @@ extension StatusSnapshot.Pool {
               JSONField("ready", .bool(w.ready)),
               JSONField("retiring", .bool(w.retiring)),
               JSONField("job", w.currentJob.map { .int($0) } ?? .null),
+              JSONField("rss_bytes", w.rss.map { .int(Int64(clamping: $0)) } ?? .null),
             ])
           })),
     ])

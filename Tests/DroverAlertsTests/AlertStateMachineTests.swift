@@ -82,9 +82,10 @@ import Testing
 
   @Test func errorRateWindowSlides() {
     var w = ErrorRateWindow(window: .seconds(10))
-    for s in Int64(100)..<105 { w.record(second: s, failed: true) }
-    for s in Int64(100)..<115 { w.record(second: s, failed: false) }
+    for s in Int64(100)..<105 { w.record(failed: true, now: s) }
+    for s in Int64(100)..<110 { w.record(failed: false, now: s) }
     #expect(w.totals(now: 109) == (5, 15))
+    for s in Int64(110)..<115 { w.record(failed: false, now: s) }
     #expect(w.totals(now: 114) == (0, 10))
     #expect(w.totals(now: 200) == (0, 0))
   }

@@ -58,6 +58,15 @@ let badConfigs: [BadConfig] = [
     "[http]\nlisten = \"127.0.0.1:8080\"\ntoken = \"\"\n" + emailPool, "http.token", line: 3,
     "must not be empty"),
   .init(
+    "[http]\nlisten = \"127.0.0.1:1\"\ntoken = \"t\"\ntoken_file = \"f\"\n" + emailPool,
+    "http.token_file", line: 3, "give token or token_file, not both"),
+  .init(
+    "[http]\nlisten = \"127.0.0.1:1\"\ntoken = \"t\"\nread_token = \"t\"\n" + emailPool,
+    "http.read_token", line: 4, "must differ from token"),
+  .init(
+    "[http]\nlisten = \"127.0.0.1:1\"\nread_token = \"\"\n" + emailPool, "http.read_token",
+    line: 3, "must not be empty"),
+  .init(
     "[http]\ntoken = \"t\"\n" + emailPool, "http.listen", line: 1,
     "missing (e.g. listen = \"127.0.0.1:8080\")"),
   .init(

@@ -243,6 +243,12 @@ private func loadError(_ text: String, sourceLocation: SourceLocation = #_source
     }
     let tokened = try load("[http]\nlisten = \"\(listen)\"\ntoken = \"t\"\n[pools.a]\n")
     #expect(tokened.http == HTTPConfig(listen: listen, token: "t"))
+    // A token file counts as a token; its path resolves against the config's folder.
+    let filed = try load(
+      "[http]\nlisten = \"\(listen)\"\ntoken_file = \"secret/t\"\nread_token = \"r\"\n[pools.a]\n")
+    #expect(filed.http?.tokenFile?.hasSuffix("/secret/t") == true)
+    #expect(filed.http?.tokenFile?.hasPrefix("/") == true)
+    #expect(filed.http?.readToken == "r")
   }
 
   @Test func hostPortSplitting() {
@@ -281,7 +287,9 @@ private func loadError(_ text: String, sourceLocation: SourceLocation = #_source
     defer { dir.remove() }
     let missing = dir.path + "/nope.toml"
     let e = try #require(loadFileError(missing))
-    #expect(e.description == "\(missing): cannot read the config: No such file or directory (name the config with "
+    #expect(
+      e.description
+        == "\(missing): cannot read the config: No such file or directory (name the config with "
         + "--config PATH or $DROVER_CONFIG; the default is ./drover.toml)")
 
     #expect(loadFileError("")?.description == "the config path is empty")

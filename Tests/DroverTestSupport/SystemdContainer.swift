@@ -16,7 +16,8 @@ import Foundation
 public final class SystemdContainer {
   /// The Debian packages the cached root has on top of minbase; part of the cache key.
   public static let packages = [
-    "systemd", "systemd-sysv", "dbus", "libsqlite3-0", "libsystemd0", "libpq5", "libstdc++6", "python3",
+    "systemd", "systemd-sysv", "dbus", "libsqlite3-0", "libsystemd0", "libpq5", "libstdc++6",
+    "python3",
     "nodejs",
   ]
 

@@ -105,3 +105,25 @@ extension PayloadFidelityTests {
     #expect(v["c"] == .int(-10))
   }
 }
+
+/// `enqueue_batch` on the control socket: its line parses back, and a bad job names its place
+/// and field.
+@Suite("enqueue_batch")
+struct EnqueueBatchLineTests {
+  @Test func roundTripsAndNamesTheBadField() throws {
+    let batch = ControlRequest.enqueueBatch([
+      EnqueueRequest(type: "a", priority: 3), EnqueueRequest(type: "b", uniqueKey: "k"),
+    ])
+    #expect(try ControlRequest.parse(line: batch.line) == batch)
+    #expect(
+      throws: ControlError(
+        "jobs[1]: \"priority\" must be an integer between -1000000 and 1000000", field: "priority")
+    ) {
+      try ControlRequest.parse(
+        line: #"{"cmd":"enqueue_batch","jobs":[{"type":"a"},{"type":"b","priority":"x"}]}"#)
+    }
+    #expect(throws: ControlError.self) {
+      try ControlRequest.parse(line: #"{"cmd":"enqueue_batch","jobs":[]}"#)
+    }
+  }
+}

@@ -7,7 +7,7 @@ struct BenchCommand: ParsableCommand {
     commandName: "bench",
     abstract: "Run benchmarks (build with -c release first).",
     discussion: """
-      Scenarios: store, enqueue, drain, latency, scale, spawn, rss, stall, wakeup (default: \
+      Scenarios: store, enqueue, drain, latency, scale, spawn, rss, stall, wakeup, http (default: \
       all but store and stall), and pg (PostgreSQL, with --pg-url: the driver's figures, \
       drains with 1-3 supervisors, pick-up latency at --pg-rates; each in a scratch schema; \
       pg-driver: the driver's figures alone). \
@@ -16,7 +16,8 @@ struct BenchCommand: ParsableCommand {
       """)
 
   @Argument(
-    help: "Scenarios to run: store enqueue drain latency scale spawn rss stall wakeup, or all.")
+    help: "Scenarios to run: store enqueue drain latency scale spawn rss stall wakeup http, or all."
+  )
   var scenarios: [String] = []
   @Option(help: "Jobs for drain and batch enqueue.") var jobs: Int = 100_000
   @Option(help: "Workers for drain, latency and scale.") var workers: Int = 2
@@ -32,7 +33,8 @@ struct BenchCommand: ParsableCommand {
 
   func run() throws {
     let all = [
-      "store", "enqueue", "drain", "latency", "scale", "spawn", "rss", "stall", "wakeup", "pg",
+      "store", "enqueue", "drain", "latency", "scale", "spawn", "rss", "stall", "wakeup", "http",
+      "pg",
       "pg-driver",
     ]
     var chosen =
@@ -62,6 +64,7 @@ struct BenchCommand: ParsableCommand {
       case "rss": figures += try b.rss()
       case "stall": figures += try b.stall(retained: stallRows)
       case "wakeup": figures += try b.wakeup()
+      case "http": figures += try b.http()
       case "pg-driver":
         guard let pgURL else { throw CLIError.usage("bench pg-driver needs --pg-url") }
         figures += try BenchPostgres(

@@ -1,5 +1,6 @@
 import ArgumentParser
 import DroverCore
+import DroverHTTP
 import DroverSupervisor
 import DroverSystem
 import Logging
@@ -42,10 +43,24 @@ struct ServeCommand: ParsableCommand {
       Supervisor.rollBackFailedUpgrade(because: "could not start: \(error)")
       throw error
     }
+    // The HTTP API binds before the loop starts: a taken port fails `serve` at once.
+    let http: HTTPServer?
+    do {
+      http = try supervisor.currentConfig.http.map { _ in
+        try HTTPServer(
+          config: supervisor.currentConfig, supervisor: supervisor,
+          logger: Logger(label: "drover.http"))
+      }
+    } catch {
+      Supervisor.rollBackFailedUpgrade(because: "could not start the HTTP API: \(error)")
+      throw CLIError("\(error)")
+    }
+    if let http { Output.note("http listening on \(http.boundAddress)") }
     let alerts = ServeAlerts(supervisor)
     defer { alerts.stop() }
     let code: Int32
     do { code = try supervisor.run() } catch { throw CLIError("\(error)") }
+    http?.stop()
     throw ExitCode(code)
   }
 
@@ -58,9 +73,6 @@ struct ServeCommand: ParsableCommand {
       throw CLIError.usage("--log-level: unknown level \"\(logLevel)\"")
     }
     LogSetup.bootstrap(level: level, format: config.log.format)
-    if config.http != nil {
-      Output.warn("[http] is configured but this build has no HTTP API yet; it is ignored")
-    }
     var opts = SupervisorOptions(
       configPath: path,
       // The literal /proc/self/exe: after a package upgrade replaces the file, workers still

@@ -1,0 +1,90 @@
+import DroverCore
+import DroverStore
+import DroverSystem
+import DroverWire
+import Hummingbird
+
+/// `/stats`, `/pools`, pool actions and reload.
+extension APIRoutes {
+  /// `GET /stats`: as `jobs stats --json`, from the store's counters (works while the loop is
+  /// busy).
+  func stats() async throws -> Response {
+    let s = try await link.read { store throws(StoreError) in try store.stats() }
+    return JSONResponse.make(JobJSON.stats(s))
+  }
+
+  /// The loop's status snapshot, with each worker's RSS read from /proc here, off the loop.
+  func status() async throws -> StatusSnapshot {
+    guard case .status(var s) = await link.ask(.status) else {
+      throw APIError(.internalServerError, "no status from the supervisor")
+    }
+    for p in s.pools.indices {
+      for w in s.pools[p].workers.indices {
+        s.pools[p].workers[w].rss = ResourceUsage.rss(of: s.pools[p].workers[w].pid)
+      }
+    }
+    return s
+  }
+
+  /// `GET /pools`: `ctl status`'s pools, workers with pid, busy, current job, RSS, jobs done.
+  func pools() async throws -> Response {
+    let s = try await status()
+    return JSONResponse.make(["pools": .array(s.pools.map(\.json))])
+  }
+
+  /// `POST /pools/{name}/scale` with `{"workers": N|"auto"}`.
+  func scale(_ request: Request, _ context: some RequestContext) async throws -> Response {
+    let name = try Self.poolName(context)
+    let body = try await RequestInput.object(request, limit: 64 << 10)
+    for f in body.objectValue! where f.key != "workers" {
+      throw APIError.invalid("unknown key (only \"workers\")", field: f.key)
+    }
+    let target: ScaleTarget
+    switch body["workers"] {
+    case .string("auto")?: target = .auto
+    case let w? where w.intValue != nil:
+      guard let n = Int(exactly: w.intValue!), n >= 0 else {
+        throw APIError.invalid("must be a whole number ≥ 0 or \"auto\"", field: "workers")
+      }
+      target = .count(n)
+    case nil: throw APIError.invalid("missing: a whole number or \"auto\"", field: "workers")
+    default: throw APIError.invalid("must be a whole number or \"auto\"", field: "workers")
+    }
+    switch await link.ask(.scale(pool: name, target: target)) {
+    case .scaled(let pool, let t, let auto):
+      return JSONResponse.make([
+        "pool": .string(pool), "target": .int(Int64(t)), "auto": .bool(auto),
+      ])
+    case .failure(let m):
+      if m.hasPrefix("no pool named") { throw APIError.notFound(m) }
+      throw APIError.invalid(m, field: "workers")
+    default: throw APIError(.internalServerError, "unexpected reply")
+    }
+  }
+
+  /// `POST /pools/{name}/drain` and `/resume`.
+  func quiet(_ drain: Bool, _ context: some RequestContext) async throws -> Response {
+    let name = try Self.poolName(context)
+    switch await link.ask(drain ? .drain(pool: name) : .resume(pool: name)) {
+    case .pools(let names): return JSONResponse.make(["pools": .array(names.map { .string($0) })])
+    case .failure(let m): throw APIError.notFound(m)
+    default: throw APIError(.internalServerError, "unexpected reply")
+    }
+  }
+
+  /// `POST /reload`: re-read the config file; a bad one is refused (422) and the old one stays.
+  func reload() async throws -> Response {
+    switch await link.ask(.reload) {
+    case .done: return JSONResponse.make(["reloaded": true])
+    case .failure(let m): throw APIError.invalid(m)
+    default: throw APIError(.internalServerError, "unexpected reply")
+    }
+  }
+
+  static func poolName(_ context: some RequestContext) throws -> String {
+    guard let s = context.parameters.get("name"), !s.isEmpty else {
+      throw APIError.badRequest("missing pool name", field: "name")
+    }
+    return s
+  }
+}
