@@ -198,3 +198,19 @@ public struct ErrorRateWindow: Sendable, Hashable {
     return (f, n)
   }
 }
+
+extension HealthThresholds {
+  /// What `GET /health` judges by for this config: the `[alerts]` thresholds where `[alerts]`
+  /// sets them (so `/health` and the alerts agree), the defaults otherwise.
+  public init(config: DroverConfig) {
+    self.init()
+    guard let alerts = config.alerts else { return }
+    if let v = alerts.backlogAbove { backlogAbove = v }
+    if let v = alerts.oldestReadyAbove { oldestReadyAbove = v }
+    if let rate = alerts.errorRate {
+      errorRateAbove = rate.above
+      errorWindow = rate.window
+      errorMinJobs = rate.minJobs
+    }
+  }
+}

@@ -93,4 +93,26 @@ struct HealthTests {
     #expect(w.totals(now: 115) == (failed: 0, finished: 1))
     #expect(w.totals(now: 200) == (failed: 0, finished: 0))
   }
+
+  @Test func healthJudgesByTheAlertsThresholdsWhereTheyAreSet() throws {
+    let plain = try ConfigLoader.parse(text: "[pools.p]\n", file: "d.toml", baseDirectory: "/")
+    #expect(HealthThresholds(config: plain) == HealthThresholds())
+    let set = try ConfigLoader.parse(
+      text: """
+        [pools.p]
+        [alerts]
+        webhooks = ["http://127.0.0.1:9/"]
+        backlog_above = 7
+        oldest_ready_above = "90s"
+        error_rate = { above = 0.5, window = "1m", min_jobs = 3 }
+        """, file: "d.toml", baseDirectory: "/")
+    let t = HealthThresholds(config: set)
+    #expect(t.backlogAbove == 7)
+    #expect(t.oldestReadyAbove == .seconds(90))
+    #expect(t.errorRateAbove == 0.5 && t.errorWindow == .seconds(60) && t.errorMinJobs == 3)
+    let judged = Health.evaluate(Self.input([Self.pool(backlog: 8)]), thresholds: t)
+    #expect(judged.status == .degraded)
+    let byDefault = Health.evaluate(Self.input([Self.pool(backlog: 8)]), thresholds: .init())
+    #expect(byDefault.status == .healthy)
+  }
 }

@@ -49,6 +49,7 @@ struct ServeCommand: ParsableCommand {
       http = try supervisor.currentConfig.http.map { _ in
         try HTTPServer(
           config: supervisor.currentConfig, supervisor: supervisor,
+          thresholds: HealthThresholds(config: supervisor.currentConfig),
           logger: Logger(label: "drover.http"))
       }
     } catch {
