@@ -66,10 +66,28 @@ struct CommandContext {
 
   /// Refuses a config this build cannot serve: a PostgreSQL `store.url`.
   /// Prints the jobs `params` selects: a table, or a JSON array of `jobs show` objects.
+  ///
+  /// One row more than the limit is read to tell whether the page was cut; when it was, a note
+  /// on stderr gives the total (from the store's counters, not a scan) and the `--after` that
+  /// reads the next page, so stdout stays a clean table or JSON array.
   func printJobs(_ params: ListParams, json: Bool) throws(CLIError) {
-    let jobs = try run { store throws(StoreError) in try store.list(params) }
+    var wide = params
+    wide.limit = params.limit + 1
+    var jobs = try run { store throws(StoreError) in try store.list(wide) }
+    let cut = jobs.count > params.limit
+    if cut { jobs.removeLast() }
     Output.out(
       json ? JSONValue.array(jobs.map(JobJSON.job)).render() : JobRendering.table(jobs))
+    guard cut, let last = jobs.last else { return }
+    let counts = try run { store throws(StoreError) in try store.counts() }
+    let total = counts.filter { params.type == nil || $0.key == params.type }.values
+      .reduce(0) { sum, byState in
+        sum + byState.filter { params.state == nil || $0.key == params.state }.values.reduce(0, +)
+      }
+    let of = params.beforeID == nil ? " of \(total)" : ""
+    Output.err(
+      "showing \(jobs.count)\(of) jobs (cut at --limit \(params.limit)); "
+        + "the next page: --after \(last.id)")
   }
 
   /// Runs one store call, turning its error into the command's one-line error.

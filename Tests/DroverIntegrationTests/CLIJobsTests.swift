@@ -38,7 +38,19 @@ struct CLIJobsTests {
     let reports = try f.drover(["jobs", "list", "--type", "report", "--json"])
     #expect(try JSONValue.parse(reports.stdoutText).arrayValue?.map { $0["id"] } == [.int(b)])
     let limited = try f.drover(["jobs", "list", "--limit", "1", "--json"])
-    #expect(try JSONValue.parse(limited.stdoutText).arrayValue?.count == 1)
+    #expect(try JSONValue.parse(limited.stdoutText).arrayValue?.map { $0["id"] } == [.int(c)])
+    #expect(
+      limited.stderrText.contains("showing 1 of 3 jobs")
+        && limited.stderrText.contains("--after \(c)"), "\(limited.stderrText)")
+    // Following the note pages through every job exactly once; the last page has no note.
+    let next = try f.drover(["jobs", "list", "--limit", "1", "--after", "\(c)", "--json"])
+    #expect(try JSONValue.parse(next.stdoutText).arrayValue?.map { $0["id"] } == [.int(b)])
+    #expect(next.stderrText.contains("--after \(b)"), "\(next.stderrText)")
+    let rest = try f.drover(["jobs", "list", "--limit", "5", "--after", "\(b)", "--json"])
+    #expect(try JSONValue.parse(rest.stdoutText).arrayValue?.map { $0["id"] } == [.int(a)])
+    #expect(rest.stderrText.isEmpty, "a list that is not cut says nothing: \(rest.stderrText)")
+    let emailTotal = try f.drover(["jobs", "list", "--type", "email", "--limit", "1"])
+    #expect(emailTotal.stderrText.contains("showing 1 of 2 jobs"), "\(emailTotal.stderrText)")
     let none = try f.drover(["jobs", "list", "--state", "dead", "--json"])
     #expect(none.trimmedStdout == "[]")
 

@@ -35,11 +35,14 @@ enum CLIArguments {
 }
 
 extension JobsCommand {
-  /// `jobs list [--state S] [--type T] [--limit N] [--json]`.
+  /// `jobs list [--state S] [--type T] [--limit N] [--after ID] [--json]`.
   struct List: ParsableCommand {
     static let configuration = CommandConfiguration(
       abstract: "List jobs, newest first.",
-      discussion: "--json prints an array of job objects shaped as `jobs show --json`.")
+      discussion: """
+        --json prints an array of job objects shaped as `jobs show --json`. When the list is \
+        cut at --limit, stderr says so, with the total and the --after ID of the next page.
+        """)
 
     @OptionGroup var options: ConfigOptions
 
@@ -53,12 +56,16 @@ extension JobsCommand {
     @Option(help: "At most this many jobs.")
     var limit: Int = 100
 
+    @Option(help: "Only jobs older than this id: the next page after a cut list.")
+    var after: JobID?
+
     @Flag(help: "Print JSON instead of a table.")
     var json = false
 
     func run() throws {
       let state = try state.map { name throws(CLIError) in try CLIArguments.state(name) }
-      let params = ListParams(state: state, type: type, limit: try CLIArguments.limit(limit))
+      let params = ListParams(
+        state: state, type: type, limit: try CLIArguments.limit(limit), beforeID: after)
       try CommandContext(options).printJobs(params, json: json)
     }
   }
