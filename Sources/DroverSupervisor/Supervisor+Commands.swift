@@ -153,6 +153,7 @@ extension Supervisor {
   /// The state `ctl status` reports. Job counts come from the store's counters (O(types)).
   func snapshot() -> StatusSnapshot {
     let stats = (try? store.stats()) ?? [:]
+    let now = clock.monotonic()
     return StatusSnapshot(
       pid: getpid(), state: state.rawValue,
       pools: pools.map { p in
@@ -160,10 +161,11 @@ extension Supervisor {
           name: p.name, target: p.target, min: p.config.min, max: p.config.max, auto: p.auto,
           paused: p.paused, crashLooping: p.crashLooping, types: p.config.types,
           workers: p.workers.map { w in
-            StatusSnapshot.Worker(
+            let current = w.inFlight.first { $0.startedAt != nil }
+            return StatusSnapshot.Worker(
               pid: w.pid, busy: w.busy, jobsDone: w.jobsDone, ready: w.phase == .ready,
-              retiring: w.phase == .retiring || w.kill != nil,
-              currentJob: w.inFlight.first { $0.startedAt != nil }?.id)
+              retiring: w.phase == .retiring || w.kill != nil, currentJob: current?.id,
+              runningFor: current?.startedAt.map { now - $0 })
           })
       },
       jobs: stats,

@@ -12,14 +12,17 @@ public struct StatusSnapshot: Sendable, Hashable {
     public var retiring: Bool
     /// The job the worker runs now (its first running job), if any.
     public var currentJob: JobID?
+    /// How long the current job has run (since it was handed to this worker); nil when idle.
+    public var runningFor: Duration?
     /// Resident set size in bytes, from /proc: filled in off the loop by readers that show it
     /// (HTTP `GET /pools`); nil when not read (the loop does not read /proc for `status`).
     public var rss: UInt64?
     public init(
       pid: Int32, busy: Bool, jobsDone: Int, ready: Bool, retiring: Bool, currentJob: JobID?,
-      rss: UInt64? = nil
+      runningFor: Duration? = nil, rss: UInt64? = nil
     ) {
       self.rss = rss
+      self.runningFor = runningFor
       self.pid = pid
       self.busy = busy
       self.jobsDone = jobsDone
@@ -135,6 +138,8 @@ extension StatusSnapshot.Pool {
               JSONField("ready", .bool(w.ready)),
               JSONField("retiring", .bool(w.retiring)),
               JSONField("job", w.currentJob.map { .int($0) } ?? .null),
+              JSONField(
+                "job_running_ms", w.runningFor.map { .double($0.fractionalMilliseconds) } ?? .null),
               JSONField("rss_bytes", w.rss.map { .int(Int64(clamping: $0)) } ?? .null),
             ])
           })),

@@ -103,6 +103,30 @@ extension SupervisorTests {
       #expect(try h.stop().exitCode == 0)
     }
 
+    /// `ctl status` shows each worker's current job and how long it has run, growing while it
+    /// runs and gone when it ends.
+    @Test func statusShowsEachWorkersJobAndHowLongItHasRun() throws {
+      let h = try SupervisorHarness(
+        pools: poolTable("sleepy", #"handler = "sleep""#, "min = 1", "max = 1"))
+      try h.start()
+      let id = try h.drover(["enqueue", "sleepy", #"{"ms": 3000}"#]).trimmedStdout
+      func busy() throws -> JSONValue? {
+        try h.workers("sleepy").first { $0["job"]?.intValue.map(String.init) == id }
+      }
+      var first = 0.0
+      try h.waitUntil("the worker shows the job running", timeout: .seconds(20)) {
+        first = try busy()?["job_running_ms"]?.doubleValue ?? 0
+        return first > 0
+      }
+      try h.waitUntil("the run time grows", timeout: .seconds(20)) {
+        (try busy()?["job_running_ms"]?.doubleValue ?? 0) > first + 100
+      }
+      try h.waitUntil("the job ends and the worker is idle", timeout: .seconds(30)) {
+        try h.workers("sleepy").allSatisfy { $0["job_running_ms"] == .null && $0["job"] == .null }
+      }
+      #expect(try h.stop().exitCode == 0)
+    }
+
     /// Autoscaling: a backlog raises the pool to max; idle_timeout after it is gone, back to min.
     @Test func autoscaleUpWithABacklogAndDownWhenIdle() throws {
       let h = try SupervisorHarness(

@@ -50,7 +50,10 @@ import Testing
           name: "p", target: 1, min: 1, max: 2, auto: true, paused: false, crashLooping: false,
           types: ["p"],
           workers: [
-            .init(pid: 10, busy: true, jobsDone: 3, ready: true, retiring: false, currentJob: 5)
+            .init(
+              pid: 10, busy: true, jobsDone: 3, ready: true, retiring: false, currentJob: 5,
+              runningFor: .milliseconds(1500)),
+            .init(pid: 11, busy: false, jobsDone: 0, ready: true, retiring: false, currentJob: nil),
           ])
       ],
       jobs: [.queued: 2], loop: .init(turnMax: .milliseconds(3), lastCommit: .zero, turns: 4))
@@ -59,7 +62,10 @@ import Testing
     #expect(v["pid"]?.intValue == 9)
     #expect(v["jobs"]?["queued"]?.intValue == 2)
     #expect(v["jobs"]?["dead"]?.intValue == 0)
-    #expect(v["pools"]?.arrayValue?.first?["workers"]?.arrayValue?.first?["job"]?.intValue == 5)
+    let workers = v["pools"]?.arrayValue?.first?["workers"]?.arrayValue
+    #expect(workers?.first?["job"]?.intValue == 5)
+    #expect(workers?.first?["job_running_ms"]?.doubleValue == 1500)
+    #expect(workers?.last?["job_running_ms"] == .null, "an idle worker runs nothing")
     #expect(v["loop"]?["turn_max_ms"]?.doubleValue == 3)
   }
 

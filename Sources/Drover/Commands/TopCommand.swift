@@ -109,7 +109,8 @@ struct TopView {
           ? "retiring"
           : w["ready"]?.boolValue != true
             ? "starting" : w["busy"]?.boolValue == true ? "busy" : "idle"
-        let job = w["job"]?.intValue.map { "#\($0)" } ?? ""
+        let ran = w["job_running_ms"]?.doubleValue.map { String(format: " for %.1fs", $0 / 1000) }
+        let job = w["job"]?.intValue.map { "#\($0)" + (ran ?? "") } ?? ""
         lines.append(
           "  pid " + pad("\(w["pid"]?.intValue ?? 0)", 17) + pad(state, 12)
             + pad("\(w["jobs_done"]?.intValue ?? 0)", 11) + job)
