@@ -13,8 +13,8 @@ final class SupervisorLink: Sendable {
   let events: EventBus
   let probe: LoopProbe
   let storeConfig: StoreConfig
-  private let readers = Mutex<[ReadConnection]>([])
-  private let writer: Mutex<WriteConnection?> = Mutex(nil)
+  private let readers = Mutex<[LinkConnection]>([])
+  private let writer: Mutex<LinkConnection?> = Mutex(nil)
 
   init(mailbox: Mailbox, events: EventBus, probe: LoopProbe, storeConfig: StoreConfig) {
     self.mailbox = mailbox
@@ -37,7 +37,8 @@ final class SupervisorLink: Sendable {
     _ body: @escaping @Sendable (any JobStore) throws(StoreError) -> T
   ) async throws -> T {
     try await NIOThreadPool.singleton.runIfActive { [self] () throws -> T in
-      let conn = try readers.withLock { $0.popLast() } ?? ReadConnection(storeConfig)
+      let conn =
+        try readers.withLock { $0.popLast() } ?? LinkConnection(storeConfig, access: .readOnly)
       defer { readers.withLock { if $0.count < 4 { $0.append(conn) } } }
       do throws(StoreError) { return try body(conn.store) } catch { throw APIError(error) }
     }
@@ -50,7 +51,7 @@ final class SupervisorLink: Sendable {
   ) async throws -> T {
     let result = try await NIOThreadPool.singleton.runIfActive { [self] () throws -> T in
       try writer.withLock { w throws -> T in
-        if w == nil { w = try WriteConnection(storeConfig) }
+        if w == nil { w = try LinkConnection(storeConfig, access: .readWrite) }
         do throws(StoreError) { return try body(w!.store) } catch { throw APIError(error) }
       }
     }
@@ -59,23 +60,14 @@ final class SupervisorLink: Sendable {
   }
 }
 
-/// A read-only connection. `@unchecked Sendable`: it is only ever used by the one thread that
-/// took it out of `SupervisorLink.readers` (the pool hands each connection to one caller).
-final class ReadConnection: @unchecked Sendable {
+/// A store connection of the link: the read-only ones each used by the one thread that took it
+/// out of `SupervisorLink.readers` (the pool hands each connection to one caller), the admin
+/// write one only inside `writer.withLock`. Hence `@unchecked Sendable`.
+final class LinkConnection: @unchecked Sendable {
   let store: any JobStore
-  init(_ config: StoreConfig) throws {
+  init(_ config: StoreConfig, access: StoreFactory.Access) throws {
     do throws(StoreError) {
-      store = try StoreFactory.open(config, access: .readOnly)
-    } catch { throw APIError(error) }
-  }
-}
-
-/// The admin write connection. `@unchecked Sendable`: used only inside `writer.withLock`.
-final class WriteConnection: @unchecked Sendable {
-  let store: any JobStore
-  init(_ config: StoreConfig) throws {
-    do throws(StoreError) {
-      store = try StoreFactory.open(config, access: .readWrite)
+      store = try StoreFactory.open(config, access: access)
     } catch { throw APIError(error) }
   }
 }
