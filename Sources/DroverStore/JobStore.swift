@@ -290,11 +290,15 @@ public struct FinishParams: Sendable, Hashable {
   /// Injected random draw in `0 ..< 1` for the backoff's jitter.
   public var jitter: Double
   public var workerPID: Int32?
+  /// When the attempt's handler began, as its worker reported: the job's `started_at` from
+  /// now on. nil: keep the one recorded at the claim (a job whose worker died, or released).
+  public var startedAt: Timestamp?
   public init(
     id: JobID, settlement: Settlement, backoff: BackoffPolicy = .standard, jitter: Double = 0.5,
-    workerPID: Int32? = nil
+    workerPID: Int32? = nil, startedAt: Timestamp? = nil
   ) {
     self.id = id
+    self.startedAt = startedAt
     self.settlement = settlement
     self.backoff = backoff
     self.jitter = jitter

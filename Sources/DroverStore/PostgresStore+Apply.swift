@@ -31,8 +31,9 @@ extension PostgresStore {
     WITH u AS (
       UPDATE drover_jobs AS j SET state = f.state, attempts = j.attempts + 1,
         progress = CASE WHEN f.state = 3 THEN 100 ELSE j.progress END, finished_at = $2,
-        worker_pid = coalesce(f.pid, j.worker_pid), owner = NULL
-      FROM unnest($1::bigint[], $3::smallint[], $4::int[]) AS f(id, state, pid)
+        worker_pid = coalesce(f.pid, j.worker_pid), owner = NULL,
+        started_at = coalesce(f.started, j.started_at)
+      FROM unnest($1::bigint[], $3::smallint[], $4::int[], $7::bigint[]) AS f(id, state, pid, started)
       WHERE j.id = f.id AND j.state = 2 AND ($5::bigint IS NULL OR j.owner = $5)
       RETURNING j.id, j.type, j.attempts, f.state),
     \(countMoves(
@@ -53,9 +54,10 @@ extension PostgresStore {
     WITH u AS (
       UPDATE drover_jobs AS j SET state = f.state, attempts = j.attempts + f.spend,
         finished_at = f.finished_at, run_at = coalesce(f.run_at, j.run_at), worker_pid = f.pid,
-        owner = NULL, snoozes = j.snoozes + f.snoozed
+        owner = NULL, snoozes = j.snoozes + f.snoozed, started_at = coalesce(f.started, j.started_at)
       FROM unnest($1::bigint[], $2::smallint[], $3::int[], $4::bigint[], $5::bigint[],
-        $6::int[], $13::int[]) AS f(id, state, spend, finished_at, run_at, pid, snoozed)
+        $6::int[], $13::int[], $14::bigint[])
+        AS f(id, state, spend, finished_at, run_at, pid, snoozed, started)
       WHERE j.id = f.id
       RETURNING j.type, f.state),
     \(countMoves(
@@ -223,6 +225,7 @@ extension PostgresStore {
             PGArray.ints(direct.map(\.f.id)), String(now.micros),
             PGArray.ints(direct.map(\.state.rawValue)),
             PGArray.ints(direct.map { $0.f.workerPID }), ownerText, String(slot),
+            PGArray.ints(direct.map { $0.f.startedAt?.micros }),
           ]))
     }
     var wake: [String] = batch.enqueues.filter { $0.runAt <= $0.now }.map(\.type)
@@ -302,6 +305,7 @@ extension PostgresStore {
     var states: [Int] = []
     var spends: [Int] = []
     var snoozed: [Int] = []
+    var started: [Int64?] = []
     var finishedAt: [Int64?] = []
     var runAts: [Int64?] = []
     var pids: [Int64?] = []
@@ -365,6 +369,7 @@ extension PostgresStore {
       states.append(state.rawValue)
       spends.append(spend)
       snoozed.append(f.settlement.isSnooze ? 1 : 0)
+      started.append(f.startedAt?.micros)
       finishedAt.append(done)
       runAts.append(due)
       pids.append(pid)
@@ -383,7 +388,7 @@ extension PostgresStore {
         PGArray.ints(ids), PGArray.ints(states), PGArray.ints(spends), PGArray.ints(finishedAt),
         PGArray.ints(runAts), PGArray.ints(pids), String(slot), String(now.micros),
         PGArray.ints(errIDs), PGArray.ints(errAttempts), PGArray.texts(errMessages),
-        PGArray.ints(errPIDs), PGArray.ints(snoozed),
+        PGArray.ints(errPIDs), PGArray.ints(snoozed), PGArray.ints(started),
       ])
     return (statement, results, requeued)
   }

@@ -103,25 +103,25 @@ extension SQLiteStore {
       try db.run(
         """
         UPDATE jobs SET state = 3, attempts = attempts + 1, progress = 100, finished_at = ?2,
-          worker_pid = ?3, owner = NULL WHERE id = ?1
-        """, f.id, now, pid)
+          worker_pid = ?3, owner = NULL, started_at = coalesce(?4, started_at) WHERE id = ?1
+        """, f.id, now, pid, f.startedAt)
     case .cancel:
       state = .cancelled
       try db.run(
         """
         UPDATE jobs SET state = 4, attempts = attempts + 1, finished_at = ?2, worker_pid = ?3,
-          owner = NULL
+          owner = NULL, started_at = coalesce(?4, started_at)
         WHERE id = ?1
-        """, f.id, now, pid)
+        """, f.id, now, pid, f.startedAt)
     case .dead(let error):
       state = .dead
       try recordError(error)
       try db.run(
         """
         UPDATE jobs SET state = 5, attempts = attempts + 1, finished_at = ?2, worker_pid = ?3,
-          owner = NULL
+          owner = NULL, started_at = coalesce(?4, started_at)
         WHERE id = ?1
-        """, f.id, now, pid)
+        """, f.id, now, pid, f.startedAt)
     case .requeue(let delay, let spendsAttempt, let error):
       if let error { try recordError(error) }
       if cancelRequested {
@@ -130,9 +130,9 @@ extension SQLiteStore {
         try db.run(
           """
           UPDATE jobs SET state = 4, attempts = attempts + ?3, finished_at = ?2, worker_pid = ?4,
-            owner = NULL
+            owner = NULL, started_at = coalesce(?5, started_at)
           WHERE id = ?1
-          """, f.id, now, spendsAttempt ? 1 : 0, pid)
+          """, f.id, now, spendsAttempt ? 1 : 0, pid, f.startedAt)
       } else {
         state = delay > .zero ? .scheduled : .queued
         // An attempt given back without spending anything (a prefetched job released, or one
@@ -143,9 +143,10 @@ extension SQLiteStore {
         try db.run(
           """
           UPDATE jobs SET state = ?2, run_at = ?3, attempts = attempts + ?4, worker_pid = ?5,
-            owner = NULL, snoozes = snoozes + ?6
+            owner = NULL, snoozes = snoozes + ?6, started_at = coalesce(?7, started_at)
           WHERE id = ?1
-          """, f.id, state.rawValue, due, spendsAttempt ? 1 : 0, pid, f.settlement.isSnooze ? 1 : 0)
+          """, f.id, state.rawValue, due, spendsAttempt ? 1 : 0, pid, f.settlement.isSnooze ? 1 : 0,
+          f.startedAt)
       }
     }
     move(type, from: .running, to: state)

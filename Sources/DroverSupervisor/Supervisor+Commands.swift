@@ -165,7 +165,8 @@ extension Supervisor {
             return StatusSnapshot.Worker(
               pid: w.pid, busy: w.busy, jobsDone: w.jobsDone, ready: w.phase == .ready,
               retiring: w.phase == .retiring || w.kill != nil, currentJob: current?.id,
-              runningFor: current?.startedAt.map { now - $0 })
+              runningFor: current?.startedAt.map { now - $0 },
+              claimed: w.inFlight.filter { $0.startedAt == nil }.map(\.id))
           })
       },
       jobs: stats,

@@ -122,7 +122,7 @@ extension Supervisor {
         pendingProgress.append((id, pct))
         pendingProgressTypes.append(w.inFlight[i].type)
       }
-    case .outcome(let id, let outcome):
+    case .outcome(let id, let outcome, let handlerStart):
       guard let i = w.index(of: id) else { return }
       let job = w.inFlight.remove(at: i)
       let settlement: Settlement
@@ -141,7 +141,7 @@ extension Supervisor {
       default:
         settlement = .outcome(outcome)
       }
-      settle(job, settlement, worker: w)
+      settle(job, settlement, worker: w, handlerStart: handlerStart)
       if let started = job.startedAt {
         w.averageRun = PoolPolicy.averageRun(previous: w.averageRun, latest: now - started)
       }
@@ -180,12 +180,17 @@ extension Supervisor {
 
   /// Queues a job's settlement for this turn's group commit (logged and announced once it is
   /// stored: `settled`).
-  func settle(_ job: WorkerHandle.InFlight, _ s: Settlement, worker w: WorkerHandle) {
+  /// `handlerStart`: when the worker began the attempt's handler (its outcome says), stored as
+  /// the job's `started_at`.
+  func settle(
+    _ job: WorkerHandle.InFlight, _ s: Settlement, worker w: WorkerHandle,
+    handlerStart: Timestamp? = nil
+  ) {
     let p = pool(named: w.pool)
     pendingFinishes.append(
       FinishParams(
         id: job.id, settlement: s, backoff: p?.config.backoff ?? .standard,
-        jitter: options.jitter(), workerPID: w.pid))
+        jitter: options.jitter(), workerPID: w.pid, startedAt: handlerStart))
     pendingFinishInfo.append(
       FinishInfo(
         type: job.type, pool: w.pool, workerPID: w.pid,

@@ -49,9 +49,10 @@ public enum FrameEncoder {
       out.append(UInt8(clamping: pct))
     case .heartbeat:
       out.append(FrameType.heartbeat.rawValue)
-    case .outcome(let id, let o):
+    case .outcome(let id, let o, let started):
       out.append(FrameType.outcome.rawValue)
       putI64(id, &out)
+      putI64(started.micros, &out)
       switch o {
       case .completed: out.append(OutcomeKind.completed.rawValue)
       case .retryable(let msg):
@@ -175,14 +176,17 @@ public struct FrameDecoder: Sendable {
       m = .released(try r.i64())
     case .outcome:
       let id = try r.i64()
+      let started = Timestamp(micros: try r.i64())
+      let o: JobOutcome
       switch OutcomeKind(rawValue: try r.u8()) {
-      case .completed: m = .outcome(id, .completed)
-      case .retryable: m = .outcome(id, .retryable(try r.string()))
-      case .permanent: m = .outcome(id, .permanent(try r.string()))
-      case .snooze: m = .outcome(id, .snooze(.microseconds(try r.i64())))
-      case .cancelled: m = .outcome(id, .cancelled)
+      case .completed: o = .completed
+      case .retryable: o = .retryable(try r.string())
+      case .permanent: o = .permanent(try r.string())
+      case .snooze: o = .snooze(.microseconds(try r.i64()))
+      case .cancelled: o = .cancelled
       case nil: throw FrameError("unknown outcome kind")
       }
+      m = .outcome(id, o, started: started)
     default:
       throw FrameError("unexpected frame type \(type) from a worker")
     }

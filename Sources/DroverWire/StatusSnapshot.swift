@@ -14,14 +14,18 @@ public struct StatusSnapshot: Sendable, Hashable {
     public var currentJob: JobID?
     /// How long the current job has run (since it was handed to this worker); nil when idle.
     public var runningFor: Duration?
+    /// Jobs claimed and handed to this worker that have not started: they wait behind its
+    /// running ones (prefetch). They are not running yet, and a drain gives them back.
+    public var claimed: [JobID]
     /// Resident set size in bytes, from /proc: filled in off the loop by readers that show it
     /// (HTTP `GET /pools`); nil when not read (the loop does not read /proc for `status`).
     public var rss: UInt64?
     public init(
       pid: Int32, busy: Bool, jobsDone: Int, ready: Bool, retiring: Bool, currentJob: JobID?,
-      runningFor: Duration? = nil, rss: UInt64? = nil
+      runningFor: Duration? = nil, claimed: [JobID] = [], rss: UInt64? = nil
     ) {
       self.rss = rss
+      self.claimed = claimed
       self.runningFor = runningFor
       self.pid = pid
       self.busy = busy
@@ -140,6 +144,7 @@ extension StatusSnapshot.Pool {
               JSONField("job", w.currentJob.map { .int($0) } ?? .null),
               JSONField(
                 "job_running_ms", w.runningFor.map { .double($0.fractionalMilliseconds) } ?? .null),
+              JSONField("claimed", .array(w.claimed.map { .int($0) })),
               JSONField("rss_bytes", w.rss.map { .int(Int64(clamping: $0)) } ?? .null),
             ])
           })),

@@ -2,8 +2,9 @@ public import DroverCore
 
 /// The version of the supervisor ⇄ worker protocol. A worker whose hello carries another
 /// version is refused (it is a different build of drover). 2: `assign` carries the job's
-/// `max_attempts`. 3: `assign` carries the job's snooze count.
-public let workerProtocolVersion: UInt16 = 3
+/// `max_attempts`. 3: `assign` carries the job's snooze count. 4: `outcome` carries when the
+/// handler began (the job's `started_at`).
+public let workerProtocolVersion: UInt16 = 4
 
 /// The largest frame either side accepts (type byte + body). A larger length prefix is a
 /// protocol violation, never an allocation.
@@ -58,8 +59,9 @@ public enum WorkerMessage: Sendable, Hashable {
   case progress(JobID, Int)
   /// "Still alive", sent on a fixed interval by a thread independent of handlers.
   case heartbeat
-  /// A job's attempt is over.
-  case outcome(JobID, JobOutcome)
+  /// A job's attempt is over. `started` is the wall-clock time read just before the handler
+  /// was called: the attempt's `started_at`, so pick-up latency can be read from the store.
+  case outcome(JobID, JobOutcome, started: Timestamp)
   /// An assigned job was never started and is given back (answer to `release`/`shutdown`).
   case released(JobID)
 }

@@ -176,6 +176,8 @@ public enum WorkerRuntime {
         snoozes: a.snoozes, payload: a.payload, parsed: parsed, logger: logger,
         reportProgress: { id, pct in out.send(.progress(id, pct)) })
       state.started(ctx)
+      // The handler's first line, as near as the runtime can read it: the job's `started_at`.
+      let started = Timestamp.now()
       let outcome: JobOutcome
       if ctx.isCancelled {
         outcome = .cancelled
@@ -188,7 +190,7 @@ public enum WorkerRuntime {
       }
       // The outcome is on the socket before the job stops counting as in flight: a shutting-down
       // worker exits as soon as nothing is in flight, and must not take an outcome with it.
-      out.send(.outcome(a.id, outcome))
+      out.send(.outcome(a.id, outcome, started: started))
       state.finished(a.id)
       if state.shutdownComplete() {
         ExecChildren.shared.sweepAll()

@@ -127,6 +127,50 @@ extension SupervisorTests {
       #expect(try h.stop().exitCode == 0)
     }
 
+    /// A job handed to a busy worker behind its running one is "claimed, not started" in
+    /// `ctl status` (not its current job), and a job's `started_at` is when its handler began
+    /// in the worker: later than the claim even for a job claimed in its own enqueue's commit.
+    @Test func aClaimedJobIsNotRunningAndStartedAtIsTheHandlersStart() throws {
+      let h = try SupervisorHarness(
+        pools: poolTable("sleepy", #"handler = "sleep""#, "min = 1", "max = 1", "concurrency = 1"))
+      try h.start()
+      try h.waitUntil("the worker is up") { try h.workers("sleepy").count == 1 }
+      // Over the socket: claimed in the enqueue's own commit, so the claim time equals
+      // created_at; the worker starts it after.
+      let quick = try h.enqueueViaSocket("sleepy", #"{"ms": 1}"#)
+      try h.waitUntil("the quick job completes") { try h.jobState(quick) == "completed" }
+      let q = try h.job(quick)
+      let created = try #require(q["created_at"]?.stringValue.flatMap(Timestamp.parse))
+      let started = try #require(q["started_at"]?.stringValue.flatMap(Timestamp.parse))
+      #expect(
+        started > created, "started_at \(started) must be the handler's start, after \(created)")
+
+      // Two long jobs: the first runs, the second is prefetched behind it (the pool's jobs
+      // are short so far, so a worker takes two).
+      let ids = [
+        try h.enqueue("sleepy", #"{"ms": 1500}"#), try h.enqueue("sleepy", #"{"ms": 1500}"#),
+      ]
+      try #require(ids.count == 2)
+      try h.waitUntil("the second job is claimed behind the first", timeout: .seconds(20)) {
+        guard let w = try h.workers("sleepy").first else { return false }
+        return w["job"]?.intValue == ids[0]
+          && w["claimed"]?.arrayValue?.compactMap(\.intValue) == [ids[1]]
+      }
+      try h.waitUntil("both complete", timeout: .seconds(30)) {
+        try ids.allSatisfy { try h.jobState($0) == "completed" }
+      }
+      let first = try h.job(ids[0])
+      let second = try h.job(ids[1])
+      let firstStart = try #require(
+        first["started_at"]?.stringValue.flatMap(Timestamp.parse))
+      let secondStart = try #require(
+        second["started_at"]?.stringValue.flatMap(Timestamp.parse))
+      #expect(
+        secondStart.micros - firstStart.micros >= 1_500_000,
+        "the prefetched job started when the first one's 1.5 s ended, not at its claim")
+      #expect(try h.stop().exitCode == 0)
+    }
+
     /// Autoscaling: a backlog raises the pool to max; idle_timeout after it is gone, back to min.
     @Test func autoscaleUpWithABacklogAndDownWhenIdle() throws {
       let h = try SupervisorHarness(

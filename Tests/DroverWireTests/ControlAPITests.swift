@@ -52,7 +52,7 @@ import Testing
           workers: [
             .init(
               pid: 10, busy: true, jobsDone: 3, ready: true, retiring: false, currentJob: 5,
-              runningFor: .milliseconds(1500)),
+              runningFor: .milliseconds(1500), claimed: [6, 7]),
             .init(pid: 11, busy: false, jobsDone: 0, ready: true, retiring: false, currentJob: nil),
           ])
       ],
@@ -66,6 +66,8 @@ import Testing
     #expect(workers?.first?["job"]?.intValue == 5)
     #expect(workers?.first?["job_running_ms"]?.doubleValue == 1500)
     #expect(workers?.last?["job_running_ms"] == .null, "an idle worker runs nothing")
+    #expect(workers?.first?["claimed"] == .array([.int(6), .int(7)]))
+    #expect(workers?.last?["claimed"] == .array([]))
     #expect(v["loop"]?["turn_max_ms"]?.doubleValue == 3)
   }
 

@@ -5,11 +5,13 @@ import Testing
 
 @Suite struct FrameCodecTests {
   @Test func everyWorkerMessageRoundTrips() throws {
+    let t = Timestamp(micros: 1_796_000_000_123_456)
     let messages: [WorkerMessage] = [
       .hello(version: workerProtocolVersion, pid: 4121), .progress(7, 55), .heartbeat,
-      .outcome(1, .completed), .outcome(2, .retryable("boom ✓")), .outcome(3, .permanent("")),
-      .outcome(4, .snooze(.milliseconds(1500))), .outcome(5, .cancelled), .released(9),
-      .outcome(Int64.max, .completed),
+      .outcome(1, .completed, started: t), .outcome(2, .retryable("boom ✓"), started: t),
+      .outcome(3, .permanent(""), started: Timestamp(micros: 0)),
+      .outcome(4, .snooze(.milliseconds(1500)), started: t), .outcome(5, .cancelled, started: t),
+      .released(9), .outcome(Int64.max, .completed, started: Timestamp(micros: Int64.max)),
     ]
     var bytes: [UInt8] = []
     for m in messages { FrameEncoder.append(m, to: &bytes) }
@@ -65,7 +67,8 @@ import Testing
     a.feed([3, 0, 0, 0, 2, 1, 0])  // progress with 2 of 9 body bytes
     #expect(throws: FrameError.self) { try a.nextWorkerMessage() }
     var bytes: [UInt8] = []
-    FrameEncoder.append(WorkerMessage.outcome(1, .retryable("ab")), to: &bytes)
+    FrameEncoder.append(
+      WorkerMessage.outcome(1, .retryable("ab"), started: Timestamp(micros: 1)), to: &bytes)
     bytes[bytes.count - 1] = 0xFF
     var b = FrameDecoder()
     b.feed(bytes)

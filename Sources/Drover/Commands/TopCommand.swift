@@ -110,7 +110,10 @@ struct TopView {
           : w["ready"]?.boolValue != true
             ? "starting" : w["busy"]?.boolValue == true ? "busy" : "idle"
         let ran = w["job_running_ms"]?.doubleValue.map { String(format: " for %.1fs", $0 / 1000) }
-        let job = w["job"]?.intValue.map { "#\($0)" + (ran ?? "") } ?? ""
+        let claimed = w["claimed"]?.arrayValue?.count ?? 0
+        let job =
+          (w["job"]?.intValue.map { "#\($0)" + (ran ?? "") } ?? "")
+          + (claimed > 0 ? " (+\(claimed) claimed, not started)" : "")
         lines.append(
           "  pid " + pad("\(w["pid"]?.intValue ?? 0)", 17) + pad(state, 12)
             + pad("\(w["jobs_done"]?.intValue ?? 0)", 11) + job)
