@@ -71,6 +71,22 @@ public enum CancelResult: Sendable, Hashable {
   case requested
 }
 
+/// `jobs delete`.
+public struct DeleteParams: Sendable, Hashable {
+  public var id: JobID
+  public init(id: JobID) { self.id = id }
+}
+
+/// The states a job may be deleted in: all but `running`.
+public let deletableStates: [JobState] = [.scheduled, .queued, .completed, .cancelled, .dead]
+
+/// The refusal for the newest job (see `JobStore.delete`).
+func newestJobKept(_ id: JobID) -> StoreError {
+  .conflict(
+    "job \(id) is the newest job in the store and stays: its row keeps its id from being given "
+      + "to the next job (delete it once a newer job exists)")
+}
+
 /// `jobs retry` / `dead requeue ID`.
 public struct RetryParams: Sendable, Hashable {
   public var id: JobID

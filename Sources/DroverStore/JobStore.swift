@@ -52,6 +52,12 @@ public protocol JobStore: AnyObject {
   /// its attempt budget again on top of the attempts used. Other states are refused.
   func retry(_ p: RetryParams) throws(StoreError) -> Job
 
+  /// Deletes a job that is not running, with its errors (its unique key is free again). A
+  /// running job is refused (`.invalidState`: cancel it first). The newest job in the store is
+  /// refused too (`.conflict`): its row is what keeps SQLite from giving its id to the next
+  /// job, and both drivers keep one rule, as `prune` does.
+  func delete(_ p: DeleteParams) throws(StoreError)
+
   /// `retry` for every dead job (or the given ones); returns how many were requeued.
   ///
   /// Without ids, dead jobs whose unique key another live job holds stay dead. With ids the call

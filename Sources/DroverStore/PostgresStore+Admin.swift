@@ -45,6 +45,28 @@ extension PostgresStore {
     }
   }
 
+  /// Deletes a job that is not running, with its errors (see `JobStore.delete`).
+  ///
+  /// - Throws: `.noSuchJob`; `.invalidState` for a running job; `.conflict` for the newest job.
+  public func delete(_ p: DeleteParams) throws(StoreError) {
+    try requireWritable()
+    try transaction { () throws(StoreError) in
+      let (state, type, _) = try lockedState(p.id)
+      guard state != .running else {
+        throw .invalidState(id: p.id, state: state, operation: "delete", allowed: deletableStates)
+      }
+      let newest = try db.exec("SELECT max(id) FROM drover_jobs")
+      guard newest.int64(0, 0) != p.id else { throw newestJobKept(p.id) }
+      try db.exec("DELETE FROM drover_job_errors WHERE job_id = $1", p.id)
+      try db.exec("DELETE FROM drover_jobs WHERE id = $1", p.id)
+      try db.exec(
+        """
+        INSERT INTO drover_job_counts AS c (type, state, slot, n) VALUES ($1, $2, $3, -1)
+        ON CONFLICT (type, state, slot) DO UPDATE SET n = c.n + excluded.n
+        """, type, state.rawValue, Int(slot))
+    }
+  }
+
   /// Puts a dead or cancelled job back to `queued` (see `JobStore.retry`).
   ///
   /// - Throws: `.noSuchJob`; `.invalidState`; `.uniqueKeyTaken`.

@@ -24,6 +24,22 @@ extension SQLiteStore {
     }
   }
 
+  /// Deletes a job that is not running, with its errors (see `JobStore.delete`).
+  ///
+  /// - Throws: `.noSuchJob`; `.invalidState` for a running job; `.conflict` for the newest job.
+  public func delete(_ p: DeleteParams) throws(StoreError) {
+    try write { () throws(StoreError) in
+      let (state, type) = try currentState(p.id)
+      guard state != .running else {
+        throw .invalidState(id: p.id, state: state, operation: "delete", allowed: deletableStates)
+      }
+      guard try db.int64("SELECT max(id) FROM jobs") != p.id else { throw newestJobKept(p.id) }
+      try db.run("DELETE FROM job_errors WHERE job_id = ?1", p.id)
+      try db.run("DELETE FROM jobs WHERE id = ?1", p.id)
+      count(type, state, -1)
+    }
+  }
+
   /// Puts a dead or cancelled job back to `queued` (due now), keeping its attempts and errors,
   /// granting its budget (the `maxAttempts` given at enqueue) again on top of the attempts
   /// used, and clearing its progress, finish time and cancel request.

@@ -207,7 +207,7 @@ struct CLIJobsTests {
   }
 }
 
-/// `jobs cancel` / `jobs retry` by filter, with `--dry-run`.
+/// `jobs cancel` / `jobs retry` / `jobs delete` by filter, with `--dry-run`.
 @Suite("CLI: bulk cancel and retry")
 struct CLIBulkJobsTests {
   @Test func aFilterCancelsAndRetriesEveryMatchAndADryRunChangesNothing() throws {
@@ -242,6 +242,8 @@ struct CLIBulkJobsTests {
       (["jobs", "cancel"], "give a job ID, or --state"),
       (["jobs", "cancel", "--state", "completed"], "completed jobs cannot be cancelled"),
       (["jobs", "retry", "--state", "queued"], "queued jobs cannot be retried"),
+      (["jobs", "delete", "--state", "running"], "running jobs cannot be deleted"),
+      (["jobs", "delete"], "give a job ID, or --state"),
       (["jobs", "cancel", "\(id)", "--state", "queued"], "give one or the other"),
       (["jobs", "cancel", "--state", "nope"], "unknown state"),
     ]
@@ -251,5 +253,42 @@ struct CLIBulkJobsTests {
       #expect(r.stderrText.contains(message), "\(args): \(r.stderrText)")
     }
     #expect(try f.stats()["queued"] == 1)
+  }
+
+  @Test func deleteRemovesOneJobOrEveryMatchAndADryRunDeletesNothing() throws {
+    let f = try CLIFixture()
+    var cancelled: Set<String> = []
+    for _ in 0..<3 {
+      let id = try f.enqueue(["email", "{}"])
+      _ = try f.drover(["jobs", "cancel", String(id)])
+      cancelled.insert(String(id))
+    }
+    let single = try f.enqueue(["report", "{}"])
+    let newest = try f.enqueue(["email", "{}"])
+
+    let dry = try f.drover(["jobs", "delete", "--state", "cancelled", "--dry-run"])
+    #expect(dry.exitCode == 0, "\(dry.stderrText)")
+    #expect(Set(dry.stdoutText.split(separator: "\n").map(String.init)) == cancelled)
+    #expect(dry.stderrText.contains("3 jobs would be deleted (dry run"), "\(dry.stderrText)")
+    #expect(try f.stats()["cancelled"] == 3)
+
+    let bulk = try f.drover(["jobs", "delete", "--state", "cancelled"])
+    #expect(bulk.exitCode == 0, "\(bulk.stderrText)")
+    #expect(Set(bulk.stdoutText.split(separator: "\n").map(String.init)) == cancelled)
+    #expect(try f.stats()["cancelled"] == 0)
+    for id in cancelled {
+      let gone = try f.drover(["jobs", "show", id])
+      #expect(gone.exitCode != 0 && gone.stderrText.contains("no job with id \(id)"))
+    }
+
+    let one = try f.drover(["jobs", "delete", String(single)])
+    #expect(one.exitCode == 0, "\(one.stderrText)")
+    #expect(one.trimmedStdout == String(single))
+    let kept = try f.drover(["jobs", "delete", String(newest)])
+    #expect(kept.exitCode != 0)
+    #expect(kept.stderrText.contains("newest job"), "\(kept.stderrText)")
+    #expect(try f.show(newest)["state"] == "queued")
+    let unknown = try f.drover(["jobs", "delete", "999999"])
+    #expect(unknown.exitCode != 0 && unknown.stderrText.contains("no job with id 999999"))
   }
 }

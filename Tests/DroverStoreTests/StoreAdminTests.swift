@@ -58,6 +58,63 @@ import Testing
   }
 
   @Test(arguments: StoreKind.allCases)
+  func deleteRemovesAJobWithItsErrorsAndKeepsTheCountersExact(_ kind: StoreKind) throws {
+    let f = try StoreFixture(kind)
+    let dead = try f.dead("d", uniqueKey: "k1")
+    let scheduled = try f.add("s", runAt: f.at(60))
+    let done = try f.completed("c")
+    let running = try f.running("r")
+    let newest = try f.add("q")
+    for id in [dead, scheduled, done] { try f.store.delete(DeleteParams(id: id)) }
+    for id in [dead, scheduled, done] { #expect(try f.store.job(id) == nil, "job \(id) is gone") }
+    #expect(try f.store.counts() == f.scanCounts(), "counters match a full count after deletes")
+    #expect(try f.store.stats()[.dead] == 0)
+    #expect(try f.store.nextScheduled() == nil)
+    // The unique key of a deleted job is free again.
+    let again = try f.add("d", uniqueKey: "k1")
+    #expect(again != dead)
+    #expect(try f.job(again).state == .queued)
+
+    #expect(
+      throws: StoreError.invalidState(
+        id: running, state: .running, operation: "delete", allowed: deletableStates)
+    ) { try f.store.delete(DeleteParams(id: running)) }
+    #expect(throws: StoreError.noSuchJob(dead)) { try f.store.delete(DeleteParams(id: dead)) }
+    // The newest job's row keeps its id from being reused: refused, and the job stays.
+    try f.store.delete(DeleteParams(id: newest))
+    let error = #expect(throws: StoreError.self) { try f.store.delete(DeleteParams(id: again)) }
+    #expect(error?.kind == .conflict)
+    #expect("\(error.map { "\($0)" } ?? "")".contains("newest job"))
+    #expect(try f.job(again).state == .queued)
+    #expect(try f.store.job(newest) == nil)
+    #expect(try f.store.counts() == f.scanCounts())
+  }
+
+  @Test(arguments: StoreKind.allCases)
+  func aFinishCarriesTheHandlersStartTime(_ kind: StoreKind) throws {
+    let f = try StoreFixture(kind)
+    let id = try f.running()
+    #expect(try f.job(id).startedAt == StoreFixture.t0, "claimed: the claim's time for now")
+    let handlerStart = f.at(0.000_137)
+    try f.store.apply(
+      StoreBatch(
+        finishes: [FinishParams(id: id, settlement: .outcome(.completed), startedAt: handlerStart)],
+        promoteDue: false, now: f.at(1)))
+    #expect(try f.job(id).startedAt == handlerStart)
+    // A failure that retries records its attempt's start too; a finish without one keeps it.
+    let other = try f.running("other")
+    try f.store.apply(
+      StoreBatch(
+        finishes: [
+          FinishParams(id: other, settlement: .outcome(.retryable("x")), startedAt: f.at(0.5))
+        ], promoteDue: false, now: f.at(1)))
+    #expect(try f.job(other).startedAt == f.at(0.5))
+    let third = try f.running("third")
+    try f.finish(third, .failed("worker 1 exited on signal 9"), now: f.at(2))
+    #expect(try f.job(third).startedAt == StoreFixture.t0)
+  }
+
+  @Test(arguments: StoreKind.allCases)
   func retryRefusesLiveAndCompletedJobsClearly(_ kind: StoreKind) throws {
     let f = try StoreFixture(kind)
     let done = try f.completed()

@@ -28,7 +28,7 @@ extension JobsCommand {
       let context = try CommandContext(options)
       guard let id else {
         let selected = try filter.select(
-          allowed: [.scheduled, .queued, .running], verb: "cancel")
+          allowed: [.scheduled, .queued, .running], verb: "cancel", done: "cancelled")
         try BulkFilter.apply(selected, context: context, verb: "cancelled") {
           store, job throws(StoreError) in
           _ = try store.cancel(CancelParams(id: job))
@@ -70,7 +70,8 @@ extension JobsCommand {
     func run() throws {
       let context = try CommandContext(options)
       guard let id else {
-        let selected = try filter.select(allowed: [.dead, .cancelled], verb: "retry")
+        let selected = try filter.select(
+          allowed: [.dead, .cancelled], verb: "retry", done: "retried")
         try BulkFilter.apply(selected, context: context, verb: "queued again") {
           store, job throws(StoreError) in
           _ = try store.retry(RetryParams(id: job))
@@ -87,9 +88,47 @@ extension JobsCommand {
       Output.out(String(id))
     }
   }
+
+  /// `jobs delete ID`, or `jobs delete --state S [--type T] [--dry-run]`.
+  struct Delete: ParsableCommand {
+    static let configuration = CommandConfiguration(
+      abstract: "Delete a job that is not running, or every job a filter selects.",
+      discussion: """
+        Removes the job and its errors from the store for good (its unique key is free \
+        again); a running job is refused (cancel it first). The newest job in the store stays \
+        (its row keeps its id from being given to the next job). Prints the job's id on \
+        stdout. With a filter (--state scheduled|queued|completed|cancelled|dead, --type) \
+        instead of an ID, every matching job is deleted, one by one, and the ids are printed; \
+        --dry-run prints them without deleting.
+        """)
+
+    @OptionGroup var options: ConfigOptions
+
+    @Argument(help: "The job's id (or a filter instead).")
+    var id: JobID?
+
+    @OptionGroup var filter: BulkFilter
+
+    func run() throws {
+      let context = try CommandContext(options)
+      guard let id else {
+        let selected = try filter.select(allowed: deletableStates, verb: "delete", done: "deleted")
+        try BulkFilter.apply(selected, context: context, verb: "deleted") {
+          store, job throws(StoreError) in
+          try store.delete(DeleteParams(id: job))
+        }
+        return
+      }
+      try filter.requireNone(withID: true)
+      let params = DeleteParams(id: id)
+      try context.run { store throws(StoreError) in try store.delete(params) }
+      Output.note("job \(id) deleted")
+      Output.out(String(id))
+    }
+  }
 }
 
-/// The filter of a bulk `jobs cancel` / `jobs retry`: which jobs, and whether only to say so.
+/// The filter of a bulk `jobs cancel|retry|delete`: which jobs, and whether only to say so.
 struct BulkFilter: ParsableArguments {
   @Option(help: "Every job in this state (instead of an ID).")
   var state: String?
@@ -101,14 +140,14 @@ struct BulkFilter: ParsableArguments {
   var dryRun = false
 
   /// The state and type a bulk run selects, checked against the states the verb applies to.
-  func select(allowed: [JobState], verb: String) throws(CLIError) -> Selected {
+  func select(allowed: [JobState], verb: String, done: String) throws(CLIError) -> Selected {
     guard let state else {
       throw .usage("jobs \(verb): give a job ID, or --state to \(verb) every job in a state")
     }
     let s = try CLIArguments.state(state)
     guard allowed.contains(s) else {
       throw .usage(
-        "jobs \(verb) --state: \(s.name) jobs cannot be \(verb == "retry" ? "retried" : "cancelled") "
+        "jobs \(verb) --state: \(s.name) jobs cannot be \(done) "
           + "(valid: \(allowed.map(\.name).joined(separator: ", ")))")
     }
     return Selected(state: s, type: type, dryRun: dryRun)
@@ -138,6 +177,7 @@ struct BulkFilter: ParsableArguments {
     var seen: Set<JobID> = []
     var done = 0
     var skipped = 0
+    var kept = 0
     while true {
       let page = try context.run { store throws(StoreError) in
         try store.list(ListParams(state: selected.state, type: selected.type, limit: 1000))
@@ -159,6 +199,10 @@ struct BulkFilter: ParsableArguments {
           done += 1
         } catch .invalidState, .noSuchJob {
           skipped += 1
+        } catch .conflict(let why) {
+          // The store keeps this one on purpose (the newest job, for delete): said, not fatal.
+          Output.note(why)
+          kept += 1
         } catch {
           throw CLIError("\(error) (after \(done) jobs \(verb))")
         }
@@ -171,6 +215,7 @@ struct BulkFilter: ParsableArguments {
     if done > 0 { context.nudgeSupervisor() }
     Output.note(
       "\(done) jobs \(verb)"
-        + (skipped > 0 ? "; \(skipped) changed meanwhile and were skipped" : ""))
+        + (skipped > 0 ? "; \(skipped) changed meanwhile and were skipped" : "")
+        + (kept > 0 ? "; \(kept) kept (above)" : ""))
   }
 }

@@ -12,7 +12,7 @@ struct JobsCommand: ParsableCommand {
       These work on the store directly, with or without a running supervisor. cancel and \
       retry print the job's id alone on stdout and a sentence on stderr.
       """,
-    subcommands: [List.self, Show.self, Cancel.self, Retry.self, Stats.self])
+    subcommands: [List.self, Show.self, Cancel.self, Retry.self, Delete.self, Stats.self])
 }
 
 /// Shared argument checks of the jobs-side commands.
