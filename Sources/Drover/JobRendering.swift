@@ -15,12 +15,19 @@ enum JobRendering {
     return align(rows, rightAligned: [0, 3])
   }
 
+  /// For a running job: which attempt, on which worker (` attempt 2 of 5 on worker 4121`).
+  static func running(_ job: Job) -> String {
+    guard job.state == .running else { return "" }
+    return " attempt \(job.attempts + 1) of \(job.maxAttempts)"
+      + (job.workerPID.map { " on worker \($0)" } ?? "")
+  }
+
   /// The `key: value` view of `jobs show`, then the errors, oldest first.
   static func detail(_ job: Job) -> String {
     var pairs: [(String, String)] = [
       ("id", String(job.id)),
       ("type", job.type),
-      ("state", job.state.name + (job.cancelRequested ? " (cancel requested)" : "")),
+      ("state", job.state.name + running(job) + (job.cancelRequested ? " (cancel requested)" : "")),
       ("priority", String(job.priority)),
       ("attempts", "\(job.attempts) of \(job.maxAttempts)"),
       ("progress", "\(job.progress)%"),

@@ -252,11 +252,25 @@ public struct ClaimParams: Sendable, Hashable {
   public var limit: Int
   /// Recorded as the job's worker, when the caller already knows it (else nil).
   public var workerPID: Int32?
+  /// The worker each claimed job goes to, in claim order (the i-th job claimed is recorded as
+  /// run by `workers[i]`), so the store names a running job's worker from its claim on. When
+  /// set, `limit` is its count and `workerPID` is not used.
+  public var workers: [Int32]
   public init(types: [String], limit: Int, workerPID: Int32? = nil) {
     self.types = types
     self.limit = limit
     self.workerPID = workerPID
+    self.workers = []
   }
+  /// A claim of `workers.count` jobs, the i-th for `workers[i]`.
+  public init(types: [String], workers: [Int32]) {
+    self.types = types
+    self.limit = workers.count
+    self.workerPID = nil
+    self.workers = workers
+  }
+  /// The worker recorded for the `i`-th job claimed.
+  public func worker(at i: Int) -> Int32? { i < workers.count ? workers[i] : workerPID }
 }
 
 /// A claimed job, as handed to a worker.

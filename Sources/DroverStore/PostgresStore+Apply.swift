@@ -91,14 +91,16 @@ extension PostgresStore {
   /// then merged.
   static let claimSQL = """
     WITH picked AS (
-      SELECT r.id FROM unnest($1::text[]) AS t(type)
+      SELECT r.id, row_number() OVER (ORDER BY r.priority DESC, r.run_at, r.id) AS n
+      FROM unnest($1::text[]) AS t(type)
       CROSS JOIN LATERAL (
         SELECT id, priority, run_at FROM drover_jobs
         WHERE state = 1 AND type = t.type
         ORDER BY priority DESC, run_at, id LIMIT $2 FOR UPDATE SKIP LOCKED) AS r
       ORDER BY r.priority DESC, r.run_at, r.id LIMIT $2),
     claimed AS (
-      UPDATE drover_jobs AS j SET state = 2, started_at = $3, worker_pid = $4, owner = $5
+      UPDATE drover_jobs AS j SET state = 2, started_at = $3,
+        worker_pid = coalesce(($7::int[])[picked.n], $4), owner = $5
       FROM picked WHERE j.id = picked.id
       RETURNING j.id, j.type, j.payload, j.payload_raw, j.attempts, j.max_attempts, j.priority,
         j.run_at, j.snoozes),
@@ -249,7 +251,7 @@ extension PostgresStore {
           Self.claimSQL,
           [
             PGArray.texts(types), String(max(0, c.limit)), String(now.micros), c.workerPID.pgText,
-            ownerText, String(slot),
+            ownerText, String(slot), PGArray.ints(c.workers),
           ]))
     }
     if let n = notifyStatement(types: wake) { second.append(n) }

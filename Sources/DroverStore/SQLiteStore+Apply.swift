@@ -215,7 +215,9 @@ extension SQLiteStore {
       jobs.sort { ($0.priority, $1.runAt, $1.id) > ($1.priority, $0.runAt, $0.id) }
       if jobs.count > p.limit { jobs.removeSubrange(p.limit...) }
     }
-    for job in jobs { try db.run(Self.startSQL, job.id, now, p.workerPID, owner) }
+    for (i, job) in jobs.enumerated() {
+      try db.run(Self.startSQL, job.id, now, p.worker(at: i), owner)
+    }
     if types.count == 1 {
       move(types[0], from: .queued, to: .running, jobs.count)
     } else {

@@ -52,10 +52,10 @@ extension Supervisor {
     var claimPools: [PoolState] = []
     var claims: [ClaimParams] = []
     for p in pools where dispatching(p) && p.maybeHasWork {
-      let free = p.workers.reduce(0) { $0 + $1.freeSlots }
-      guard free > 0 else { continue }
+      let plan = p.handOutPlan()
+      guard !plan.isEmpty else { continue }
       claimPools.append(p)
-      claims.append(ClaimParams(types: p.config.types, limit: free))
+      claims.append(ClaimParams(types: p.config.types, workers: plan.map(\.pid)))
     }
     streaming = events.hasSubscribers
     let batch = StoreBatch(
@@ -105,7 +105,7 @@ extension Supervisor {
     for (i, p) in claimPools.enumerated() {
       let jobs = result.claimed[i]
       if jobs.count < claims[i].limit { p.maybeHasWork = false }
-      hand(jobs, to: p, now: handedAt, at: now)
+      hand(jobs, to: p, plan: claims[i].workers, now: handedAt, at: now)
     }
     publishPendingEvents()
   }
@@ -215,14 +215,19 @@ extension Supervisor {
   }
 
   /// Spreads claimed jobs over the pool's workers, least loaded first.
-  func hand(_ jobs: [ClaimedJob], to p: PoolState, now: MonotonicInstant, at wall: Timestamp) {
+  ///
+  /// `plan` is the claim's worker for each job (`PoolState.handOutPlan`), as the store recorded
+  /// it: job i goes to the worker whose pid is `plan[i]`.
+  func hand(
+    _ jobs: [ClaimedJob], to p: PoolState, plan: [Int32], now: MonotonicInstant,
+    at wall: Timestamp
+  ) {
     var next = 0
+    var last: WorkerHandle?
     while next < jobs.count {
-      guard
-        let w = p.workers.lazy.filter({ $0.freeSlots > 0 }).min(by: {
-          $0.inFlight.count < $1.inFlight.count
-        })
-      else {
+      let pid = next < plan.count ? plan[next] : -1
+      if last?.pid != pid { last = p.workers.first { $0.pid == pid } }
+      guard let w = last, w.freeSlots > 0 else {
         // Cannot happen (we claimed no more than the free slots); give them back if it does.
         for j in jobs[next...] {
           pendingFinishes.append(FinishParams(id: j.id, settlement: .released))

@@ -160,4 +160,32 @@ final class PoolState {
   var runningJobs: Int {
     workers.reduce(0) { $0 + min($1.concurrency, $1.inFlight.count) }
   }
+
+  /// Which worker each job of a claim goes to, in claim order: every free slot once, each job
+  /// to the least loaded worker at that point (ties: the first), so a claim is spread over
+  /// the pool's idle workers rather than queued on one. Empty when no worker has a free slot.
+  func handOutPlan() -> [WorkerHandle] {
+    var load: [(w: WorkerHandle, n: Int, free: Int)] = []
+    var total = 0
+    for w in workers {
+      let free = w.freeSlots
+      guard free > 0 else { continue }
+      load.append((w, w.inFlight.count, free))
+      total += free
+    }
+    guard total > 0 else { return [] }
+    if load.count == 1 { return Array(repeating: load[0].w, count: total) }
+    var plan: [WorkerHandle] = []
+    plan.reserveCapacity(total)
+    for _ in 0..<total {
+      var best = -1
+      for i in load.indices where load[i].free > 0 && (best < 0 || load[i].n < load[best].n) {
+        best = i
+      }
+      plan.append(load[best].w)
+      load[best].n += 1
+      load[best].free -= 1
+    }
+    return plan
+  }
 }

@@ -156,6 +156,11 @@ extension SupervisorTests {
         return w["job"]?.intValue == ids[0]
           && w["claimed"]?.arrayValue?.compactMap(\.intValue) == [ids[1]]
       }
+      let shown = try h.drover(["jobs", "show", String(ids[0])]).stdoutText
+      let pid = try h.workerPIDs("sleepy").first ?? 0
+      #expect(
+        shown.contains("running attempt 1 of") && shown.contains("on worker \(pid)"),
+        "a running job shows its attempt and worker: \(shown)")
       try h.waitUntil("both complete", timeout: .seconds(30)) {
         try ids.allSatisfy { try h.jobState($0) == "completed" }
       }

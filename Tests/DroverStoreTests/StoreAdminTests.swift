@@ -91,6 +91,22 @@ import Testing
   }
 
   @Test(arguments: StoreKind.allCases)
+  func aClaimRecordsEachJobsWorkerInClaimOrder(_ kind: StoreKind) throws {
+    let f = try StoreFixture(kind)
+    let low = try f.add(priority: 0)
+    let high = try f.add(priority: 5)
+    let mid = try f.add(priority: 2)
+    let claimed = try f.store.apply(
+      StoreBatch(
+        claims: [ClaimParams(types: ["email"], workers: [10, 11, 10, 11])], now: f.at(1))
+    ).claimed[0]
+    #expect(claimed.map(\.id) == [high, mid, low], "claim order")
+    #expect(try f.job(high).workerPID == 10)
+    #expect(try f.job(mid).workerPID == 11)
+    #expect(try f.job(low).workerPID == 10)
+  }
+
+  @Test(arguments: StoreKind.allCases)
   func aFinishCarriesTheHandlersStartTime(_ kind: StoreKind) throws {
     let f = try StoreFixture(kind)
     let id = try f.running()
