@@ -41,6 +41,10 @@ public protocol JobStore: AnyObject {
   /// index; never a scan of the backlog.
   func oldestReady(_ p: OldestReadyParams) throws(StoreError) -> Timestamp?
 
+  /// Queued jobs of `p.types` ahead of the given place in claim order, counted up to `p.cap`
+  /// (a walk of the ready index, bounded by the cap).
+  func readyAhead(_ p: ReadyAheadParams) throws(StoreError) -> Int
+
   /// The earliest `run_at` among scheduled jobs, or nil when none.
   func nextScheduled() throws(StoreError) -> Timestamp?
 

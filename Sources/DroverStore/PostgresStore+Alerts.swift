@@ -31,4 +31,21 @@ extension PostgresStore {
     guard r.count == 1, let v = r.optionalInt64(0, 0) else { return nil }
     return Timestamp(micros: v)
   }
+
+  static let readyAheadSQL = """
+    SELECT count(*) FROM (
+      SELECT 1 FROM drover_jobs
+      WHERE state = 1 AND type = ANY($1::text[])
+        AND (priority > $2 OR (priority = $2 AND (run_at < $3 OR (run_at = $3 AND id < $4))))
+      LIMIT $5) AS ahead
+    """
+
+  /// Ready jobs ahead of a place in claim order (see `JobStore.readyAhead`).
+  public func readyAhead(_ p: ReadyAheadParams) throws(StoreError) -> Int {
+    guard !p.types.isEmpty else { return 0 }
+    try ready()
+    let r = try db.exec(
+      Self.readyAheadSQL, PGArray.texts(p.types), p.priority, p.runAt, p.id, p.cap)
+    return r.count == 1 ? r.int(0, 0) : 0
+  }
 }

@@ -39,4 +39,26 @@ extension SQLiteStore {
       return oldest.map { Timestamp(micros: $0) }
     }
   }
+
+  static let readyAheadSQL: SQLText = """
+    SELECT count(*) FROM (
+      SELECT 1 FROM jobs INDEXED BY jobs_ready
+      WHERE state = 1 AND type = ?1
+        AND (priority > ?2 OR (priority = ?2 AND (run_at < ?3 OR (run_at = ?3 AND id < ?4))))
+      LIMIT ?5)
+    """
+
+  /// Ready jobs ahead of a place in claim order (see `JobStore.readyAhead`).
+  public func readyAhead(_ p: ReadyAheadParams) throws(StoreError) -> Int {
+    try db.transaction(write: false) { () throws(StoreError) in
+      var n = 0
+      for type in Set(p.types) where n < p.cap {
+        let st = try db.prepare(Self.readyAheadSQL)
+        defer { st.reset() }
+        try st.bind(type, p.priority, p.runAt, p.id, p.cap - n)
+        if try st.step() { n += st.int(0) }
+      }
+      return min(n, p.cap)
+    }
+  }
 }

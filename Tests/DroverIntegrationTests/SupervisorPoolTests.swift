@@ -176,6 +176,42 @@ extension SupervisorTests {
       #expect(try h.stop().exitCode == 0)
     }
 
+    /// `drover why` on a real supervisor: a job behind a busy worker waits for a free one,
+    /// with the ready jobs ahead of it counted; a drained pool is named; with no supervisor
+    /// or no pool for the type, that is what it says.
+    @Test func whySaysWhatHoldsAQueuedJob() throws {
+      let h = try SupervisorHarness(
+        pools: poolTable("sleepy", #"handler = "sleep""#, "min = 1", "max = 1", "concurrency = 1"))
+      try h.start()
+      try h.waitUntil("the worker is up") {
+        try h.workers("sleepy").first?["ready"]?.boolValue == true
+      }
+      func why(_ id: JobID) throws -> String { try h.drover(["why", String(id)]).trimmedStdout }
+      let long = try h.enqueue("sleepy", #"{"ms": 6000}"#)
+      try h.waitUntil("the long job runs") { try h.jobState(long) == "running" }
+      let ids = try (0..<3).map { _ in try h.enqueue("sleepy", #"{"ms": 10}"#) }
+      // One of them may be claimed behind the long job; the last is queued behind the rest.
+      try h.waitUntil("the last one waits for a free worker", timeout: .seconds(10)) {
+        let line = try why(ids[2])
+        return line.contains("waiting for a free worker (pool sleepy: 1 of 1 workers busy)")
+          && line.contains("ready job")
+      }
+      #expect(try why(long).hasPrefix("running attempt 1 of"))
+      #expect(try h.drover(["ctl", "drain", "sleepy"]).exitCode == 0)
+      try h.waitUntil("the pool is drained") { try h.pool("sleepy")["paused"]?.boolValue == true }
+      let drained = try why(ids[2])
+      // Every pool drained is the supervisor drained (its state says so).
+      #expect(drained.contains("is drained (`drover ctl resume"), "\(drained)")
+      let shown = try h.job(ids[2])
+      #expect(shown["why"]?.stringValue?.contains("is drained") == true, "jobs show --json has why")
+      let orphan = try h.enqueue("nobody.runs.this")
+      #expect(try why(orphan).contains(#"no pool runs type "nobody.runs.this""#))
+      #expect(try h.stop().exitCode == 0)
+      #expect(try why(ids[2]).contains("no supervisor is running"))
+      let missing = try h.drover(["why", "999999"])
+      #expect(missing.exitCode != 0 && missing.stderrText.contains("no job with id 999999"))
+    }
+
     /// Autoscaling: a backlog raises the pool to max; idle_timeout after it is gone, back to min.
     @Test func autoscaleUpWithABacklogAndDownWhenIdle() throws {
       let h = try SupervisorHarness(

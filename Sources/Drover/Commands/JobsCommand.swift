@@ -78,7 +78,7 @@ extension JobsCommand {
         --json keys: id, type, state, priority, attempts, max_attempts, payload (an object), \
         progress, errors [{attempt, message, at, worker_pid}], created_at, run_at, started_at, \
         finished_at (RFC 3339 UTC with microseconds, null until reached), unique_key, \
-        worker_pid, cancel_requested, backoff.
+        worker_pid, cancel_requested, backoff, why (the `drover why` line).
         """)
 
     @OptionGroup var options: ConfigOptions
@@ -95,7 +95,44 @@ extension JobsCommand {
       guard let job = try context.run({ store throws(StoreError) in try store.job(id) }) else {
         throw CLIError(StoreError.noSuchJob(id).description)
       }
-      Output.out(json ? JobJSON.job(job).render() : JobRendering.detail(job))
+      let why = JobWhy.line(job, context: context)
+      if json {
+        var v = JobJSON.job(job)
+        if case .object(var fields) = v {
+          fields.append(JSONField("why", .string(why)))
+          v = .object(fields)
+        }
+        Output.out(v.render())
+      } else {
+        Output.out(JobRendering.detail(job) + "\nwhy: " + why)
+      }
+    }
+  }
+
+  /// `why ID`: one line on what holds the job (or what became of it).
+  struct Why: ParsableCommand {
+    static let configuration = CommandConfiguration(
+      commandName: "why",
+      abstract: "Say in one line why a job is not running (or what became of it).",
+      discussion: """
+        Waiting on which parents, scheduled for when, its pool drained or crash-looping, no \
+        pool running its type, no supervisor running, or ready and waiting for a free worker \
+        (with the ready jobs ahead of it); for a running job its attempt and worker, for a \
+        finished one its end. The same line is in `jobs show` (`"why"` in --json).
+        """)
+
+    @OptionGroup var options: ConfigOptions
+
+    @Argument(help: "The job's id.")
+    var id: JobID
+
+    func run() throws {
+      let context = try CommandContext(options)
+      let id = self.id
+      guard let job = try context.run({ store throws(StoreError) in try store.job(id) }) else {
+        throw CLIError(StoreError.noSuchJob(id).description)
+      }
+      Output.out(JobWhy.line(job, context: context))
     }
   }
 

@@ -1,0 +1,144 @@
+/// What the explanation of a job (`drover why`, `jobs show`) needs beyond the job itself:
+/// where it would run, what the running supervisor says about that pool, and what the store
+/// says about the jobs around it.
+public struct WhyFacts: Sendable, Hashable {
+  /// The pool whose `types` hold the job's type (from the config); nil when none does.
+  public var pool: String?
+  /// Every pool of the config, to name them when none runs the type.
+  public var pools: [String]
+  /// What the running supervisor said about the pool; nil when no supervisor answered.
+  public var supervisor: SupervisorView?
+  /// Ready jobs of the pool's types ahead of this one in claim order (at most a cap the
+  /// caller chose; `readyAheadCapped` says when it was hit).
+  public var readyAhead: Int?
+  public var readyAheadCapped: Bool
+  /// What holds a `waiting` job: its parents, as one phrase ("parents #4 (running), #5
+  /// (queued): 0 of 2 done"); nil for jobs without parents.
+  public var parents: String?
+
+  /// The running supervisor's view of one pool.
+  public struct SupervisorView: Sendable, Hashable {
+    /// The supervisor's state: `running|draining|drained|stopping|starting`.
+    public var state: String
+    /// The pool is paused (`ctl drain POOL`).
+    public var paused: Bool
+    public var crashLooping: Bool
+    /// Workers up (booted) and how many of them run a job.
+    public var workers: Int
+    public var busy: Int
+    public init(state: String, paused: Bool, crashLooping: Bool, workers: Int, busy: Int) {
+      self.state = state
+      self.paused = paused
+      self.crashLooping = crashLooping
+      self.workers = workers
+      self.busy = busy
+    }
+  }
+
+  public init(
+    pool: String?, pools: [String], supervisor: SupervisorView? = nil, readyAhead: Int? = nil,
+    readyAheadCapped: Bool = false, parents: String? = nil
+  ) {
+    self.pool = pool
+    self.pools = pools
+    self.supervisor = supervisor
+    self.readyAhead = readyAhead
+    self.readyAheadCapped = readyAheadCapped
+    self.parents = parents
+  }
+}
+
+/// One line saying why a job is where it is: what holds a job that is not running yet (its
+/// parents, its time, its pool drained or missing, no free worker), or what became of it.
+public enum JobExplanation {
+  public static func line(_ job: Job, _ facts: WhyFacts, now: Timestamp) -> String {
+    switch job.state {
+    case .running:
+      var s = "running attempt \(job.attempts + 1) of \(job.maxAttempts)"
+      if let pid = job.workerPID { s += " on worker \(pid)" }
+      if let started = job.startedAt {
+        s += " since \(started.rfc3339) (\(roughly(now.micros - started.micros)))"
+      }
+      if job.cancelRequested { s += "; a cancel is requested and the supervisor will stop it" }
+      return s
+    case .completed:
+      return "completed at \(job.finishedAt?.rfc3339 ?? "?") after \(attempts(job.attempts))"
+    case .cancelled:
+      return "cancelled at \(job.finishedAt?.rfc3339 ?? "?")"
+        + (job.errors.last.map { "; last error: \(lastLine($0.message))" } ?? "")
+        + "; `drover jobs retry \(job.id)` queues it again"
+    case .dead:
+      return "dead after \(attempts(job.attempts))"
+        + (job.errors.last.map { ": \(lastLine($0.message))" } ?? "")
+        + "; `drover jobs retry \(job.id)` queues it again"
+    case .scheduled:
+      let wait = job.runAt.micros - now.micros
+      let retry =
+        job.attempts > 0 || !job.errors.isEmpty
+        ? " (attempt \(job.attempts + 1) of \(job.maxAttempts) after: "
+          + "\(lastLine(job.errors.last?.message ?? "an interruption")))" : ""
+      if wait > 0 {
+        return "scheduled for \(job.runAt.rfc3339), in \(roughly(wait))\(retry)"
+      }
+      return "due since \(job.runAt.rfc3339)\(retry); "
+        + (facts.supervisor == nil
+          ? "no supervisor is running to queue it"
+          : "the supervisor queues it at its next tick")
+    case .queued:
+      return queued(job, facts)
+    }
+  }
+
+  private static func queued(_ job: Job, _ facts: WhyFacts) -> String {
+    guard let pool = facts.pool else {
+      return "queued, but no pool runs type \"\(job.type)\" (pools: "
+        + facts.pools.joined(separator: ", ") + "); add it to a pool's types"
+    }
+    guard let sup = facts.supervisor else {
+      return "queued for pool \(pool); no supervisor is running (`drover serve`)"
+    }
+    switch sup.state {
+    case "stopping":
+      return "queued for pool \(pool); the supervisor is shutting down and takes no new jobs"
+    case "draining", "drained":
+      return "queued for pool \(pool); the supervisor is drained (`drover ctl resume`)"
+    default: break
+    }
+    if sup.paused { return "queued; pool \(pool) is drained (`drover ctl resume \(pool)`)" }
+    if sup.crashLooping {
+      return "queued; pool \(pool) is crash-looping: its workers die as they start "
+        + "(see the supervisor's log)"
+    }
+    let ahead = facts.readyAhead ?? 0
+    let aheadText =
+      ahead == 0
+      ? "next in line"
+      : "\(facts.readyAheadCapped ? "more than " : "")\(ahead) ready job\(ahead == 1 ? "" : "s") "
+        + "ahead of it"
+    if sup.workers == 0 { return "ready, \(aheadText); pool \(pool) has no worker up yet" }
+    if sup.busy >= sup.workers {
+      return "ready, \(aheadText); waiting for a free worker (pool \(pool): "
+        + "\(sup.busy) of \(sup.workers) workers busy)"
+    }
+    return "ready, \(aheadText); pool \(pool) has an idle worker and claims it at its next turn"
+  }
+
+  static func attempts(_ n: Int) -> String { n == 1 ? "1 attempt" : "\(n) attempts" }
+
+  /// The last non-empty line of an error (a traceback ends with what went wrong).
+  static func lastLine(_ message: String) -> String {
+    message.split(separator: "\n").last { !$0.allSatisfy(\.isWhitespace) }.map(String.init)
+      ?? message
+  }
+
+  /// `3m 2s`, `1h 5m`, `250ms`: a duration in microseconds, to two units.
+  public static func roughly(_ micros: Int64) -> String {
+    let us = max(0, micros)
+    if us < 1_000_000 { return "\(us / 1000)ms" }
+    let s = us / 1_000_000
+    if s < 60 { return "\(s)s" }
+    if s < 3600 { return "\(s / 60)m \(s % 60)s" }
+    if s < 86400 { return "\(s / 3600)h \(s % 3600 / 60)m" }
+    return "\(s / 86400)d \(s % 86400 / 3600)h"
+  }
+}
