@@ -73,7 +73,7 @@ doc={"openapi":"3.1.0",
   "JobPage":{"type":"object","properties":{"jobs":{"type":"array","items":ref("Job")},"next":{"type":["string","null"]}},"required":["jobs"]},
   "Stats":{"type":"object","properties":{k:{"type":"integer"} for k in ["waiting","scheduled","queued","running","completed","cancelled","dead"]}},
   "Pool":{"type":"object","properties":{"name":{"type":"string"},"target":{"type":"integer"},"min":{"type":"integer"},"max":{"type":"integer"},"auto":{"type":"boolean"},"paused":{"type":"boolean"},"crash_looping":{"type":"boolean"},"types":{"type":"array","items":{"type":"string"}},
-    "workers":{"type":"array","items":{"type":"object","properties":{"pid":{"type":"integer"},"busy":{"type":"boolean"},"jobs_done":{"type":"integer"},"ready":{"type":"boolean"},"retiring":{"type":"boolean"},"job":{"type":["integer","null"]},"rss_bytes":{"type":["integer","null"]}}}}}},
+    "workers":{"type":"array","items":{"type":"object","properties":{"pid":{"type":"integer"},"busy":{"type":"boolean"},"jobs_done":{"type":"integer"},"ready":{"type":"boolean"},"retiring":{"type":"boolean"},"job":{"type":["integer","null"]},"job_running_ms":{"type":["number","null"],"description":"how long the current job has run"},"claimed":{"type":"array","items":{"type":"integer"},"description":"jobs handed to the worker, not started (prefetched)"},"rss_bytes":{"type":["integer","null"]}}}}}},
   "Health":{"type":"object","properties":{"status":{"type":"string","enum":["healthy","degraded","unhealthy"]},"reasons":{"type":"array","items":{"type":"string"}}},"required":["status","reasons"]}}}}
 text=json.dumps(doc,indent=2,ensure_ascii=False)
 open(ROOT+'/docs/openapi.json','w').write(text+"\n")
