@@ -3,1256 +3,1256 @@
 /// test checks the two are equal and that the document and the server's routes match.
 enum OpenAPIDocument {
   static let json = #"""
-{
-  "openapi": "3.1.0",
-  "info": {
-    "title": "Drover HTTP API",
-    "version": "1",
-    "description": "The HTTP API of `drover serve` (CONTRACT.md, \"HTTP API\"). JSON shapes are the CLI's `--json`. Errors are {\"error\", \"field\"}. With a token configured every route but /livez needs `Authorization: Bearer TOKEN`; the read token may only GET (403 otherwise)."
-  },
-  "security": [
     {
-      "bearer": []
-    }
-  ],
-  "paths": {
-    "/jobs": {
-      "post": {
-        "summary": "Enqueue one job (an object, 201 + the job; 200 when a live job held its unique_key) or a batch (a JSON array, or NDJSON lines; all or nothing; 201 + {jobs}). Acknowledged once durable.",
-        "tags": [
-          "jobs"
-        ],
-        "responses": {
-          "201": {
-            "description": "created",
-            "content": {
-              "application/json": {
-                "schema": {
-                  "oneOf": [
-                    {
-                      "$ref": "#/components/schemas/Job"
-                    },
-                    {
-                      "$ref": "#/components/schemas/JobPage"
-                    }
-                  ]
-                }
-              }
-            }
-          },
-          "200": {
-            "description": "a live job held the unique key",
-            "content": {
-              "application/json": {
-                "schema": {
-                  "$ref": "#/components/schemas/Job"
-                }
-              }
-            }
-          },
-          "400": {
-            "$ref": "#/components/responses/Error"
-          },
-          "401": {
-            "$ref": "#/components/responses/Error"
-          },
-          "403": {
-            "$ref": "#/components/responses/Error"
-          },
-          "413": {
-            "$ref": "#/components/responses/Error"
-          },
-          "415": {
-            "$ref": "#/components/responses/Error"
-          },
-          "422": {
-            "$ref": "#/components/responses/Error"
-          },
-          "503": {
-            "$ref": "#/components/responses/Error"
-          }
-        },
-        "requestBody": {
-          "required": true,
-          "content": {
-            "application/json": {
-              "schema": {
-                "oneOf": [
-                  {
-                    "$ref": "#/components/schemas/EnqueueRequest"
-                  },
-                  {
-                    "type": "array",
-                    "items": {
-                      "$ref": "#/components/schemas/EnqueueRequest"
-                    },
-                    "maxItems": 10000
-                  }
-                ]
-              }
-            },
-            "application/x-ndjson": {
-              "schema": {
-                "type": "string",
-                "description": "one EnqueueRequest per line"
-              }
-            },
-            "application/jsonl": {
-              "schema": {
-                "type": "string",
-                "description": "one EnqueueRequest per line"
-              }
-            }
-          }
-        }
+      "openapi": "3.1.0",
+      "info": {
+        "title": "Drover HTTP API",
+        "version": "1",
+        "description": "The HTTP API of `drover serve` (CONTRACT.md, \"HTTP API\"). JSON shapes are the CLI's `--json`. Errors are {\"error\", \"field\"}. With a token configured every route but /livez needs `Authorization: Bearer TOKEN`; the read token may only GET (403 otherwise)."
       },
-      "get": {
-        "summary": "List jobs, newest first, filtered; keyset pagination (`after` = the previous `next`).",
-        "tags": [
-          "jobs"
-        ],
-        "responses": {
-          "200": {
-            "description": "a page",
-            "content": {
-              "application/json": {
-                "schema": {
-                  "$ref": "#/components/schemas/JobPage"
-                }
-              }
-            }
-          },
-          "400": {
-            "$ref": "#/components/responses/Error"
-          },
-          "401": {
-            "$ref": "#/components/responses/Error"
-          },
-          "403": {
-            "$ref": "#/components/responses/Error"
-          }
-        },
-        "parameters": [
-          {
-            "name": "state",
-            "in": "query",
-            "required": false,
-            "schema": {
-              "type": "string",
-              "enum": [
-                "waiting",
-                "scheduled",
-                "queued",
-                "running",
-                "completed",
-                "cancelled",
-                "dead"
-              ]
-            },
-            "description": "job state"
-          },
-          {
-            "name": "type",
-            "in": "query",
-            "required": false,
-            "schema": {
-              "type": "string"
-            },
-            "description": "job type"
-          },
-          {
-            "name": "priority_min",
-            "in": "query",
-            "required": false,
-            "schema": {
-              "type": "integer"
-            },
-            "description": "priority at least"
-          },
-          {
-            "name": "priority_max",
-            "in": "query",
-            "required": false,
-            "schema": {
-              "type": "integer"
-            },
-            "description": "priority at most"
-          },
-          {
-            "name": "created_after",
-            "in": "query",
-            "required": false,
-            "schema": {
-              "type": "string",
-              "format": "date-time"
-            },
-            "description": "created_at ≥"
-          },
-          {
-            "name": "created_before",
-            "in": "query",
-            "required": false,
-            "schema": {
-              "type": "string",
-              "format": "date-time"
-            },
-            "description": "created_at <"
-          },
-          {
-            "name": "finished_after",
-            "in": "query",
-            "required": false,
-            "schema": {
-              "type": "string",
-              "format": "date-time"
-            },
-            "description": "finished_at ≥"
-          },
-          {
-            "name": "finished_before",
-            "in": "query",
-            "required": false,
-            "schema": {
-              "type": "string",
-              "format": "date-time"
-            },
-            "description": "finished_at <"
-          },
-          {
-            "name": "payload",
-            "in": "query",
-            "required": false,
-            "style": "form",
-            "explode": true,
-            "schema": {
-              "type": "object",
-              "additionalProperties": {
-                "type": "string"
-              }
-            },
-            "description": "one payload field match, written payload.FIELD[.FIELD…]=VALUE; VALUE is a JSON literal (42, true, \"x\") or else a string"
-          },
-          {
-            "name": "after",
-            "in": "query",
-            "required": false,
-            "schema": {
-              "type": "string"
-            },
-            "description": "cursor: the previous page's next"
-          },
-          {
-            "name": "limit",
-            "in": "query",
-            "required": false,
-            "schema": {
-              "type": "integer",
-              "minimum": 1,
-              "maximum": 1000,
-              "default": 100
-            },
-            "description": "page size"
-          }
-        ]
-      }
-    },
-    "/jobs/{id}": {
-      "get": {
-        "summary": "One job with its errors",
-        "tags": [
-          "jobs"
-        ],
-        "responses": {
-          "200": {
-            "description": "the job",
-            "content": {
-              "application/json": {
-                "schema": {
-                  "$ref": "#/components/schemas/Job"
-                }
-              }
-            }
-          },
-          "400": {
-            "$ref": "#/components/responses/Error"
-          },
-          "401": {
-            "$ref": "#/components/responses/Error"
-          },
-          "403": {
-            "$ref": "#/components/responses/Error"
-          },
-          "404": {
-            "$ref": "#/components/responses/Error"
-          }
-        },
-        "parameters": [
-          {
-            "name": "id",
-            "in": "path",
-            "required": true,
-            "schema": {
-              "type": "integer",
-              "minimum": 1
-            }
-          }
-        ]
-      }
-    },
-    "/jobs/{id}/cancel": {
-      "post": {
-        "summary": "Cancel: scheduled/queued at once (cancel: cancelled), running on request (cancel: requested)",
-        "tags": [
-          "jobs"
-        ],
-        "responses": {
-          "200": {
-            "description": "the job",
-            "content": {
-              "application/json": {
-                "schema": {
-                  "$ref": "#/components/schemas/Job"
-                }
-              }
-            }
-          },
-          "400": {
-            "$ref": "#/components/responses/Error"
-          },
-          "401": {
-            "$ref": "#/components/responses/Error"
-          },
-          "403": {
-            "$ref": "#/components/responses/Error"
-          },
-          "404": {
-            "$ref": "#/components/responses/Error"
-          },
-          "409": {
-            "$ref": "#/components/responses/Error"
-          }
-        },
-        "parameters": [
-          {
-            "name": "id",
-            "in": "path",
-            "required": true,
-            "schema": {
-              "type": "integer",
-              "minimum": 1
-            }
-          }
-        ]
-      }
-    },
-    "/jobs/{id}/retry": {
-      "post": {
-        "summary": "Queue a dead or cancelled job again",
-        "tags": [
-          "jobs"
-        ],
-        "responses": {
-          "200": {
-            "description": "the job",
-            "content": {
-              "application/json": {
-                "schema": {
-                  "$ref": "#/components/schemas/Job"
-                }
-              }
-            }
-          },
-          "400": {
-            "$ref": "#/components/responses/Error"
-          },
-          "401": {
-            "$ref": "#/components/responses/Error"
-          },
-          "403": {
-            "$ref": "#/components/responses/Error"
-          },
-          "404": {
-            "$ref": "#/components/responses/Error"
-          },
-          "409": {
-            "$ref": "#/components/responses/Error"
-          }
-        },
-        "parameters": [
-          {
-            "name": "id",
-            "in": "path",
-            "required": true,
-            "schema": {
-              "type": "integer",
-              "minimum": 1
-            }
-          }
-        ]
-      }
-    },
-    "/dead/requeue": {
-      "post": {
-        "summary": "Requeue dead jobs: {ids} (all or nothing), {all: true}, or a filter (type, priority_min, priority_max, created_after, created_before, finished_after, finished_before, payload.FIELD, limit ≤ 1000000, default 10000)",
-        "tags": [
-          "dead"
-        ],
-        "responses": {
-          "200": {
-            "description": "how many",
-            "content": {
-              "application/json": {
-                "schema": {
-                  "type": "object",
-                  "properties": {
-                    "requeued": {
-                      "type": "integer"
-                    }
-                  },
-                  "required": [
-                    "requeued"
-                  ]
-                }
-              }
-            }
-          },
-          "400": {
-            "$ref": "#/components/responses/Error"
-          },
-          "401": {
-            "$ref": "#/components/responses/Error"
-          },
-          "403": {
-            "$ref": "#/components/responses/Error"
-          },
-          "404": {
-            "$ref": "#/components/responses/Error"
-          },
-          "409": {
-            "$ref": "#/components/responses/Error"
-          },
-          "413": {
-            "$ref": "#/components/responses/Error"
-          },
-          "415": {
-            "$ref": "#/components/responses/Error"
-          },
-          "422": {
-            "$ref": "#/components/responses/Error"
-          }
-        },
-        "requestBody": {
-          "required": true,
-          "content": {
-            "application/json": {
-              "schema": {
-                "type": "object",
-                "properties": {
-                  "ids": {
-                    "type": "array",
-                    "items": {
-                      "type": "integer"
-                    },
-                    "maxItems": 10000
-                  },
-                  "all": {
-                    "const": true
-                  },
-                  "type": {
-                    "type": "string"
-                  },
-                  "limit": {
-                    "type": "integer"
-                  }
-                }
-              }
-            }
-          }
+      "security": [
+        {
+          "bearer": []
         }
-      }
-    },
-    "/stats": {
-      "get": {
-        "summary": "Counts by state, as `jobs stats --json`",
-        "tags": [
-          "jobs"
-        ],
-        "responses": {
-          "200": {
-            "description": "counts",
-            "content": {
-              "application/json": {
-                "schema": {
-                  "$ref": "#/components/schemas/Stats"
-                }
-              }
-            }
-          },
-          "400": {
-            "$ref": "#/components/responses/Error"
-          },
-          "401": {
-            "$ref": "#/components/responses/Error"
-          },
-          "403": {
-            "$ref": "#/components/responses/Error"
-          }
-        }
-      }
-    },
-    "/pools": {
-      "get": {
-        "summary": "Pools and their workers (pid, busy, current job, RSS, jobs done), as `ctl status`'s pools",
-        "tags": [
-          "pools"
-        ],
-        "responses": {
-          "200": {
-            "description": "pools",
-            "content": {
-              "application/json": {
-                "schema": {
-                  "type": "object",
-                  "properties": {
-                    "pools": {
-                      "type": "array",
-                      "items": {
-                        "$ref": "#/components/schemas/Pool"
-                      }
+      ],
+      "paths": {
+        "/jobs": {
+          "post": {
+            "summary": "Enqueue one job (an object, 201 + the job; 200 when a live job held its unique_key) or a batch (a JSON array, or NDJSON lines; all or nothing; 201 + {jobs}). Acknowledged once durable.",
+            "tags": [
+              "jobs"
+            ],
+            "responses": {
+              "201": {
+                "description": "created",
+                "content": {
+                  "application/json": {
+                    "schema": {
+                      "oneOf": [
+                        {
+                          "$ref": "#/components/schemas/Job"
+                        },
+                        {
+                          "$ref": "#/components/schemas/JobPage"
+                        }
+                      ]
                     }
                   }
                 }
-              }
-            }
-          },
-          "400": {
-            "$ref": "#/components/responses/Error"
-          },
-          "401": {
-            "$ref": "#/components/responses/Error"
-          },
-          "403": {
-            "$ref": "#/components/responses/Error"
-          }
-        }
-      }
-    },
-    "/pools/{name}/scale": {
-      "post": {
-        "summary": "Pin a pool's worker count (min ≤ N ≤ max) or return it to autoscaling",
-        "tags": [
-          "pools"
-        ],
-        "responses": {
-          "200": {
-            "description": "scaled",
-            "content": {
-              "application/json": {
-                "schema": {
-                  "type": "object",
-                  "properties": {
-                    "pool": {
-                      "type": "string"
-                    },
-                    "target": {
-                      "type": "integer"
-                    },
-                    "auto": {
-                      "type": "boolean"
+              },
+              "200": {
+                "description": "a live job held the unique key",
+                "content": {
+                  "application/json": {
+                    "schema": {
+                      "$ref": "#/components/schemas/Job"
                     }
                   }
                 }
+              },
+              "400": {
+                "$ref": "#/components/responses/Error"
+              },
+              "401": {
+                "$ref": "#/components/responses/Error"
+              },
+              "403": {
+                "$ref": "#/components/responses/Error"
+              },
+              "413": {
+                "$ref": "#/components/responses/Error"
+              },
+              "415": {
+                "$ref": "#/components/responses/Error"
+              },
+              "422": {
+                "$ref": "#/components/responses/Error"
+              },
+              "503": {
+                "$ref": "#/components/responses/Error"
               }
-            }
-          },
-          "400": {
-            "$ref": "#/components/responses/Error"
-          },
-          "401": {
-            "$ref": "#/components/responses/Error"
-          },
-          "403": {
-            "$ref": "#/components/responses/Error"
-          },
-          "404": {
-            "$ref": "#/components/responses/Error"
-          },
-          "413": {
-            "$ref": "#/components/responses/Error"
-          },
-          "415": {
-            "$ref": "#/components/responses/Error"
-          },
-          "422": {
-            "$ref": "#/components/responses/Error"
-          }
-        },
-        "parameters": [
-          {
-            "name": "name",
-            "in": "path",
-            "required": true,
-            "schema": {
-              "type": "string"
-            }
-          }
-        ],
-        "requestBody": {
-          "required": true,
-          "content": {
-            "application/json": {
-              "schema": {
-                "type": "object",
-                "properties": {
-                  "workers": {
+            },
+            "requestBody": {
+              "required": true,
+              "content": {
+                "application/json": {
+                  "schema": {
                     "oneOf": [
                       {
-                        "type": "integer",
-                        "minimum": 0
+                        "$ref": "#/components/schemas/EnqueueRequest"
                       },
                       {
-                        "const": "auto"
+                        "type": "array",
+                        "items": {
+                          "$ref": "#/components/schemas/EnqueueRequest"
+                        },
+                        "maxItems": 10000
                       }
                     ]
                   }
                 },
-                "required": [
-                  "workers"
-                ],
-                "additionalProperties": false
+                "application/x-ndjson": {
+                  "schema": {
+                    "type": "string",
+                    "description": "one EnqueueRequest per line"
+                  }
+                },
+                "application/jsonl": {
+                  "schema": {
+                    "type": "string",
+                    "description": "one EnqueueRequest per line"
+                  }
+                }
               }
             }
-          }
-        }
-      }
-    },
-    "/pools/{name}/drain": {
-      "post": {
-        "summary": "Quiet mode: stop dispatching, let running jobs finish",
-        "tags": [
-          "pools"
-        ],
-        "responses": {
-          "200": {
-            "description": "pools affected",
-            "content": {
-              "application/json": {
+          },
+          "get": {
+            "summary": "List jobs, newest first, filtered; keyset pagination (`after` = the previous `next`).",
+            "tags": [
+              "jobs"
+            ],
+            "responses": {
+              "200": {
+                "description": "a page",
+                "content": {
+                  "application/json": {
+                    "schema": {
+                      "$ref": "#/components/schemas/JobPage"
+                    }
+                  }
+                }
+              },
+              "400": {
+                "$ref": "#/components/responses/Error"
+              },
+              "401": {
+                "$ref": "#/components/responses/Error"
+              },
+              "403": {
+                "$ref": "#/components/responses/Error"
+              }
+            },
+            "parameters": [
+              {
+                "name": "state",
+                "in": "query",
+                "required": false,
+                "schema": {
+                  "type": "string",
+                  "enum": [
+                    "waiting",
+                    "scheduled",
+                    "queued",
+                    "running",
+                    "completed",
+                    "cancelled",
+                    "dead"
+                  ]
+                },
+                "description": "job state"
+              },
+              {
+                "name": "type",
+                "in": "query",
+                "required": false,
+                "schema": {
+                  "type": "string"
+                },
+                "description": "job type"
+              },
+              {
+                "name": "priority_min",
+                "in": "query",
+                "required": false,
+                "schema": {
+                  "type": "integer"
+                },
+                "description": "priority at least"
+              },
+              {
+                "name": "priority_max",
+                "in": "query",
+                "required": false,
+                "schema": {
+                  "type": "integer"
+                },
+                "description": "priority at most"
+              },
+              {
+                "name": "created_after",
+                "in": "query",
+                "required": false,
+                "schema": {
+                  "type": "string",
+                  "format": "date-time"
+                },
+                "description": "created_at ≥"
+              },
+              {
+                "name": "created_before",
+                "in": "query",
+                "required": false,
+                "schema": {
+                  "type": "string",
+                  "format": "date-time"
+                },
+                "description": "created_at <"
+              },
+              {
+                "name": "finished_after",
+                "in": "query",
+                "required": false,
+                "schema": {
+                  "type": "string",
+                  "format": "date-time"
+                },
+                "description": "finished_at ≥"
+              },
+              {
+                "name": "finished_before",
+                "in": "query",
+                "required": false,
+                "schema": {
+                  "type": "string",
+                  "format": "date-time"
+                },
+                "description": "finished_at <"
+              },
+              {
+                "name": "payload",
+                "in": "query",
+                "required": false,
+                "style": "form",
+                "explode": true,
                 "schema": {
                   "type": "object",
-                  "properties": {
-                    "pools": {
-                      "type": "array",
-                      "items": {
+                  "additionalProperties": {
+                    "type": "string"
+                  }
+                },
+                "description": "one payload field match, written payload.FIELD[.FIELD…]=VALUE; VALUE is a JSON literal (42, true, \"x\") or else a string"
+              },
+              {
+                "name": "after",
+                "in": "query",
+                "required": false,
+                "schema": {
+                  "type": "string"
+                },
+                "description": "cursor: the previous page's next"
+              },
+              {
+                "name": "limit",
+                "in": "query",
+                "required": false,
+                "schema": {
+                  "type": "integer",
+                  "minimum": 1,
+                  "maximum": 1000,
+                  "default": 100
+                },
+                "description": "page size"
+              }
+            ]
+          }
+        },
+        "/jobs/{id}": {
+          "get": {
+            "summary": "One job with its errors",
+            "tags": [
+              "jobs"
+            ],
+            "responses": {
+              "200": {
+                "description": "the job",
+                "content": {
+                  "application/json": {
+                    "schema": {
+                      "$ref": "#/components/schemas/Job"
+                    }
+                  }
+                }
+              },
+              "400": {
+                "$ref": "#/components/responses/Error"
+              },
+              "401": {
+                "$ref": "#/components/responses/Error"
+              },
+              "403": {
+                "$ref": "#/components/responses/Error"
+              },
+              "404": {
+                "$ref": "#/components/responses/Error"
+              }
+            },
+            "parameters": [
+              {
+                "name": "id",
+                "in": "path",
+                "required": true,
+                "schema": {
+                  "type": "integer",
+                  "minimum": 1
+                }
+              }
+            ]
+          }
+        },
+        "/jobs/{id}/cancel": {
+          "post": {
+            "summary": "Cancel: scheduled/queued at once (cancel: cancelled), running on request (cancel: requested)",
+            "tags": [
+              "jobs"
+            ],
+            "responses": {
+              "200": {
+                "description": "the job",
+                "content": {
+                  "application/json": {
+                    "schema": {
+                      "$ref": "#/components/schemas/Job"
+                    }
+                  }
+                }
+              },
+              "400": {
+                "$ref": "#/components/responses/Error"
+              },
+              "401": {
+                "$ref": "#/components/responses/Error"
+              },
+              "403": {
+                "$ref": "#/components/responses/Error"
+              },
+              "404": {
+                "$ref": "#/components/responses/Error"
+              },
+              "409": {
+                "$ref": "#/components/responses/Error"
+              }
+            },
+            "parameters": [
+              {
+                "name": "id",
+                "in": "path",
+                "required": true,
+                "schema": {
+                  "type": "integer",
+                  "minimum": 1
+                }
+              }
+            ]
+          }
+        },
+        "/jobs/{id}/retry": {
+          "post": {
+            "summary": "Queue a dead or cancelled job again",
+            "tags": [
+              "jobs"
+            ],
+            "responses": {
+              "200": {
+                "description": "the job",
+                "content": {
+                  "application/json": {
+                    "schema": {
+                      "$ref": "#/components/schemas/Job"
+                    }
+                  }
+                }
+              },
+              "400": {
+                "$ref": "#/components/responses/Error"
+              },
+              "401": {
+                "$ref": "#/components/responses/Error"
+              },
+              "403": {
+                "$ref": "#/components/responses/Error"
+              },
+              "404": {
+                "$ref": "#/components/responses/Error"
+              },
+              "409": {
+                "$ref": "#/components/responses/Error"
+              }
+            },
+            "parameters": [
+              {
+                "name": "id",
+                "in": "path",
+                "required": true,
+                "schema": {
+                  "type": "integer",
+                  "minimum": 1
+                }
+              }
+            ]
+          }
+        },
+        "/dead/requeue": {
+          "post": {
+            "summary": "Requeue dead jobs: {ids} (all or nothing), {all: true}, or a filter (type, priority_min, priority_max, created_after, created_before, finished_after, finished_before, payload.FIELD, limit ≤ 1000000, default 10000)",
+            "tags": [
+              "dead"
+            ],
+            "responses": {
+              "200": {
+                "description": "how many",
+                "content": {
+                  "application/json": {
+                    "schema": {
+                      "type": "object",
+                      "properties": {
+                        "requeued": {
+                          "type": "integer"
+                        }
+                      },
+                      "required": [
+                        "requeued"
+                      ]
+                    }
+                  }
+                }
+              },
+              "400": {
+                "$ref": "#/components/responses/Error"
+              },
+              "401": {
+                "$ref": "#/components/responses/Error"
+              },
+              "403": {
+                "$ref": "#/components/responses/Error"
+              },
+              "404": {
+                "$ref": "#/components/responses/Error"
+              },
+              "409": {
+                "$ref": "#/components/responses/Error"
+              },
+              "413": {
+                "$ref": "#/components/responses/Error"
+              },
+              "415": {
+                "$ref": "#/components/responses/Error"
+              },
+              "422": {
+                "$ref": "#/components/responses/Error"
+              }
+            },
+            "requestBody": {
+              "required": true,
+              "content": {
+                "application/json": {
+                  "schema": {
+                    "type": "object",
+                    "properties": {
+                      "ids": {
+                        "type": "array",
+                        "items": {
+                          "type": "integer"
+                        },
+                        "maxItems": 10000
+                      },
+                      "all": {
+                        "const": true
+                      },
+                      "type": {
                         "type": "string"
+                      },
+                      "limit": {
+                        "type": "integer"
                       }
                     }
                   }
                 }
               }
             }
-          },
-          "400": {
-            "$ref": "#/components/responses/Error"
-          },
-          "401": {
-            "$ref": "#/components/responses/Error"
-          },
-          "403": {
-            "$ref": "#/components/responses/Error"
-          },
-          "404": {
-            "$ref": "#/components/responses/Error"
           }
         },
-        "parameters": [
-          {
-            "name": "name",
-            "in": "path",
-            "required": true,
-            "schema": {
-              "type": "string"
+        "/stats": {
+          "get": {
+            "summary": "Counts by state, as `jobs stats --json`",
+            "tags": [
+              "jobs"
+            ],
+            "responses": {
+              "200": {
+                "description": "counts",
+                "content": {
+                  "application/json": {
+                    "schema": {
+                      "$ref": "#/components/schemas/Stats"
+                    }
+                  }
+                }
+              },
+              "400": {
+                "$ref": "#/components/responses/Error"
+              },
+              "401": {
+                "$ref": "#/components/responses/Error"
+              },
+              "403": {
+                "$ref": "#/components/responses/Error"
+              }
             }
           }
-        ]
-      }
-    },
-    "/pools/{name}/resume": {
-      "post": {
-        "summary": "End quiet mode",
-        "tags": [
-          "pools"
-        ],
-        "responses": {
-          "200": {
-            "description": "pools affected",
-            "content": {
-              "application/json": {
-                "schema": {
-                  "type": "object",
-                  "properties": {
-                    "pools": {
-                      "type": "array",
-                      "items": {
-                        "type": "string"
+        },
+        "/pools": {
+          "get": {
+            "summary": "Pools and their workers (pid, busy, current job, RSS, jobs done), as `ctl status`'s pools",
+            "tags": [
+              "pools"
+            ],
+            "responses": {
+              "200": {
+                "description": "pools",
+                "content": {
+                  "application/json": {
+                    "schema": {
+                      "type": "object",
+                      "properties": {
+                        "pools": {
+                          "type": "array",
+                          "items": {
+                            "$ref": "#/components/schemas/Pool"
+                          }
+                        }
                       }
                     }
                   }
                 }
-              }
-            }
-          },
-          "400": {
-            "$ref": "#/components/responses/Error"
-          },
-          "401": {
-            "$ref": "#/components/responses/Error"
-          },
-          "403": {
-            "$ref": "#/components/responses/Error"
-          },
-          "404": {
-            "$ref": "#/components/responses/Error"
-          }
-        },
-        "parameters": [
-          {
-            "name": "name",
-            "in": "path",
-            "required": true,
-            "schema": {
-              "type": "string"
-            }
-          }
-        ]
-      }
-    },
-    "/reload": {
-      "post": {
-        "summary": "Re-read the config file; a bad one is refused (422) and the old one stays",
-        "tags": [
-          "pools"
-        ],
-        "responses": {
-          "200": {
-            "description": "reloaded",
-            "content": {
-              "application/json": {
-                "schema": {
-                  "type": "object"
-                }
-              }
-            }
-          },
-          "400": {
-            "$ref": "#/components/responses/Error"
-          },
-          "401": {
-            "$ref": "#/components/responses/Error"
-          },
-          "403": {
-            "$ref": "#/components/responses/Error"
-          },
-          "422": {
-            "$ref": "#/components/responses/Error"
-          }
-        }
-      }
-    },
-    "/livez": {
-      "get": {
-        "summary": "The loop turns (the watchdog's condition); no token needed",
-        "tags": [
-          "health"
-        ],
-        "responses": {
-          "200": {
-            "description": "alive",
-            "content": {
-              "application/json": {
-                "schema": {
-                  "type": "object"
-                }
-              }
-            }
-          },
-          "503": {
-            "description": "stalled",
-            "content": {
-              "application/json": {
-                "schema": {
-                  "type": "object"
-                }
+              },
+              "400": {
+                "$ref": "#/components/responses/Error"
+              },
+              "401": {
+                "$ref": "#/components/responses/Error"
+              },
+              "403": {
+                "$ref": "#/components/responses/Error"
               }
             }
           }
         },
-        "security": []
-      }
-    },
-    "/readyz": {
-      "get": {
-        "summary": "Ready: every pool has its min workers (running, draining or drained)",
-        "tags": [
-          "health"
-        ],
-        "responses": {
-          "200": {
-            "description": "ready",
-            "content": {
-              "application/json": {
-                "schema": {
-                  "type": "object"
+        "/pools/{name}/scale": {
+          "post": {
+            "summary": "Pin a pool's worker count (min ≤ N ≤ max) or return it to autoscaling",
+            "tags": [
+              "pools"
+            ],
+            "responses": {
+              "200": {
+                "description": "scaled",
+                "content": {
+                  "application/json": {
+                    "schema": {
+                      "type": "object",
+                      "properties": {
+                        "pool": {
+                          "type": "string"
+                        },
+                        "target": {
+                          "type": "integer"
+                        },
+                        "auto": {
+                          "type": "boolean"
+                        }
+                      }
+                    }
+                  }
                 }
+              },
+              "400": {
+                "$ref": "#/components/responses/Error"
+              },
+              "401": {
+                "$ref": "#/components/responses/Error"
+              },
+              "403": {
+                "$ref": "#/components/responses/Error"
+              },
+              "404": {
+                "$ref": "#/components/responses/Error"
+              },
+              "413": {
+                "$ref": "#/components/responses/Error"
+              },
+              "415": {
+                "$ref": "#/components/responses/Error"
+              },
+              "422": {
+                "$ref": "#/components/responses/Error"
               }
-            }
-          },
-          "503": {
-            "description": "starting or stopping",
-            "content": {
-              "application/json": {
-                "schema": {
-                  "type": "object"
-                }
-              }
-            }
-          },
-          "401": {
-            "$ref": "#/components/responses/Error"
-          }
-        }
-      }
-    },
-    "/health": {
-      "get": {
-        "summary": "healthy | degraded (200) | unhealthy (503), with reasons",
-        "tags": [
-          "health"
-        ],
-        "responses": {
-          "200": {
-            "description": "healthy or degraded",
-            "content": {
-              "application/json": {
-                "schema": {
-                  "$ref": "#/components/schemas/Health"
-                }
-              }
-            }
-          },
-          "503": {
-            "description": "unhealthy",
-            "content": {
-              "application/json": {
-                "schema": {
-                  "$ref": "#/components/schemas/Health"
-                }
-              }
-            }
-          },
-          "401": {
-            "$ref": "#/components/responses/Error"
-          }
-        }
-      }
-    },
-    "/metrics": {
-      "get": {
-        "summary": "Prometheus text (CONTRACT.md, Metrics)",
-        "tags": [
-          "health"
-        ],
-        "responses": {
-          "200": {
-            "description": "metrics",
-            "content": {
-              "text/plain": {
+            },
+            "parameters": [
+              {
+                "name": "name",
+                "in": "path",
+                "required": true,
                 "schema": {
                   "type": "string"
                 }
               }
-            }
-          },
-          "401": {
-            "$ref": "#/components/responses/Error"
-          }
-        }
-      }
-    },
-    "/openapi.json": {
-      "get": {
-        "summary": "This document",
-        "tags": [
-          "meta"
-        ],
-        "responses": {
-          "200": {
-            "description": "OpenAPI 3.1",
-            "content": {
-              "application/json": {
-                "schema": {
-                  "type": "object"
+            ],
+            "requestBody": {
+              "required": true,
+              "content": {
+                "application/json": {
+                  "schema": {
+                    "type": "object",
+                    "properties": {
+                      "workers": {
+                        "oneOf": [
+                          {
+                            "type": "integer",
+                            "minimum": 0
+                          },
+                          {
+                            "const": "auto"
+                          }
+                        ]
+                      }
+                    },
+                    "required": [
+                      "workers"
+                    ],
+                    "additionalProperties": false
+                  }
                 }
               }
             }
-          },
-          "401": {
-            "$ref": "#/components/responses/Error"
           }
-        }
-      }
-    }
-  },
-  "components": {
-    "securitySchemes": {
-      "bearer": {
-        "type": "http",
-        "scheme": "bearer"
-      }
-    },
-    "responses": {
-      "Error": {
-        "description": "refused",
-        "content": {
-          "application/json": {
-            "schema": {
-              "$ref": "#/components/schemas/Error"
+        },
+        "/pools/{name}/drain": {
+          "post": {
+            "summary": "Quiet mode: stop dispatching, let running jobs finish",
+            "tags": [
+              "pools"
+            ],
+            "responses": {
+              "200": {
+                "description": "pools affected",
+                "content": {
+                  "application/json": {
+                    "schema": {
+                      "type": "object",
+                      "properties": {
+                        "pools": {
+                          "type": "array",
+                          "items": {
+                            "type": "string"
+                          }
+                        }
+                      }
+                    }
+                  }
+                }
+              },
+              "400": {
+                "$ref": "#/components/responses/Error"
+              },
+              "401": {
+                "$ref": "#/components/responses/Error"
+              },
+              "403": {
+                "$ref": "#/components/responses/Error"
+              },
+              "404": {
+                "$ref": "#/components/responses/Error"
+              }
+            },
+            "parameters": [
+              {
+                "name": "name",
+                "in": "path",
+                "required": true,
+                "schema": {
+                  "type": "string"
+                }
+              }
+            ]
+          }
+        },
+        "/pools/{name}/resume": {
+          "post": {
+            "summary": "End quiet mode",
+            "tags": [
+              "pools"
+            ],
+            "responses": {
+              "200": {
+                "description": "pools affected",
+                "content": {
+                  "application/json": {
+                    "schema": {
+                      "type": "object",
+                      "properties": {
+                        "pools": {
+                          "type": "array",
+                          "items": {
+                            "type": "string"
+                          }
+                        }
+                      }
+                    }
+                  }
+                }
+              },
+              "400": {
+                "$ref": "#/components/responses/Error"
+              },
+              "401": {
+                "$ref": "#/components/responses/Error"
+              },
+              "403": {
+                "$ref": "#/components/responses/Error"
+              },
+              "404": {
+                "$ref": "#/components/responses/Error"
+              }
+            },
+            "parameters": [
+              {
+                "name": "name",
+                "in": "path",
+                "required": true,
+                "schema": {
+                  "type": "string"
+                }
+              }
+            ]
+          }
+        },
+        "/reload": {
+          "post": {
+            "summary": "Re-read the config file; a bad one is refused (422) and the old one stays",
+            "tags": [
+              "pools"
+            ],
+            "responses": {
+              "200": {
+                "description": "reloaded",
+                "content": {
+                  "application/json": {
+                    "schema": {
+                      "type": "object"
+                    }
+                  }
+                }
+              },
+              "400": {
+                "$ref": "#/components/responses/Error"
+              },
+              "401": {
+                "$ref": "#/components/responses/Error"
+              },
+              "403": {
+                "$ref": "#/components/responses/Error"
+              },
+              "422": {
+                "$ref": "#/components/responses/Error"
+              }
+            }
+          }
+        },
+        "/livez": {
+          "get": {
+            "summary": "The loop turns (the watchdog's condition); no token needed",
+            "tags": [
+              "health"
+            ],
+            "responses": {
+              "200": {
+                "description": "alive",
+                "content": {
+                  "application/json": {
+                    "schema": {
+                      "type": "object"
+                    }
+                  }
+                }
+              },
+              "503": {
+                "description": "stalled",
+                "content": {
+                  "application/json": {
+                    "schema": {
+                      "type": "object"
+                    }
+                  }
+                }
+              }
+            },
+            "security": []
+          }
+        },
+        "/readyz": {
+          "get": {
+            "summary": "Ready: every pool has its min workers (running, draining or drained)",
+            "tags": [
+              "health"
+            ],
+            "responses": {
+              "200": {
+                "description": "ready",
+                "content": {
+                  "application/json": {
+                    "schema": {
+                      "type": "object"
+                    }
+                  }
+                }
+              },
+              "503": {
+                "description": "starting or stopping",
+                "content": {
+                  "application/json": {
+                    "schema": {
+                      "type": "object"
+                    }
+                  }
+                }
+              },
+              "401": {
+                "$ref": "#/components/responses/Error"
+              }
+            }
+          }
+        },
+        "/health": {
+          "get": {
+            "summary": "healthy | degraded (200) | unhealthy (503), with reasons",
+            "tags": [
+              "health"
+            ],
+            "responses": {
+              "200": {
+                "description": "healthy or degraded",
+                "content": {
+                  "application/json": {
+                    "schema": {
+                      "$ref": "#/components/schemas/Health"
+                    }
+                  }
+                }
+              },
+              "503": {
+                "description": "unhealthy",
+                "content": {
+                  "application/json": {
+                    "schema": {
+                      "$ref": "#/components/schemas/Health"
+                    }
+                  }
+                }
+              },
+              "401": {
+                "$ref": "#/components/responses/Error"
+              }
+            }
+          }
+        },
+        "/metrics": {
+          "get": {
+            "summary": "Prometheus text (CONTRACT.md, Metrics)",
+            "tags": [
+              "health"
+            ],
+            "responses": {
+              "200": {
+                "description": "metrics",
+                "content": {
+                  "text/plain": {
+                    "schema": {
+                      "type": "string"
+                    }
+                  }
+                }
+              },
+              "401": {
+                "$ref": "#/components/responses/Error"
+              }
+            }
+          }
+        },
+        "/openapi.json": {
+          "get": {
+            "summary": "This document",
+            "tags": [
+              "meta"
+            ],
+            "responses": {
+              "200": {
+                "description": "OpenAPI 3.1",
+                "content": {
+                  "application/json": {
+                    "schema": {
+                      "type": "object"
+                    }
+                  }
+                }
+              },
+              "401": {
+                "$ref": "#/components/responses/Error"
+              }
             }
           }
         }
-      }
-    },
-    "schemas": {
-      "Error": {
-        "type": "object",
-        "properties": {
-          "error": {
-            "type": "string"
-          },
-          "field": {
-            "type": "string"
+      },
+      "components": {
+        "securitySchemes": {
+          "bearer": {
+            "type": "http",
+            "scheme": "bearer"
           }
         },
-        "required": [
-          "error"
-        ]
-      },
-      "EnqueueRequest": {
-        "type": "object",
-        "additionalProperties": false,
-        "required": [
-          "type"
-        ],
-        "properties": {
-          "type": {
-            "type": "string",
-            "minLength": 1
-          },
-          "payload": {
-            "type": "object"
-          },
-          "priority": {
-            "type": "integer",
-            "minimum": -1000000,
-            "maximum": 1000000
-          },
-          "delay": {
-            "type": "string",
-            "examples": [
-              "30s"
-            ]
-          },
-          "at": {
-            "type": "string",
-            "format": "date-time"
-          },
-          "max_attempts": {
-            "type": "integer",
-            "minimum": 1,
-            "maximum": 1000000
-          },
-          "unique_key": {
-            "type": "string",
-            "minLength": 1
-          },
-          "backoff": {
+        "responses": {
+          "Error": {
+            "description": "refused",
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Error"
+                }
+              }
+            }
+          }
+        },
+        "schemas": {
+          "Error": {
             "type": "object",
             "properties": {
-              "base": {
+              "error": {
                 "type": "string"
               },
-              "cap": {
+              "field": {
                 "type": "string"
               }
             },
             "required": [
-              "base",
-              "cap"
-            ]
-          }
-        }
-      },
-      "Job": {
-        "type": "object",
-        "required": [
-          "id",
-          "type",
-          "state",
-          "priority",
-          "attempts",
-          "max_attempts",
-          "payload",
-          "progress",
-          "errors",
-          "created_at",
-          "run_at",
-          "started_at",
-          "finished_at"
-        ],
-        "properties": {
-          "id": {
-            "type": "integer"
-          },
-          "type": {
-            "type": "string"
-          },
-          "state": {
-            "type": "string"
-          },
-          "priority": {
-            "type": "integer"
-          },
-          "attempts": {
-            "type": "integer"
-          },
-          "max_attempts": {
-            "type": "integer"
-          },
-          "payload": {
-            "type": "object"
-          },
-          "progress": {
-            "type": "integer"
-          },
-          "errors": {
-            "type": "array",
-            "items": {
-              "type": "object",
-              "properties": {
-                "attempt": {
-                  "type": "integer"
-                },
-                "message": {
-                  "type": "string"
-                },
-                "at": {
-                  "type": "string",
-                  "format": "date-time"
-                },
-                "worker_pid": {
-                  "type": [
-                    "integer",
-                    "null"
-                  ]
-                }
-              }
-            }
-          },
-          "created_at": {
-            "type": "string",
-            "format": "date-time"
-          },
-          "run_at": {
-            "type": "string",
-            "format": "date-time"
-          },
-          "started_at": {
-            "type": [
-              "string",
-              "null"
+              "error"
             ]
           },
-          "finished_at": {
-            "type": [
-              "string",
-              "null"
-            ]
-          },
-          "unique_key": {
-            "type": [
-              "string",
-              "null"
-            ]
-          },
-          "worker_pid": {
-            "type": [
-              "integer",
-              "null"
-            ]
-          },
-          "cancel_requested": {
-            "type": "boolean"
-          },
-          "cancel": {
-            "type": "string",
-            "enum": [
-              "cancelled",
-              "requested"
-            ]
-          }
-        }
-      },
-      "JobPage": {
-        "type": "object",
-        "properties": {
-          "jobs": {
-            "type": "array",
-            "items": {
-              "$ref": "#/components/schemas/Job"
-            }
-          },
-          "next": {
-            "type": [
-              "string",
-              "null"
-            ]
-          }
-        },
-        "required": [
-          "jobs"
-        ]
-      },
-      "Stats": {
-        "type": "object",
-        "properties": {
-          "waiting": {
-            "type": "integer"
-          },
-          "scheduled": {
-            "type": "integer"
-          },
-          "queued": {
-            "type": "integer"
-          },
-          "running": {
-            "type": "integer"
-          },
-          "completed": {
-            "type": "integer"
-          },
-          "cancelled": {
-            "type": "integer"
-          },
-          "dead": {
-            "type": "integer"
-          }
-        }
-      },
-      "Pool": {
-        "type": "object",
-        "properties": {
-          "name": {
-            "type": "string"
-          },
-          "target": {
-            "type": "integer"
-          },
-          "min": {
-            "type": "integer"
-          },
-          "max": {
-            "type": "integer"
-          },
-          "auto": {
-            "type": "boolean"
-          },
-          "paused": {
-            "type": "boolean"
-          },
-          "crash_looping": {
-            "type": "boolean"
-          },
-          "types": {
-            "type": "array",
-            "items": {
-              "type": "string"
-            }
-          },
-          "workers": {
-            "type": "array",
-            "items": {
-              "type": "object",
-              "properties": {
-                "pid": {
-                  "type": "integer"
-                },
-                "busy": {
-                  "type": "boolean"
-                },
-                "jobs_done": {
-                  "type": "integer"
-                },
-                "ready": {
-                  "type": "boolean"
-                },
-                "retiring": {
-                  "type": "boolean"
-                },
-                "job": {
-                  "type": [
-                    "integer",
-                    "null"
-                  ]
-                },
-                "job_running_ms": {
-                  "type": [
-                    "number",
-                    "null"
-                  ],
-                  "description": "how long the current job has run"
-                },
-                "claimed": {
-                  "type": "array",
-                  "items": {
-                    "type": "integer"
+          "EnqueueRequest": {
+            "type": "object",
+            "additionalProperties": false,
+            "required": [
+              "type"
+            ],
+            "properties": {
+              "type": {
+                "type": "string",
+                "minLength": 1
+              },
+              "payload": {
+                "type": "object"
+              },
+              "priority": {
+                "type": "integer",
+                "minimum": -1000000,
+                "maximum": 1000000
+              },
+              "delay": {
+                "type": "string",
+                "examples": [
+                  "30s"
+                ]
+              },
+              "at": {
+                "type": "string",
+                "format": "date-time"
+              },
+              "max_attempts": {
+                "type": "integer",
+                "minimum": 1,
+                "maximum": 1000000
+              },
+              "unique_key": {
+                "type": "string",
+                "minLength": 1
+              },
+              "backoff": {
+                "type": "object",
+                "properties": {
+                  "base": {
+                    "type": "string"
                   },
-                  "description": "jobs handed to the worker, not started (prefetched)"
+                  "cap": {
+                    "type": "string"
+                  }
                 },
-                "rss_bytes": {
-                  "type": [
-                    "integer",
-                    "null"
-                  ]
+                "required": [
+                  "base",
+                  "cap"
+                ]
+              }
+            }
+          },
+          "Job": {
+            "type": "object",
+            "required": [
+              "id",
+              "type",
+              "state",
+              "priority",
+              "attempts",
+              "max_attempts",
+              "payload",
+              "progress",
+              "errors",
+              "created_at",
+              "run_at",
+              "started_at",
+              "finished_at"
+            ],
+            "properties": {
+              "id": {
+                "type": "integer"
+              },
+              "type": {
+                "type": "string"
+              },
+              "state": {
+                "type": "string"
+              },
+              "priority": {
+                "type": "integer"
+              },
+              "attempts": {
+                "type": "integer"
+              },
+              "max_attempts": {
+                "type": "integer"
+              },
+              "payload": {
+                "type": "object"
+              },
+              "progress": {
+                "type": "integer"
+              },
+              "errors": {
+                "type": "array",
+                "items": {
+                  "type": "object",
+                  "properties": {
+                    "attempt": {
+                      "type": "integer"
+                    },
+                    "message": {
+                      "type": "string"
+                    },
+                    "at": {
+                      "type": "string",
+                      "format": "date-time"
+                    },
+                    "worker_pid": {
+                      "type": [
+                        "integer",
+                        "null"
+                      ]
+                    }
+                  }
+                }
+              },
+              "created_at": {
+                "type": "string",
+                "format": "date-time"
+              },
+              "run_at": {
+                "type": "string",
+                "format": "date-time"
+              },
+              "started_at": {
+                "type": [
+                  "string",
+                  "null"
+                ]
+              },
+              "finished_at": {
+                "type": [
+                  "string",
+                  "null"
+                ]
+              },
+              "unique_key": {
+                "type": [
+                  "string",
+                  "null"
+                ]
+              },
+              "worker_pid": {
+                "type": [
+                  "integer",
+                  "null"
+                ]
+              },
+              "cancel_requested": {
+                "type": "boolean"
+              },
+              "cancel": {
+                "type": "string",
+                "enum": [
+                  "cancelled",
+                  "requested"
+                ]
+              }
+            }
+          },
+          "JobPage": {
+            "type": "object",
+            "properties": {
+              "jobs": {
+                "type": "array",
+                "items": {
+                  "$ref": "#/components/schemas/Job"
+                }
+              },
+              "next": {
+                "type": [
+                  "string",
+                  "null"
+                ]
+              }
+            },
+            "required": [
+              "jobs"
+            ]
+          },
+          "Stats": {
+            "type": "object",
+            "properties": {
+              "waiting": {
+                "type": "integer"
+              },
+              "scheduled": {
+                "type": "integer"
+              },
+              "queued": {
+                "type": "integer"
+              },
+              "running": {
+                "type": "integer"
+              },
+              "completed": {
+                "type": "integer"
+              },
+              "cancelled": {
+                "type": "integer"
+              },
+              "dead": {
+                "type": "integer"
+              }
+            }
+          },
+          "Pool": {
+            "type": "object",
+            "properties": {
+              "name": {
+                "type": "string"
+              },
+              "target": {
+                "type": "integer"
+              },
+              "min": {
+                "type": "integer"
+              },
+              "max": {
+                "type": "integer"
+              },
+              "auto": {
+                "type": "boolean"
+              },
+              "paused": {
+                "type": "boolean"
+              },
+              "crash_looping": {
+                "type": "boolean"
+              },
+              "types": {
+                "type": "array",
+                "items": {
+                  "type": "string"
+                }
+              },
+              "workers": {
+                "type": "array",
+                "items": {
+                  "type": "object",
+                  "properties": {
+                    "pid": {
+                      "type": "integer"
+                    },
+                    "busy": {
+                      "type": "boolean"
+                    },
+                    "jobs_done": {
+                      "type": "integer"
+                    },
+                    "ready": {
+                      "type": "boolean"
+                    },
+                    "retiring": {
+                      "type": "boolean"
+                    },
+                    "job": {
+                      "type": [
+                        "integer",
+                        "null"
+                      ]
+                    },
+                    "job_running_ms": {
+                      "type": [
+                        "number",
+                        "null"
+                      ],
+                      "description": "how long the current job has run"
+                    },
+                    "claimed": {
+                      "type": "array",
+                      "items": {
+                        "type": "integer"
+                      },
+                      "description": "jobs handed to the worker, not started (prefetched)"
+                    },
+                    "rss_bytes": {
+                      "type": [
+                        "integer",
+                        "null"
+                      ]
+                    }
+                  }
                 }
               }
             }
+          },
+          "Health": {
+            "type": "object",
+            "properties": {
+              "status": {
+                "type": "string",
+                "enum": [
+                  "healthy",
+                  "degraded",
+                  "unhealthy"
+                ]
+              },
+              "reasons": {
+                "type": "array",
+                "items": {
+                  "type": "string"
+                }
+              }
+            },
+            "required": [
+              "status",
+              "reasons"
+            ]
           }
         }
-      },
-      "Health": {
-        "type": "object",
-        "properties": {
-          "status": {
-            "type": "string",
-            "enum": [
-              "healthy",
-              "degraded",
-              "unhealthy"
-            ]
-          },
-          "reasons": {
-            "type": "array",
-            "items": {
-              "type": "string"
-            }
-          }
-        },
-        "required": [
-          "status",
-          "reasons"
-        ]
       }
     }
-  }
-}
-"""#
+    """#
 }
