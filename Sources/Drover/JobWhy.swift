@@ -29,7 +29,7 @@ enum JobWhy {
 
   /// The supervisor's state and one pool's workers from `status`; nil when none answers.
   static func supervisorView(pool: String, socket: String) -> WhyFacts.SupervisorView? {
-    guard let reply = TopCommand.status(socket) else { return nil }
+    guard let reply = TopView.status(socket) else { return nil }
     let p = reply["pools"]?.arrayValue?.first { $0["name"]?.stringValue == pool }
     let workers = p?["workers"]?.arrayValue ?? []
     return WhyFacts.SupervisorView(
