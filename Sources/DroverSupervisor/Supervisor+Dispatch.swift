@@ -78,7 +78,10 @@ extension Supervisor {
         storageFailed(error)
         return
       }
-      log(.error, "group commit failed, will retry: \(error)")
+      // Once per kind of failure, not at every turn of an outage.
+      if commitError != error.description {
+        log(.error, "group commit failed, will retry: \(error)")
+      }
       commitFailedAt = clock.monotonic()
       commitError = error.description
       return
@@ -86,6 +89,7 @@ extension Supervisor {
     lastCommit = clock.monotonic() - started
     commitFailedAt = nil
     commitError = nil
+    storeUnreachable = nil
     let hadRetries = pendingFinishes.contains {
       if case .outcome(.completed) = $0.settlement { return false }
       return true
