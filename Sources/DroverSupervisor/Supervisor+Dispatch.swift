@@ -78,10 +78,8 @@ extension Supervisor {
         storageFailed(error)
         return
       }
-      // Once per kind of failure, not at every turn of an outage.
-      if commitError != error.description {
-        log(.error, "group commit failed, will retry: \(error)")
-      }
+      // Once per run of failures, not at every turn of an outage.
+      if commitError == nil { log(.error, "group commit failed, will retry: \(error)") }
       commitFailedAt = clock.monotonic()
       commitError = error.description
       return

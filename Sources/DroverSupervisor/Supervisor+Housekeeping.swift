@@ -285,12 +285,11 @@ extension Supervisor {
   /// server, a cut link) is only reported and retried: the supervisor stays up, its workers
   /// finish their jobs, and the outcomes are stored once the store is back.
   func renewLease(now: MonotonicInstant) {
-    let rescueDue = rescueCheck.due(now)
-    // A rescue must follow a fresh renewal of our own lease: after an outage longer than the
-    // lease, our row in the store looks expired, and a rescue run first would take back this
-    // supervisor's own running jobs (run twice, their finishes refused).
-    let stale = now - leaseRenewedAt >= leaseRenewal.interval
-    if leaseRenewal.due(now) || (rescueDue && stale) {
+    let period = leaseRenewal.interval
+    let duties = LeasePolicy.duties(
+      renewalDue: leaseRenewal.due(now), rescueDue: rescueCheck.due(now),
+      sinceRenewal: now - leaseRenewedAt, period: period)
+    if duties.renew {
       do {
         try store.renewLease(LeaseParams(owner: owner, lease: options.lease, now: clock.wall()))
         leaseRenewedAt = now
@@ -301,14 +300,13 @@ extension Supervisor {
         beginStop(signal: SIGTERM)
         return
       } catch {
-        if storeUnreachable != error.description {
-          log(.error, "lease renewal failed, will retry: \(error)")
-        }
+        // Once per outage (its messages alternate between "lost" and "cannot connect").
+        if storeUnreachable == nil { log(.error, "lease renewal failed, will retry: \(error)") }
         storeUnreachable = error.description
       }
     }
-    guard rescueDue else { return }
-    if now - leaseRenewedAt < leaseRenewal.interval {
+    guard duties.rescueAfterRenewal else { return }
+    if LeasePolicy.mayRescue(sinceRenewal: now - leaseRenewedAt, period: period) {
       rescueExpired(message: "its supervisor's lease ran out (the host or process is gone)")
     } else {
       // Again at the next tick, after the next renewal attempt.
