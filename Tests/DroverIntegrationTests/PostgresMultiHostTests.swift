@@ -240,4 +240,46 @@ struct PostgresMultiHostTests {
     #expect(try env.psql("SELECT count(*) FROM drover_owners WHERE pid = \(aPID)") == "0")
     try b.stop()
   }
+
+  /// A lone host's link is cut for longer than its lease: it stays up, its status names the
+  /// store as the problem (what `GET /health` judges by), and once the link is back its lease
+  /// is renewed before any rescue, so the jobs it was running complete once, under it.
+  @Test func aCutLinkIsAStoreProblemUntilItIsBack() throws {
+    let env = try PostgresHosts(hosts: 1)
+    let pools = """
+      [pools.work]
+      handler = "sleep"
+      min = 1
+      max = 1
+      """
+    let h = try hosts(1, env, pools: pools, store: Self.fastLease)[0]
+    let pid = try h.supervisor().pid
+    let total = 3
+    try env.insertJobs(total, type: "work", payload: #"'{"ms":1500}'"#)
+    try h.waitUntil("a job runs", timeout: .seconds(60)) {
+      try env.number("SELECT count(*) FROM drover_jobs WHERE state = 2") == 1
+    }
+    try env.net.cut(host: 1)
+    let cutAt = ContinuousClock.now
+    var problem = ""
+    try h.waitUntil("status names the store as the problem", timeout: .seconds(90)) {
+      problem = try h.status()["store_problem"]?.stringValue ?? ""
+      return problem.contains(env.net.databaseAddress(forHost: 1))
+    }
+    try h.waitUntil("the cut outlasts the lease", timeout: .seconds(30)) {
+      ContinuousClock.now - cutAt > .seconds(3)
+    }
+    #expect(try h.supervisor().pid == pid)
+    try env.net.restore(host: 1)
+    try h.waitUntil("the store problem is gone", timeout: .seconds(90), every: .milliseconds(200)) {
+      try h.status()["store_problem"] == .null
+    }
+    try h.waitUntil("every job completed", timeout: .seconds(120), every: .milliseconds(200)) {
+      try env.number("SELECT count(*) FROM drover_jobs WHERE state = 3") == total
+    }
+    #expect(try env.number("SELECT count(*) FROM drover_job_errors") == 0, "\(problem)")
+    #expect(try env.number("SELECT count(*) FROM drover_jobs WHERE attempts <> 1") == 0)
+    #expect(try h.supervisor().pid == pid)
+    try h.stop()
+  }
 }
