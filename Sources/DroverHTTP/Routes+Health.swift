@@ -53,7 +53,8 @@ extension APIRoutes {
       // Asking the loop would wait on it: judge on what is known without it.
       return Health.evaluate(
         HealthInput(
-          storeProblem: nil, loopAlive: false, state: link.probe.state.rawValue, pools: [],
+          storeProblem: link.probe.storeProblem, loopAlive: false,
+          state: link.probe.state.rawValue, pools: [],
           failedInWindow: 0, finishedInWindow: 0), thresholds: thresholds)
     }
     let s = try await status()
