@@ -791,7 +791,7 @@ enum OpenAPIDocument {
         },
         "/readyz": {
           "get": {
-            "summary": "Ready: every pool has its min workers (running, draining or drained)",
+            "summary": "Ready: every pool has its min workers (running, draining or drained) and the store can be written",
             "tags": [
               "health"
             ],
@@ -807,7 +807,7 @@ enum OpenAPIDocument {
                 }
               },
               "503": {
-                "description": "starting or stopping",
+                "description": "starting or stopping, or the store cannot be written (reason)",
                 "content": {
                   "application/json": {
                     "schema": {

@@ -23,13 +23,18 @@ extension APIRoutes {
   }
 
   /// `GET /readyz`: 200 once every pool has its `min` workers (running, or quiet after a
-  /// drain), 503 while starting or stopping.
+  /// drain) and the store can be written; 503 while starting or stopping, or while the store
+  /// is unreachable (`reason` says why: a load balancer should send work elsewhere).
   func readyz() -> Response {
     let state = link.probe.state
-    let ready = [.running, .draining, .drained].contains(state)
-    return JSONResponse.make(
-      ["status": .string(ready ? "ready" : "not ready"), "state": .string(state.rawValue)],
-      status: ready ? .ok : .serviceUnavailable)
+    let problem = link.probe.storeProblem
+    let ready = [.running, .draining, .drained].contains(state) && problem == nil
+    var fields = [
+      JSONField("status", .string(ready ? "ready" : "not ready")),
+      JSONField("state", .string(state.rawValue)),
+    ]
+    if let problem { fields.append(JSONField("reason", .string("store unwritable: \(problem)"))) }
+    return JSONResponse.make(.object(fields), status: ready ? .ok : .serviceUnavailable)
   }
 
   /// `GET /health`: `{"status", "reasons"}`; 200 when healthy or degraded, 503 when unhealthy.
@@ -48,14 +53,21 @@ extension APIRoutes {
       // Asking the loop would wait on it: judge on what is known without it.
       return Health.evaluate(
         HealthInput(
-          storeProblem: nil, loopAlive: false, state: link.probe.state.rawValue, pools: [],
+          storeProblem: link.probe.storeProblem, loopAlive: false,
+          state: link.probe.state.rawValue, pools: [],
           failedInWindow: 0, finishedInWindow: 0), thresholds: thresholds)
     }
     let s = try await status()
-    let facts = try await poolFacts(s)
+    // A store that cannot be read (the server is gone) is judged, not a failed request.
+    var readProblem: String?
+    let facts: PoolFacts
+    do { facts = try await poolFacts(s) } catch {
+      facts = PoolFacts()
+      readProblem = "cannot read it: \((error as? APIError)?.message ?? "\(error)")"
+    }
     let (failed, finished) = metrics.errorTotals()
     let input = HealthInput(
-      storeProblem: s.storeProblem, loopAlive: true, state: s.state,
+      storeProblem: s.storeProblem ?? readProblem, loopAlive: true, state: s.state,
       pools: s.pools.map { p in
         HealthInput.Pool(
           name: p.name, min: p.min,

@@ -150,6 +150,8 @@ package final class PGConnection {
   private(set) var backendPID: Int32 = 0
   /// Counts successful connections (a new one may reuse the old socket's number).
   private(set) var generation = 0
+  /// A reconnection under way without blocking (`reconnectStep`), nil when none is.
+  var opening: PGOpening?
 
   /// Connects to `url` (a `postgres://` URL or a libpq conninfo string).
   ///
@@ -169,7 +171,10 @@ package final class PGConnection {
     try connect()
   }
 
-  deinit { if let handle { PQfinish(handle) } }
+  deinit {
+    if let handle { PQfinish(handle) }
+    if let opening { PQfinish(opening.conn) }
+  }
 
   /// Adds `extra` settings to `url` unless it sets them itself: as URL query parameters for a
   /// URL, as `key=value` pairs for a conninfo string.
@@ -214,8 +219,7 @@ package final class PGConnection {
   /// (Re)connects; throws `.unavailable` with libpq's message when the server cannot be
   /// reached or refuses.
   package func connect() throws(StoreError) {
-    if let handle { PQfinish(handle) }
-    handle = nil
+    disconnect()
     guard let conn = PQconnectdb(conninfo) else {
       throw .unavailable("cannot connect to \(label): out of memory")
     }
@@ -224,15 +228,22 @@ package final class PGConnection {
       PQfinish(conn)
       throw .unavailable("cannot connect to \(label): \(why)")
     }
+    adopt(conn)
+  }
+
+  /// Makes `conn` (connected) this object's connection.
+  func adopt(_ conn: OpaquePointer) {
     handle = conn
     backendPID = PQbackendPID(conn)
     generation += 1
   }
 
-  /// Drops the connection (the next `connect` opens a new one).
+  /// Drops the connection, and a reconnection under way (the next `connect` opens a new one).
   package func disconnect() {
     if let handle { PQfinish(handle) }
     handle = nil
+    if let opening { PQfinish(opening.conn) }
+    opening = nil
   }
 
   /// Now on CLOCK_MONOTONIC, for reconnect backoff.

@@ -97,18 +97,27 @@ public final class PostgresStore: JobStore {
     if isReadOnly { throw .readOnly("\(label) was opened read-only") }
   }
 
-  /// Makes sure the connection is up before a call: reconnects when it was lost, at most once
-  /// per backoff step.
+  /// Makes sure the connection is up before a call: reconnects when it was lost, without
+  /// blocking for more than a few milliseconds per call (the attempt goes on at the next
+  /// call), a failed attempt waiting out a backoff step (100 ms doubling to 5 s).
   ///
-  /// - Throws: `.unavailable` while the server cannot be reached (or the backoff runs).
+  /// - Throws: `.unavailable` while the server cannot be reached (or the backoff runs, or the
+  ///   reconnection is still under way).
   func ready() throws(StoreError) {
     if db.isConnected { return }
     let now = PGConnection.monotonicNow()
     if let at = reconnectAt, now < at {
       throw .unavailable("the connection to \(label) is lost; reconnecting")
     }
+    let connected: Bool
+    do throws(StoreError) { connected = try db.reconnectStep() } catch {
+      backOff(now)
+      throw error
+    }
+    guard connected else {
+      throw .unavailable("the connection to \(label) is lost; reconnecting")
+    }
     do throws(StoreError) {
-      try db.connect()
       try afterConnect()
       let found = try db.exec("SELECT value FROM drover_meta WHERE key = 'instance'")
       guard found.count == 1, found.text(0, 0) == instance else {
@@ -121,10 +130,14 @@ public final class PostgresStore: JobStore {
       reconnectDelay = .milliseconds(100)
       try giveBackUncertainClaims()
     } catch {
-      reconnectAt = now + reconnectDelay
-      reconnectDelay = min(reconnectDelay * 2, .seconds(5))
+      backOff(now)
       throw error
     }
+  }
+
+  private func backOff(_ now: MonotonicInstant) {
+    reconnectAt = now + reconnectDelay
+    reconnectDelay = min(reconnectDelay * 2, .seconds(5))
   }
 
   /// Runs `body` in one transaction (BEGIN … COMMIT), rolled back on any failure.

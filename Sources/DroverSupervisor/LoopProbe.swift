@@ -9,17 +9,24 @@ public final class LoopProbe: Sendable {
   private struct Beat {
     var atNS: Int64
     var state: SupervisorState
+    var storeProblem: String?
   }
   private let beat: Mutex<Beat>
 
   init() {
-    beat = Mutex(Beat(atNS: Monotonic.nanoseconds(), state: .starting))
+    beat = Mutex(Beat(atNS: Monotonic.nanoseconds(), state: .starting, storeProblem: nil))
   }
 
   /// The loop ran its housekeeping (the tick that also feeds systemd's watchdog).
-  func tick(state: SupervisorState) {
+  func tick(state: SupervisorState, storeProblem: String? = nil) {
     let now = Monotonic.nanoseconds()
-    beat.withLock { $0 = Beat(atNS: now, state: state) }
+    beat.withLock { $0 = Beat(atNS: now, state: state, storeProblem: storeProblem) }
+  }
+
+  /// What `status` just reported about the store (between ticks): `GET /readyz` then agrees
+  /// with the `GET /health` that asked for it.
+  func set(storeProblem: String?) {
+    beat.withLock { $0.storeProblem = storeProblem }
   }
 
   /// The supervisor's state changed (between ticks).
@@ -35,4 +42,8 @@ public final class LoopProbe: Sendable {
 
   /// The supervisor's state at its last tick.
   public var state: SupervisorState { beat.withLock { $0.state } }
+
+  /// Why the store could not be written at the last tick (unreachable, failing commits,
+  /// lost), nil when it could: `GET /readyz` fails while it is set.
+  public var storeProblem: String? { beat.withLock { $0.storeProblem } }
 }

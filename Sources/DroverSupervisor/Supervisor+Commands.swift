@@ -154,6 +154,8 @@ extension Supervisor {
   func snapshot() -> StatusSnapshot {
     let stats = (try? store.stats()) ?? [:]
     let now = clock.monotonic()
+    let problem = storeProblem
+    probe.set(storeProblem: problem)
     return StatusSnapshot(
       pid: getpid(), state: state.rawValue,
       pools: pools.map { p in
@@ -171,8 +173,16 @@ extension Supervisor {
       },
       jobs: stats,
       loop: StatusSnapshot.Loop(turnMax: turnMax, lastCommit: lastCommit, turns: turns),
-      storeProblem: storageLost.map { "store lost: \($0)" }
-        ?? commitError.map { "last group commit failed: \($0)" })
+      storeProblem: problem)
+  }
+
+  /// Why the store cannot be written now, nil when it can: lost for good, the last group
+  /// commit failed, or the last lease renewal could not reach it. The store's errors name it
+  /// (its path, or its URL without the password).
+  var storeProblem: String? {
+    storageLost.map { "store lost: \($0)" }
+      ?? commitError.map { "last group commit failed: \($0)" }
+      ?? storeUnreachable.map { "lease renewal failed: \($0)" }
   }
 
   /// One line for systemd's STATUS= and the logs.

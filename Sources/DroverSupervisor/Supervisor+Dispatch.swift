@@ -78,7 +78,8 @@ extension Supervisor {
         storageFailed(error)
         return
       }
-      log(.error, "group commit failed, will retry: \(error)")
+      // Once per run of failures, not at every turn of an outage.
+      if commitError == nil { log(.error, "group commit failed, will retry: \(error)") }
       commitFailedAt = clock.monotonic()
       commitError = error.description
       return
@@ -86,6 +87,7 @@ extension Supervisor {
     lastCommit = clock.monotonic() - started
     commitFailedAt = nil
     commitError = nil
+    storeUnreachable = nil
     let hadRetries = pendingFinishes.contains {
       if case .outcome(.completed) = $0.settlement { return false }
       return true

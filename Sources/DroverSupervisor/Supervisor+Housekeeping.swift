@@ -281,21 +281,53 @@ extension Supervisor {
   /// Keeps this supervisor's lease on its running jobs, and once per lease takes back jobs
   /// of owners whose lease ran out (peers on a shared store; with SQLite there are none while
   /// this supervisor holds the file). A lost lease (a peer rescued our jobs) means outcomes can
-  /// no longer be stored: stop and let systemd start afresh.
+  /// no longer be stored: stop and let systemd start afresh. An unreachable store (a stopped
+  /// server, a cut link) is only reported and retried: the supervisor stays up, its workers
+  /// finish their jobs, and the outcomes are stored once the store is back.
   func renewLease(now: MonotonicInstant) {
-    if rescueCheck.due(now) {
+    let period = leaseRenewal.interval
+    let duties = LeasePolicy.duties(
+      renewalDue: leaseRenewal.due(now), rescueDue: rescueCheck.due(now),
+      sinceRenewal: now - leaseRenewedAt, period: period)
+    if duties.renew {
+      do {
+        try store.renewLease(LeaseParams(owner: owner, lease: options.lease, now: clock.wall()))
+        leaseRenewedAt = now
+        storeUnreachable = nil
+      } catch .conflict(let why) {
+        log(.critical, "this supervisor's lease was lost (\(why)); stopping")
+        exitCode = 1
+        beginStop(signal: SIGTERM)
+        return
+      } catch {
+        // Once per outage (its messages alternate between "lost" and "cannot connect").
+        if storeUnreachable == nil { log(.error, "lease renewal failed, will retry: \(error)") }
+        storeUnreachable = error.description
+      }
+    }
+    guard duties.rescueAfterRenewal else { return }
+    if LeasePolicy.mayRescue(sinceRenewal: now - leaseRenewedAt, period: period) {
       rescueExpired(message: "its supervisor's lease ran out (the host or process is gone)")
+    } else {
+      // Again at the next tick, after the next renewal attempt.
+      rescueCheck.last = nil
     }
-    guard leaseRenewal.due(now) else { return }
-    do {
-      try store.renewLease(LeaseParams(owner: owner, lease: options.lease, now: clock.wall()))
-    } catch .conflict(let why) {
-      log(.critical, "this supervisor's lease was lost (\(why)); stopping")
-      exitCode = 1
-      beginStop(signal: SIGTERM)
-    } catch {
-      log(.error, "lease renewal failed, will retry: \(error)")
+  }
+
+  /// Logs when the store stops or starts again taking writes (once each way, whichever of
+  /// commits and lease renewals noticed it); returns the problem, for the probe that
+  /// `GET /readyz` reads.
+  func noteStoreProblem() -> String? {
+    let problem = storeProblem
+    if (problem != nil) != storeProblemLogged {
+      storeProblemLogged = problem != nil
+      if let problem {
+        log(.error, "the store cannot be written (\(problem)); retrying")
+      } else {
+        log(.notice, "the store is writable again")
+      }
     }
+    return problem
   }
 
   /// WATCHDOG=1 at half of systemd's WatchdogSec, from the loop itself (a stuck loop stops it).

@@ -172,6 +172,14 @@ public final class Supervisor {
   var commitError: String?
   /// Set once the store was found deleted, replaced or corrupt: nothing is written any more.
   var storageLost: StoreError?
+  /// Why the last lease renewal could not reach the store (nil once a renewal or a commit
+  /// succeeds): the supervisor keeps running and retrying with the driver's backoff, and
+  /// `status`, `GET /health` and `GET /readyz` report it.
+  var storeUnreachable: String?
+  /// Whether the log last said the store cannot be written (`noteStoreProblem`).
+  var storeProblemLogged = false
+  /// When this supervisor's lease was last renewed (or its session opened).
+  var leaseRenewedAt: MonotonicInstant
   var exitRequested = false
   /// An in-place upgrade waiting for a quiet moment (Supervisor+Upgrade).
   var upgradePending: UpgradeRequest?
@@ -224,6 +232,7 @@ public final class Supervisor {
     }
     self.reader = StoreReader(config: config.store, mailbox: mailbox)
     lastTick = options.clock.monotonic()
+    leaseRenewedAt = lastTick
     pruning = Periodic(every: options.pruneInterval)
     recheck = Periodic(every: options.recheckInterval)
     leaseRenewal = Periodic(every: options.leaseRenewal ?? options.lease / 3)
@@ -255,7 +264,7 @@ public final class Supervisor {
         lastTick = turnStart
         if gap > stallThreshold { loopStalled(for: gap, now: turnStart) }
         handle(.tick)
-        probe.tick(state: state)
+        probe.tick(state: state, storeProblem: noteStoreProblem())
       }
       endOfTurn()
       turns += 1

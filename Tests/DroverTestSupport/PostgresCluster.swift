@@ -61,6 +61,34 @@ public final class PostgresCluster: Sendable {
     try PostgresCluster(namespace: namespace)
   }
 
+  /// A cluster of this test's own on 127.0.0.1 (a free port), for a test that stops and
+  /// restarts the server (`pause`, `resume`) without disturbing the tests sharing `shared()`.
+  public static func own() throws -> PostgresCluster { try PostgresCluster() }
+
+  /// Stops the server (fast mode: clients are disconnected) and keeps its files: the server
+  /// is gone until `resume()`, as when a database host goes down.
+  public func pause() throws {
+    try Self.run(
+      bin + "/pg_ctl", ["-D", dir + "/data", "-m", "fast", "-w", "-t", "60", "stop"], as: runAs,
+      namespace: namespace)
+  }
+
+  /// Starts the server again on the same port, with everything it had stored.
+  public func resume() throws {
+    try Self.run(
+      bin + "/pg_ctl",
+      [
+        "-D", dir + "/data", "-l", dir + "/server.log", "-w", "-t", "60", "-o",
+        Self.serverOptions(port: port, dir: dir, namespace: namespace), "start",
+      ], as: runAs, namespace: namespace)
+  }
+
+  static func serverOptions(port: Int, dir: String, namespace: String?) -> String {
+    let listen = namespace == nil ? "127.0.0.1" : "'*'"
+    return "-c listen_addresses=\(listen) -p \(port) -k \(dir) -c fsync=off "
+      + "-c full_page_writes=off -c max_connections=400 -c shared_buffers=64MB"
+  }
+
   /// Stops this cluster now (immediate mode) and removes its files.
   public func stop() {
     Self.stop(bin: bin, dir: dir, runAs: runAs)
@@ -121,10 +149,7 @@ public final class PostgresCluster: Sendable {
     var lastError = ""
     for _ in 0..<5 {
       let port = namespace == nil ? Self.freePort() : 5432
-      let listen = namespace == nil ? "127.0.0.1" : "'*'"
-      let options =
-        "-c listen_addresses=\(listen) -p \(port) -k \(dir) -c fsync=off "
-        + "-c full_page_writes=off -c max_connections=400 -c shared_buffers=64MB"
+      let options = Self.serverOptions(port: port, dir: dir, namespace: namespace)
       do {
         try Self.run(
           bin + "/pg_ctl",
