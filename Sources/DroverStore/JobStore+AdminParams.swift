@@ -57,15 +57,19 @@ public struct ListParams: Sendable, Hashable {
 public struct CancelParams: Sendable, Hashable {
   public var id: JobID
   public var now: Timestamp
-  public init(id: JobID, now: Timestamp = .now()) {
+  /// Also cancel every waiting descendant (children of children), whatever their
+  /// `on_parent_failure`.
+  public var cascade: Bool
+  public init(id: JobID, now: Timestamp = .now(), cascade: Bool = false) {
     self.id = id
     self.now = now
+    self.cascade = cascade
   }
 }
 
 /// What a cancel did.
 public enum CancelResult: Sendable, Hashable {
-  /// The job was scheduled or queued and is now `cancelled`.
+  /// The job was waiting, scheduled or queued and is now `cancelled`.
   case cancelled
   /// The job is running; a cancel is requested and the supervisor will stop it.
   case requested

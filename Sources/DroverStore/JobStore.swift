@@ -44,8 +44,10 @@ public protocol JobStore: AnyObject {
   /// The earliest `run_at` among scheduled jobs, or nil when none.
   func nextScheduled() throws(StoreError) -> Timestamp?
 
-  /// Cancels a job: scheduled/queued become `cancelled` at once; a running one is marked
-  /// cancel-requested (the supervisor stops it). Final states are refused.
+  /// Cancels a job: waiting/scheduled/queued become `cancelled` at once; a running one is
+  /// marked cancel-requested (the supervisor stops it). Final states are refused. A job
+  /// cancelled now applies its waiting children's `on_parent_failure`; with `p.cascade` its
+  /// whole waiting subtree is cancelled whatever their policy (also under a running job).
   func cancel(_ p: CancelParams) throws(StoreError) -> CancelResult
 
   /// Puts a dead or cancelled job back to `queued`, keeping attempts and errors and granting
@@ -181,13 +183,21 @@ public struct EnqueueParams: Sendable, Hashable {
   /// The largest payload `validate` accepts, in bytes of its text: the config's
   /// `store.max_payload` (default 1 MiB), so that every enqueue path enforces it here.
   public var maxPayload: Int
+  /// The jobs this one waits on: it is `waiting` until every one is `completed`. An id must
+  /// name an existing job; a `.batch` position names another job of the same call.
+  public var parents: [JobParentRef]
+  /// What a dead or cancelled parent does to this job.
+  public var onParentFailure: ParentFailurePolicy
 
   public init(
     type: String, payload: String = "{}", priority: Int = 0, runAt: Timestamp? = nil,
     maxAttempts: Int = 20, uniqueKey: String? = nil, backoff: BackoffPolicy? = nil,
-    now: Timestamp = .now(), maxPayload: Int = ConfigLimits.defaultMaxPayload
+    now: Timestamp = .now(), maxPayload: Int = ConfigLimits.defaultMaxPayload,
+    parents: [JobParentRef] = [], onParentFailure: ParentFailurePolicy = .cancel
   ) {
     self.maxPayload = maxPayload
+    self.parents = parents
+    self.onParentFailure = onParentFailure
     self.type = type
     self.payload = payload
     self.priority = priority
@@ -225,6 +235,43 @@ extension EnqueueParams {
     }
     if let b = backoff, b.base < .zero || b.cap < .zero {
       throw .invalidInput("\(which) (\(type)): backoff durations must not be negative")
+    }
+  }
+}
+
+extension EnqueueParams {
+  /// The checks of a whole call's dependencies, after each job's `validate`: every `.batch`
+  /// position names another job of the call, ids are positive, and the jobs of the call do
+  /// not wait on each other in a cycle.
+  public static func validateParents(_ jobs: [EnqueueParams]) throws(StoreError) {
+    guard jobs.contains(where: { !$0.parents.isEmpty }) else { return }
+    var graph: [[Int]] = []
+    graph.reserveCapacity(jobs.count)
+    for (i, job) in jobs.enumerated() {
+      let which = jobs.count == 1 ? "job" : "job \(i + 1) of \(jobs.count)"
+      var local: [Int] = []
+      for parent in job.parents {
+        switch parent {
+        case .job(let id):
+          guard id > 0 else {
+            throw .invalidInput("\(which) (\(job.type)): parent id \(id) is not a job id")
+          }
+        case .batch(let k):
+          guard k >= 0, k < jobs.count else {
+            throw .invalidInput(
+              "\(which) (\(job.type)): parent position \(k + 1) is not in this call of "
+                + "\(jobs.count)")
+          }
+          guard k != i else { throw .invalidInput("\(which) (\(job.type)): it waits on itself") }
+          local.append(k)
+        }
+      }
+      graph.append(local)
+    }
+    if let cycle = DependencyHold.cycle(graph) {
+      throw .invalidInput(
+        "a dependency cycle among the jobs of this call: "
+          + cycle.map { "job \($0 + 1)" }.joined(separator: " → "))
     }
   }
 }
@@ -380,6 +427,12 @@ public struct BatchResult: Sendable {
   public var claimed: [[ClaimedJob]]
   /// How many scheduled jobs became queued.
   public var promoted: Int
+  /// Types of the waiting jobs this commit released (one entry per job), whose pools have work
+  /// now; a released job may also have become `scheduled` (a `run_at` still ahead), which
+  /// `released` does not list.
+  public var released: [String] = []
+  /// True when a released job became `scheduled` (the next due time may be earlier now).
+  public var releasedScheduled = false
   public init(finished: [FinishResult] = [], claimed: [[ClaimedJob]] = [], promoted: Int = 0) {
     self.finished = finished
     self.claimed = claimed

@@ -30,17 +30,26 @@ extension PostgresStore {
     return try transaction { () throws(StoreError) in
       let (state, type, _) = try lockedState(p.id)
       switch state {
-      case .scheduled, .queued:
+      case .waiting, .scheduled, .queued:
         try db.exec(
           "UPDATE drover_jobs SET state = 4, finished_at = $2 WHERE id = $1", p.id, p.now)
         try move(type, from: state, to: .cancelled)
+        if p.cascade {
+          try db.exec("SELECT drover_cancel_subtree($1, $2, $3)", p.id, p.now, Int(slot))
+        } else {
+          try db.exec(resolveStatement(parents: [p.id], now: p.now))
+        }
         return .cancelled
       case .running:
         try db.exec("UPDATE drover_jobs SET cancel_requested = true WHERE id = $1", p.id)
+        if p.cascade {
+          try db.exec("SELECT drover_cancel_subtree($1, $2, $3)", p.id, p.now, Int(slot))
+        }
         return .requested
       case .completed, .cancelled, .dead:
         throw .invalidState(
-          id: p.id, state: state, operation: "cancel", allowed: [.scheduled, .queued, .running])
+          id: p.id, state: state, operation: "cancel",
+          allowed: [.waiting, .scheduled, .queued, .running])
       }
     }
   }
@@ -121,6 +130,7 @@ extension PostgresStore {
         AND id <> (SELECT max(id) FROM drover_jobs)
       ORDER BY finished_at LIMIT $3 FOR UPDATE SKIP LOCKED),
     errs AS (DELETE FROM drover_job_errors WHERE job_id IN (SELECT id FROM sel)),
+    edges AS (DELETE FROM drover_job_parents WHERE child IN (SELECT id FROM sel)),
     gone AS (DELETE FROM drover_jobs WHERE id IN (SELECT id FROM sel) RETURNING type),
     \(countMoves("SELECT type, $1::smallint AS st, -1 AS d FROM gone", slot: 4))
     SELECT count(*) FROM gone

@@ -10,16 +10,23 @@ extension SQLiteStore {
     try write { () throws(StoreError) in
       let (state, type) = try currentState(p.id)
       switch state {
-      case .scheduled, .queued:
+      case .waiting, .scheduled, .queued:
         try db.run("UPDATE jobs SET state = 4, finished_at = ?2 WHERE id = ?1", p.id, p.now)
         move(type, from: state, to: .cancelled)
+        if p.cascade {
+          _ = try cancelSubtree(of: p.id, now: p.now)
+        } else {
+          _ = try resolveChildren(of: [p.id], now: p.now)
+        }
         return .cancelled
       case .running:
         try db.run("UPDATE jobs SET cancel_requested = 1 WHERE id = ?1", p.id)
+        if p.cascade { _ = try cancelSubtree(of: p.id, now: p.now) }
         return .requested
       case .completed, .cancelled, .dead:
         throw .invalidState(
-          id: p.id, state: state, operation: "cancel", allowed: [.scheduled, .queued, .running])
+          id: p.id, state: state, operation: "cancel",
+          allowed: [.waiting, .scheduled, .queued, .running])
       }
     }
   }
@@ -127,6 +134,13 @@ extension SQLiteStore {
         AND id <> (SELECT max(id) FROM jobs)
       ORDER BY finished_at LIMIT ?3)
     """
+  static let pruneEdgesSQL: SQLText = """
+    DELETE FROM job_parents WHERE child IN (
+      SELECT id FROM jobs INDEXED BY jobs_finished
+      WHERE finished_at IS NOT NULL AND state = ?1 AND finished_at < ?2
+        AND id <> (SELECT max(id) FROM jobs)
+      ORDER BY finished_at LIMIT ?3)
+    """
   static let pruneJobsSQL: SQLText = """
     DELETE FROM jobs WHERE id IN (
       SELECT id FROM jobs INDEXED BY jobs_finished
@@ -158,6 +172,7 @@ extension SQLiteStore {
       for (state, before) in steps where deleted < p.limit {
         let left = p.limit - deleted
         try db.run(Self.pruneErrorsSQL, state.rawValue, before, left)
+        try db.run(Self.pruneEdgesSQL, state.rawValue, before, left)
         let st = try db.prepare(Self.pruneJobsSQL)
         defer { st.reset() }
         try st.bind(state.rawValue, before, left)

@@ -164,7 +164,7 @@ extension Supervisor {
         workerPID: info.workerPID, error: error ?? "")
     case .cancelled:
       kind = .cancelled(id: r.id, type: info.type)
-    case .scheduled, .queued, .running:
+    case .waiting, .scheduled, .queued, .running:
       switch s {
       case .released: kind = nil
       case .outcome(.snooze):

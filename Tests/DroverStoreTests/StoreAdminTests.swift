@@ -42,7 +42,7 @@ import Testing
   @Test(arguments: StoreKind.allCases)
   func cancelOfAFinalJobIsRefused(_ kind: StoreKind) throws {
     let f = try StoreFixture(kind)
-    let allowed: [JobState] = [.scheduled, .queued, .running]
+    let allowed: [JobState] = [.waiting, .scheduled, .queued, .running]
     let done = try f.completed()
     let dead = try f.dead("d")
     let cancelled = try f.add("c")
