@@ -23,6 +23,10 @@ public protocol JobStore: AnyObject {
   /// One job with its errors, or nil.
   func job(_ id: JobID) throws(StoreError) -> Job?
 
+  /// The ids among `ids` that name no job (pruned or never created), ascending: what an
+  /// enqueue's parents are checked against before they join a shared commit.
+  func missingJobs(_ ids: [JobID]) throws(StoreError) -> [JobID]
+
   /// Jobs matching `filter`, newest id first.
   func list(_ filter: ListParams) throws(StoreError) -> [Job]
 

@@ -1,4 +1,4 @@
-import DroverCore
+public import DroverCore
 
 /// Dependencies on PostgreSQL: the edges of `drover_job_parents`, settled by the schema's
 /// functions (`PostgresSchema`, v3) inside the callers' transactions and pipelines.
@@ -92,22 +92,46 @@ extension PostgresStore {
 
   /// The parents and children of `id` with their states.
   func loadLinks(_ id: JobID) throws(StoreError) -> (parents: [JobLink], children: [JobLink]) {
+    try loadLinks([id])[id] ?? ([], [])
+  }
+
+  /// The parents and children of each of `ids` (absent: none), ascending by id.
+  func loadLinks(_ ids: [JobID]) throws(StoreError) -> [JobID: (
+    parents: [JobLink], children: [JobLink]
+  )] {
+    guard !ids.isEmpty else { return [:] }
     let r = try db.exec(
       """
-      SELECT 0, e.parent, p.state FROM drover_job_parents AS e
-        LEFT JOIN drover_jobs AS p ON p.id = e.parent WHERE e.child = $1
+      SELECT e.child, 0, e.parent, p.state FROM drover_job_parents AS e
+        LEFT JOIN drover_jobs AS p ON p.id = e.parent WHERE e.child = ANY($1::bigint[])
       UNION ALL
-      SELECT 1, e.child, c.state FROM drover_job_parents AS e
-        LEFT JOIN drover_jobs AS c ON c.id = e.child WHERE e.parent = $1
-      ORDER BY 1, 2
-      """, id)
-    var parents: [JobLink] = []
-    var children: [JobLink] = []
+      SELECT e.parent, 1, e.child, c.state FROM drover_job_parents AS e
+        LEFT JOIN drover_jobs AS c ON c.id = e.child WHERE e.parent = ANY($1::bigint[])
+      ORDER BY 1, 2, 3
+      """, PGArray.ints(ids))
+    var out: [JobID: (parents: [JobLink], children: [JobLink])] = [:]
     for i in 0..<r.count {
       let link = JobLink(
-        id: r.int64(i, 1), state: r.optionalInt64(i, 2).flatMap { JobState(rawValue: Int($0)) })
-      if r.int(i, 0) == 0 { parents.append(link) } else { children.append(link) }
+        id: r.int64(i, 2), state: r.optionalInt64(i, 3).flatMap { JobState(rawValue: Int($0)) })
+      if r.int(i, 1) == 0 {
+        out[r.int64(i, 0), default: ([], [])].parents.append(link)
+      } else {
+        out[r.int64(i, 0), default: ([], [])].children.append(link)
+      }
     }
-    return (parents, children)
+    return out
+  }
+
+  /// The ids among `ids` that name no job, ascending.
+  public func missingJobs(_ ids: [JobID]) throws(StoreError) -> [JobID] {
+    guard !ids.isEmpty else { return [] }
+    try ready()
+    let r = try db.exec(
+      """
+      SELECT u.id FROM unnest($1::bigint[]) AS u(id)
+      WHERE NOT EXISTS (SELECT 1 FROM drover_jobs AS j WHERE j.id = u.id)
+      GROUP BY u.id ORDER BY u.id
+      """, PGArray.ints(ids))
+    return (0..<r.count).map { r.int64($0, 0) }
   }
 }

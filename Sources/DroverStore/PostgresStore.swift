@@ -442,7 +442,16 @@ public final class PostgresStore: JobStore {
       jobs.reserveCapacity(r.count)
       for i in 0..<r.count { jobs.append(try Self.decodeJob(r, i)) }
       let errors = try loadErrors(jobs.map(\.id))
-      for i in jobs.indices { jobs[i].errors = errors[jobs[i].id] ?? [] }
+      let links = try loadLinks(jobs.map(\.id))
+      let runs = try db.exec(
+        "SELECT id FROM drover_jobs WHERE id = ANY($1::bigint[]) AND on_parent_failure = 1",
+        PGArray.ints(jobs.map(\.id)))
+      let runIDs = Set((0..<runs.count).map { runs.int64($0, 0) })
+      for i in jobs.indices {
+        if runIDs.contains(jobs[i].id) { jobs[i].onParentFailure = .run }
+        jobs[i].errors = errors[jobs[i].id] ?? []
+        if let l = links[jobs[i].id] { (jobs[i].parents, jobs[i].children) = l }
+      }
       return jobs
     }
   }

@@ -1,4 +1,4 @@
-import DroverCore
+public import DroverCore
 
 /// Dependencies on SQLite: edges in `job_parents`, waiting jobs released or cancelled in the
 /// transaction that settles their parents.
@@ -205,5 +205,18 @@ extension SQLiteStore {
       return out
     }
     return (try links(Self.parentLinksSQL), try links(Self.childLinksSQL))
+  }
+
+  /// The ids among `ids` that name no job, ascending.
+  public func missingJobs(_ ids: [JobID]) throws(StoreError) -> [JobID] {
+    guard !ids.isEmpty else { return [] }
+    return try db.transaction(write: false) { () throws(StoreError) in
+      var missing: [JobID] = []
+      for id in Set(ids).sorted()
+      where try db.int64("SELECT state FROM jobs WHERE id = ?1", id) == nil {
+        missing.append(id)
+      }
+      return missing
+    }
   }
 }

@@ -376,7 +376,12 @@ public final class SQLiteStore: JobStore {
           filter.payloadMatch?.json)
         while try st.step() { jobs.append(try Self.decodeJob(st)) }
       }
-      for i in jobs.indices { jobs[i].errors = try loadErrors(jobs[i].id) }
+      for i in jobs.indices {
+        jobs[i].errors = try loadErrors(jobs[i].id)
+        (jobs[i].parents, jobs[i].children) = try loadLinks(jobs[i].id)
+        let policy = try db.int64("SELECT on_parent_failure FROM jobs WHERE id = ?1", jobs[i].id)
+        jobs[i].onParentFailure = ParentFailurePolicy(rawValue: Int(policy ?? 0)) ?? .cancel
+      }
       return jobs
     }
   }

@@ -51,12 +51,28 @@ public struct EnqueueRequest: Sendable, Hashable {
   public var maxAttempts: Int?
   public var uniqueKey: String?
   public var backoff: BackoffPolicy?
+  /// A name other jobs of the same batch use in their `after` (`"ref": "a"`).
+  public var ref: String?
+  /// The jobs this one waits on: existing ids, or refs of the same batch (earlier or later).
+  public var after: [Parent]
+  /// What a dead or cancelled parent does (nil: `cancel`).
+  public var onParentFailure: ParentFailurePolicy?
+
+  /// One entry of `after`: a JSON integer names an existing job, a string a `ref` of the batch.
+  public enum Parent: Sendable, Hashable {
+    case id(JobID)
+    case ref(String)
+  }
 
   public init(
     type: String, payload: JSONValue = .object([]), priority: Int = 0, delay: Duration? = nil,
     at: Timestamp? = nil, maxAttempts: Int? = nil, uniqueKey: String? = nil,
-    backoff: BackoffPolicy? = nil
+    backoff: BackoffPolicy? = nil, ref: String? = nil, after: [Parent] = [],
+    onParentFailure: ParentFailurePolicy? = nil
   ) {
+    self.ref = ref
+    self.after = after
+    self.onParentFailure = onParentFailure
     self.type = type
     self.payload = payload
     self.priority = priority
@@ -95,6 +111,7 @@ public struct EnqueueRequest: Sendable, Hashable {
     }
     let known: Set<String> = [
       "type", "payload", "priority", "delay", "at", "max_attempts", "unique_key", "backoff",
+      "ref", "after", "on_parent_failure",
     ]
     for f in fields where !known.contains(f.key) && !ignoring.contains(f.key) {
       throw ControlError("unknown key \"\(f.key)\"", field: f.key)
@@ -163,7 +180,89 @@ public struct EnqueueRequest: Sendable, Hashable {
       }
       r.backoff = BackoffPolicy(base: base, cap: cap)
     }
+    if let v = v["ref"], !v.isNull {
+      guard let s = v.stringValue, !s.isEmpty else {
+        throw ControlError("\"ref\" must be a non-empty string", field: "ref")
+      }
+      r.ref = s
+    }
+    if let a = v["after"], !a.isNull {
+      guard let items = a.arrayValue else {
+        throw ControlError(
+          "\"after\" must be an array of job ids and refs, e.g. [12, \"a\"]", field: "after")
+      }
+      for item in items {
+        if let n = item.intValue {
+          guard n >= 1 else {
+            throw ControlError("\"after\": \(n) is not a job id", field: "after")
+          }
+          r.after.append(.id(n))
+        } else if let s = item.stringValue, !s.isEmpty {
+          r.after.append(.ref(s))
+        } else {
+          throw ControlError(
+            "\"after\" entries must be job ids (integers) or refs (non-empty strings), got "
+              + item.kindName, field: "after")
+        }
+      }
+    }
+    if let p = v["on_parent_failure"], !p.isNull {
+      guard let s = p.stringValue, let policy = ParentFailurePolicy(name: s) else {
+        throw ControlError(
+          "\"on_parent_failure\" must be \"cancel\" or \"run\"", field: "on_parent_failure")
+      }
+      r.onParentFailure = policy
+    }
     return r
+  }
+
+  /// Each request's `after` as store parents: ids as given, refs as positions in `requests`
+  /// (earlier or later). `label` names a request in errors ("line 3", "jobs[2]").
+  ///
+  /// - Throws: naming the request and the ref for a ref defined twice or not defined, or the
+  ///   refs of a cycle ("a → b → a").
+  public static func resolveParents(
+    _ requests: [EnqueueRequest], label: (Int) -> String = { "job \($0 + 1)" }
+  ) throws(ControlError) -> [[JobParentRef]] {
+    var position: [String: Int] = [:]
+    for (i, r) in requests.enumerated() {
+      guard let ref = r.ref else { continue }
+      if let first = position[ref] {
+        throw ControlError(
+          "\(label(i)): ref \"\(ref)\" is already used by \(label(first))", field: "ref")
+      }
+      position[ref] = i
+    }
+    var out: [[JobParentRef]] = []
+    out.reserveCapacity(requests.count)
+    for (i, r) in requests.enumerated() {
+      var parents: [JobParentRef] = []
+      for p in r.after {
+        switch p {
+        case .id(let id): parents.append(.job(id))
+        case .ref(let ref):
+          guard let k = position[ref] else {
+            throw ControlError(
+              "\(label(i)): \"after\" names ref \"\(ref)\", which no job of the batch has",
+              field: "after")
+          }
+          guard k != i else {
+            throw ControlError("\(label(i)): it waits on itself (ref \"\(ref)\")", field: "after")
+          }
+          parents.append(.batch(k))
+        }
+      }
+      out.append(parents)
+    }
+    let graph = out.map {
+      $0.compactMap { p -> Int? in if case .batch(let k) = p { k } else { nil } }
+    }
+    if let cycle = DependencyHold.cycle(graph) {
+      throw ControlError(
+        "a dependency cycle among refs: "
+          + cycle.map { requests[$0].ref ?? label($0) }.joined(separator: " → "), field: "after")
+    }
+    return out
   }
 }
 
@@ -359,6 +458,17 @@ extension EnqueueRequest {
             JSONField("cap", .string(DurationText.format(b.cap))),
           ])))
     }
+    if let ref = r.ref { f.append(JSONField("ref", .string(ref))) }
+    if !r.after.isEmpty {
+      let items: [JSONValue] = r.after.map {
+        switch $0 {
+        case .id(let id): .int(id)
+        case .ref(let ref): .string(ref)
+        }
+      }
+      f.append(JSONField("after", .array(items)))
+    }
+    if let p = r.onParentFailure { f.append(JSONField("on_parent_failure", .string(p.name))) }
     return .object(f)
   }
 }

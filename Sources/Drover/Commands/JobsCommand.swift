@@ -104,7 +104,7 @@ extension JobsCommand {
     static let configuration = CommandConfiguration(
       abstract: "Count jobs by state (works with no supervisor).",
       discussion: """
-        --json prints {"scheduled": n, "queued": n, "running": n, "completed": n, \
+        --json prints {"waiting": n, "scheduled": n, "queued": n, "running": n, "completed": n, \
         "cancelled": n, "dead": n}.
         """)
 
