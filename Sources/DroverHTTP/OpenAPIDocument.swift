@@ -988,6 +988,36 @@ enum OpenAPIDocument {
                   "base",
                   "cap"
                 ]
+              },
+              "ref": {
+                "type": "string",
+                "minLength": 1,
+                "description": "a name the after of other jobs of the same batch may use"
+              },
+              "after": {
+                "type": "array",
+                "items": {
+                  "oneOf": [
+                    {
+                      "type": "integer",
+                      "minimum": 1
+                    },
+                    {
+                      "type": "string",
+                      "minLength": 1
+                    }
+                  ]
+                },
+                "description": "parents: existing job ids, or refs of the same batch (before or after); the job is waiting until every one completed; unknown ids or refs and cycles are refused"
+              },
+              "on_parent_failure": {
+                "type": "string",
+                "enum": [
+                  "cancel",
+                  "run"
+                ],
+                "default": "cancel",
+                "description": "what a dead or cancelled parent does: cancel this job, or run it once no parent is unfinished"
               }
             }
           },
@@ -1098,8 +1128,53 @@ enum OpenAPIDocument {
                   "cancelled",
                   "requested"
                 ]
+              },
+              "on_parent_failure": {
+                "type": "string",
+                "enum": [
+                  "cancel",
+                  "run"
+                ]
+              },
+              "parents": {
+                "type": "array",
+                "items": {
+                  "$ref": "#/components/schemas/JobLink"
+                }
+              },
+              "children": {
+                "type": "array",
+                "items": {
+                  "$ref": "#/components/schemas/JobLink"
+                }
+              },
+              "why": {
+                "type": [
+                  "string",
+                  "null"
+                ],
+                "description": "what holds a waiting job, e.g. waiting on parents #12, #13 (1 of 3 done)"
               }
             }
+          },
+          "JobLink": {
+            "type": "object",
+            "properties": {
+              "id": {
+                "type": "integer"
+              },
+              "state": {
+                "type": [
+                  "string",
+                  "null"
+                ],
+                "description": "null: pruned"
+              }
+            },
+            "required": [
+              "id",
+              "state"
+            ]
           },
           "JobPage": {
             "type": "object",

@@ -59,6 +59,13 @@ extension APIRoutes {
       }
       requests.append(r)
     }
+    // Refs name jobs of this request (before or after); the loop resolves them again.
+    do {
+      _ = try EnqueueRequest.resolveParents(
+        requests, label: { single ? "the job" : values[$0].1 })
+    } catch {
+      throw APIError.invalid(error.message, field: error.field)
+    }
     let reply = await link.ask(single ? .enqueue(requests[0]) : .enqueueBatch(requests))
     let ids: [JobID]
     var existed = false
