@@ -421,6 +421,40 @@ public struct StoreBatch: Sendable {
   }
 }
 
+/// A waiting job that settling its parents changed.
+public struct SettledChild: Sendable, Hashable {
+  public var id: JobID
+  public var type: String
+  public init(id: JobID, type: String) {
+    self.id = id
+    self.type = type
+  }
+}
+
+/// What settling waiting jobs did inside one transaction.
+struct ChildSettlement {
+  /// Types of the jobs released to `queued`, one per job.
+  var queued: [String] = []
+  /// A job was released to `scheduled` (its `run_at` still ahead).
+  var scheduled = false
+  /// Jobs cancelled because of a dead or cancelled parent.
+  var cancelled: [SettledChild] = []
+
+  mutating func add(_ o: ChildSettlement) {
+    queued += o.queued
+    scheduled = scheduled || o.scheduled
+    cancelled += o.cancelled
+  }
+}
+
+extension BatchResult {
+  mutating func note(_ s: ChildSettlement) {
+    released += s.queued
+    releasedScheduled = releasedScheduled || s.scheduled
+    cancelledWaiting += s.cancelled
+  }
+}
+
 /// What a group commit did.
 public struct BatchResult: Sendable {
   /// One per enqueue, in order.
@@ -437,6 +471,9 @@ public struct BatchResult: Sendable {
   public var released: [String] = []
   /// True when a released job became `scheduled` (the next due time may be earlier now).
   public var releasedScheduled = false
+  /// Waiting jobs this commit cancelled because a parent is dead or cancelled (their own
+  /// waiting children included), for their `cancelled` events.
+  public var cancelledWaiting: [SettledChild] = []
   public init(finished: [FinishResult] = [], claimed: [[ClaimedJob]] = [], promoted: Int = 0) {
     self.finished = finished
     self.claimed = claimed

@@ -294,9 +294,7 @@ extension PostgresStore {
     if let promoteAt { result.promoted = r[promoteAt].int(0, 0) }
     for at in [linkAt, resolveAt] {
       guard let at else { continue }
-      let (queued, scheduled) = Self.released(r[at])
-      result.released += queued
-      result.releasedScheduled = result.releasedScheduled || scheduled
+      result.note(Self.released(r[at]))
     }
     result.claimed = batch.claims.indices.map { i in
       let c = r[claimsAt + i]

@@ -75,19 +75,20 @@ extension PostgresStore {
     ]
   }
 
-  /// The released jobs among the rows of a settle or resolve statement: the types that became
-  /// `queued`, and whether one became `scheduled`.
-  static func released(_ r: PGResult) -> (queued: [String], scheduled: Bool) {
-    var queued: [String] = []
-    var scheduled = false
+  /// What the rows of a settle or resolve statement say: the types released to `queued`,
+  /// whether one became `scheduled`, the jobs cancelled.
+  static func released(_ r: PGResult) -> ChildSettlement {
+    var out = ChildSettlement()
     for i in 0..<r.count {
       switch r.int(i, 1) {
-      case JobState.queued.rawValue: queued.append(r.text(i, 2))
-      case JobState.scheduled.rawValue: scheduled = true
+      case JobState.queued.rawValue: out.queued.append(r.text(i, 2))
+      case JobState.scheduled.rawValue: out.scheduled = true
+      case JobState.cancelled.rawValue:
+        out.cancelled.append(SettledChild(id: r.int64(i, 0), type: r.text(i, 2)))
       default: break
       }
     }
-    return (queued, scheduled)
+    return out
   }
 
   /// The parents and children of `id` with their states.

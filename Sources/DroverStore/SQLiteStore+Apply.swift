@@ -33,8 +33,7 @@ extension SQLiteStore {
       var result = BatchResult()
       let inserted = try insert(batch.enqueues)
       result.enqueued = inserted.results
-      result.released = inserted.released
-      result.releasedScheduled = inserted.releasedScheduled
+      result.note(inserted.settled)
       result.finished.reserveCapacity(batch.finishes.count)
       // Progress and start times first: a job that reports progress and then fails in the
       // same turn keeps the progress it reached.
@@ -51,9 +50,7 @@ extension SQLiteStore {
       if !settled.isEmpty {
         // In the same transaction as the finishes: a child is released (or cancelled) exactly
         // when its last parent's outcome becomes durable.
-        let (queued, scheduled) = try resolveChildren(of: settled, now: now)
-        result.released += queued
-        result.releasedScheduled = result.releasedScheduled || scheduled
+        result.note(try resolveChildren(of: settled, now: now))
       }
       if batch.promoteDue { result.promoted = try promote(now: now) }
       result.claimed.reserveCapacity(batch.claims.count)

@@ -59,12 +59,11 @@ extension SQLiteStore {
   /// cancels its own children of the same call). Returns the types released to `queued`.
   func linkInserted(
     _ jobs: [EnqueueParams], _ results: [EnqueueResult], now: Timestamp
-  ) throws(StoreError) -> (queued: [String], scheduled: Bool) {
+  ) throws(StoreError) -> ChildSettlement {
     let graph = jobs.map { job in
       job.parents.compactMap { p -> Int? in if case .batch(let k) = p { k } else { nil } }
     }
-    var queued: [String] = []
-    var scheduled = false
+    var out = ChildSettlement()
     for i in DependencyHold.topologicalOrder(graph) {
       let job = jobs[i]
       guard !job.parents.isEmpty, !results[i].existed else { continue }
@@ -79,12 +78,13 @@ extension SQLiteStore {
       }
       let w = WaitingJob(id: child, type: job.type, policy: job.onParentFailure, attempts: 0)
       switch try settle(w, now: now) {
-      case .released(.queued): queued.append(job.type)
-      case .released: scheduled = true
-      case .stays, .cancelled: break
+      case .released(.queued): out.queued.append(job.type)
+      case .released: out.scheduled = true
+      case .cancelled: out.cancelled.append(SettledChild(id: child, type: job.type))
+      case .stays: break
       }
     }
-    return (queued, scheduled)
+    return out
   }
 
   /// Decides one waiting job from its parents' rows now.
@@ -140,26 +140,27 @@ extension SQLiteStore {
   /// through children cancelled on the way. Returns the released jobs' types (`queued`) and
   /// whether one became `scheduled`.
   func resolveChildren(of parents: [JobID], now: Timestamp) throws(StoreError)
-    -> (queued: [String], scheduled: Bool)
+    -> ChildSettlement
   {
-    var queued: [String] = []
-    var scheduled = false
+    var out = ChildSettlement()
     var frontier = parents
     while !frontier.isEmpty {
       var next: [JobID] = []
       for parent in frontier {
         for child in try waitingChildren(of: parent) {
           switch try settle(child, now: now) {
-          case .released(.queued): queued.append(child.type)
-          case .released: scheduled = true
-          case .cancelled: next.append(child.id)
+          case .released(.queued): out.queued.append(child.type)
+          case .released: out.scheduled = true
+          case .cancelled:
+            next.append(child.id)
+            out.cancelled.append(SettledChild(id: child.id, type: child.type))
           case .stays: break
           }
         }
       }
       frontier = next
     }
-    return (queued, scheduled)
+    return out
   }
 
   /// `cancel --cascade`: every waiting descendant of `root` becomes cancelled ("parent #N

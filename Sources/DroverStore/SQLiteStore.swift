@@ -188,11 +188,11 @@ public final class SQLiteStore: JobStore {
 
   /// Inserts validated jobs inside the caller's write transaction; a job with parents starts
   /// `waiting` and is settled at once against its parents (see `linkInserted`). Returns also
-  /// the types of jobs released to `queued` and whether one became `scheduled`.
+  /// what settling the new waiting jobs did.
   ///
   /// - Throws: `.invalidInput` for an unknown parent id (the transaction rolls back).
   func insert(_ jobs: [EnqueueParams]) throws(StoreError) -> (
-    results: [EnqueueResult], released: [String], releasedScheduled: Bool
+    results: [EnqueueResult], settled: ChildSettlement
   ) {
     var results: [EnqueueResult] = []
     results.reserveCapacity(jobs.count)
@@ -217,10 +217,9 @@ public final class SQLiteStore: JobStore {
       count(job.type, state, 1)
       results.append(EnqueueResult(id: db.lastInsertID, existed: false))
     }
-    guard linked else { return (results, [], false) }
+    guard linked else { return (results, ChildSettlement()) }
     let now = jobs.map(\.now).max() ?? .now()
-    let (queued, scheduled) = try linkInserted(jobs, results, now: now)
-    return (results, queued, scheduled)
+    return (results, try linkInserted(jobs, results, now: now))
   }
 
   // MARK: Reads

@@ -148,6 +148,10 @@ extension Supervisor {
     for (i, r) in result.finished.enumerated() {
       settled(r, pendingFinishes[i].settlement, pendingFinishInfo[i], at: now)
     }
+    // Cancelled because a parent died or was cancelled: announced as any cancel is.
+    for c in result.cancelledWaiting {
+      pendingEvents.append(LifecycleEvent(at: now, .cancelled(id: c.id, type: c.type)))
+    }
   }
 
   /// The event and log line of one stored finish.

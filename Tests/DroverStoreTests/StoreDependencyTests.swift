@@ -181,6 +181,7 @@ import Testing
     // A "run" job under a cancelled parent runs too.
     #expect(try f.job(grandchild).state == .queued)
     #expect(r.released.count == 2)
+    #expect(r.cancelledWaiting == [SettledChild(id: cancelChild, type: "email")])
     try expectCounts(f)
 
     // At insert: a parent already dead applies the policy at once; a completed one counts done.
