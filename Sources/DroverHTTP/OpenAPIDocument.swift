@@ -301,7 +301,7 @@ enum OpenAPIDocument {
         },
         "/jobs/{id}/cancel": {
           "post": {
-            "summary": "Cancel: scheduled/queued at once (cancel: cancelled), running on request (cancel: requested)",
+            "summary": "Cancel: waiting/scheduled/queued at once (cancel: cancelled), running on request (cancel: requested); the jobs waiting on it follow their on_parent_failure, or with cascade=true are all cancelled, down the whole waiting subtree",
             "tags": [
               "jobs"
             ],
@@ -341,6 +341,16 @@ enum OpenAPIDocument {
                   "type": "integer",
                   "minimum": 1
                 }
+              },
+              {
+                "name": "cascade",
+                "in": "query",
+                "required": false,
+                "schema": {
+                  "type": "boolean",
+                  "default": false
+                },
+                "description": "also cancel the whole waiting subtree"
               }
             ]
           }

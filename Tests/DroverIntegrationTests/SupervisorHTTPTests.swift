@@ -365,6 +365,18 @@ struct SupervisorHTTPTests {
     try Self.expectError(unknown, 422)
     #expect(unknown.text.contains("unknown parent #999999"), "\(unknown.text)")
     #expect(try h.stats().values.reduce(0, +) == before)
+    // cascade=true cancels the waiting subtree under a job that cannot run yet (a pool-less type).
+    let tree = try c.post(
+      "/jobs",
+      #"[{"type":"nopool","ref":"p"},{"type":"noop","ref":"c","after":["p"],"on_parent_failure":"run"},"#
+        + #"{"type":"noop","after":["c"],"on_parent_failure":"run"}]"#)
+    #expect(tree.status == 201, "\(tree.text)")
+    let tids = (try tree.json()["jobs"]?.arrayValue ?? []).compactMap { $0["id"]?.intValue }
+    try Self.expectError(
+      try c.post("/jobs/\(tids[0])/cancel?cascade=yes", ""), 400, field: "cascade")
+    let cancelled = try c.post("/jobs/\(tids[0])/cancel?cascade=true", "")
+    #expect(cancelled.status == 200, "\(cancelled.text)")
+    for id in tids { #expect(try h.jobState(id) == "cancelled", "\(id)") }
   }
 
   /// A read connection opened beside the supervisor's, in its process (the HTTP layer's, the
