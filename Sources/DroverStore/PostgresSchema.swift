@@ -172,6 +172,8 @@ package enum PostgresSchema {
     // `drover_settle_waiting` locks each child row before reading its parents: two
     // supervisors completing a child's last two parents at once take turns on the child, and
     // the second sees the first's commit (READ COMMITTED: a new snapshot per statement).
+    // A waiting job is live: it holds its unique key like a queued one (the index and
+    // `drover_enqueue` follow).
     """
     ALTER TABLE drover_jobs ADD COLUMN on_parent_failure smallint NOT NULL DEFAULT 0;
     CREATE TABLE drover_job_parents (
@@ -180,6 +182,37 @@ package enum PostgresSchema {
       PRIMARY KEY (child, parent)
     );
     CREATE INDEX drover_job_parents_parent ON drover_job_parents (parent, child);
+    DROP INDEX drover_jobs_unique_live;
+    CREATE UNIQUE INDEX drover_jobs_unique_live ON drover_jobs (unique_key)
+      WHERE unique_key IS NOT NULL AND state IN (0, 1, 2, 6);
+    CREATE OR REPLACE FUNCTION drover_enqueue(
+      job_type text, job_payload text DEFAULT '{}', job_priority integer DEFAULT 0,
+      job_run_at timestamptz DEFAULT NULL, job_max_attempts integer DEFAULT 20,
+      job_unique_key text DEFAULT NULL
+    ) RETURNS bigint LANGUAGE plpgsql AS $$
+    DECLARE
+      new_id bigint;
+      due bigint := coalesce(
+        (extract(epoch FROM job_run_at) * 1000000)::bigint, drover_now());
+    BEGIN
+      IF left(ltrim(job_payload, E' \\t\\r\\n'), 1) <> '{' THEN
+        RAISE EXCEPTION 'drover_enqueue: the payload must be a JSON object'
+          USING ERRCODE = '22023';
+      END IF;
+      LOOP
+        INSERT INTO drover_jobs (type, state, payload, priority, run_at, max_attempts, unique_key)
+          VALUES (job_type, CASE WHEN due > drover_now() THEN 0 ELSE 1 END, job_payload,
+            job_priority, due, job_max_attempts, job_unique_key)
+          ON CONFLICT (unique_key) WHERE unique_key IS NOT NULL AND state IN (0, 1, 2, 6)
+          DO NOTHING
+          RETURNING id INTO new_id;
+        IF new_id IS NOT NULL THEN RETURN new_id; END IF;
+        SELECT id INTO new_id FROM drover_jobs
+          WHERE unique_key = job_unique_key AND state IN (0, 1, 2, 6);
+        IF new_id IS NOT NULL THEN RETURN new_id; END IF;
+        -- The holder finished in between: try the insert again.
+      END LOOP;
+    END $$;
 
     CREATE FUNCTION drover_settle_waiting(p_children bigint[], p_at bigint, p_slot integer)
     RETURNS TABLE (o_job bigint, o_state smallint, o_type text) LANGUAGE plpgsql AS $$

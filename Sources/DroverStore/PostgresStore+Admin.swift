@@ -105,7 +105,8 @@ extension PostgresStore {
     if let key {
       let h = try db.exec(
         """
-        SELECT id FROM drover_jobs WHERE unique_key = $1 AND state IN (0, 1, 2) AND id <> $2
+        SELECT id FROM drover_jobs WHERE unique_key = $1 AND state IN (0, 1, 2, 6)
+          AND id <> $2
         LIMIT 1
         """, key, id)
       if h.count == 1 { throw .uniqueKeyTaken(id: id, key: key, holder: h.int64(0, 0)) }

@@ -171,7 +171,8 @@ public final class PostgresStore: JobStore {
         WITH ORDINALITY AS u(type, state, priority, max_attempts, payload, payload_raw,
           created_at, run_at, unique_key, backoff_base, backoff_cap, on_parent_failure, ord)
       ORDER BY ord
-      ON CONFLICT (unique_key) WHERE unique_key IS NOT NULL AND state IN (0, 1, 2) DO NOTHING
+      ON CONFLICT (unique_key) WHERE unique_key IS NOT NULL AND state IN (0, 1, 2, 6)
+      DO NOTHING
       RETURNING id, unique_key, type, state),
     counted AS (
       INSERT INTO drover_job_counts AS c (type, state, slot, n)
@@ -182,7 +183,7 @@ public final class PostgresStore: JobStore {
 
   static let holdersSQL = """
     SELECT unique_key, id FROM drover_jobs
-    WHERE unique_key = ANY($1::text[]) AND state IN (0, 1, 2)
+    WHERE unique_key = ANY($1::text[]) AND state IN (0, 1, 2, 6)
     """
 
   /// The insert statement for validated jobs.

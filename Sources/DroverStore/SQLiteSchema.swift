@@ -139,7 +139,7 @@ package enum SQLiteSchema {
     // ("no parent that is not finished"), never by a counter, so a parent settled twice cannot
     // release a child twice or leave it stuck. `on_parent_failure`: 0 cancel, 1 run. Waiting
     // jobs (state 6) are found through their parents' edges, so they need no index of their
-    // own.
+    // own. A waiting job is live: it holds its unique key like a queued one.
     """
     ALTER TABLE jobs ADD COLUMN on_parent_failure INTEGER NOT NULL DEFAULT 0;
     CREATE TABLE job_parents (
@@ -148,6 +148,9 @@ package enum SQLiteSchema {
       PRIMARY KEY (child, parent)
     ) WITHOUT ROWID;
     CREATE INDEX job_parents_parent ON job_parents (parent, child);
+    DROP INDEX jobs_unique_live;
+    CREATE UNIQUE INDEX jobs_unique_live ON jobs (unique_key)
+      WHERE unique_key IS NOT NULL AND state IN (0, 1, 2, 6);
     """,
   ]
 

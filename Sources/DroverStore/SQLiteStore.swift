@@ -165,7 +165,7 @@ public final class SQLiteStore: JobStore {
     VALUES (?1, ?2, ?3, ?4, ?4, ?5, ?6, ?7, ?8, ?9, ?10, 1, ?11)
     """
   static let liveKeySQL: SQLText =
-    "SELECT id FROM jobs WHERE unique_key = ?1 AND state IN (0, 1, 2) AND id <> ?2 LIMIT 1"
+    "SELECT id FROM jobs WHERE unique_key = ?1 AND state IN (0, 1, 2, 6) AND id <> ?2 LIMIT 1"
 
   /// Enqueues `jobs` in one `BEGIN IMMEDIATE` transaction, all or none.
   ///

@@ -233,6 +233,25 @@ import Testing
     try expectCounts(f)
   }
 
+  /// A waiting job is live: it holds its unique key until it finishes.
+  @Test(arguments: StoreKind.allCases)
+  func aWaitingJobHoldsItsUniqueKey(_ kind: StoreKind) throws {
+    let f = try StoreFixture(kind)
+    let parent = try f.add()
+    var keyed = Self.job(after: [.job(parent)])
+    keyed.uniqueKey = "k"
+    let first = try f.store.enqueue([keyed])[0]
+    #expect(first.existed == false)
+    #expect(try f.job(first.id).state == .waiting)
+    #expect(try f.store.enqueue([keyed])[0] == EnqueueResult(id: first.id, existed: true))
+    var plain = Self.job()
+    plain.uniqueKey = "k"
+    #expect(try f.store.enqueue([plain])[0] == EnqueueResult(id: first.id, existed: true))
+    #expect(try f.store.cancel(CancelParams(id: first.id)) == .cancelled)
+    #expect(try f.store.enqueue([plain])[0].existed == false)
+    try expectCounts(f)
+  }
+
   /// A running parent whose cancel was requested and whose owner died: the rescue cancels it,
   /// and its children follow in the same transaction.
   @Test(arguments: StoreKind.allCases)
