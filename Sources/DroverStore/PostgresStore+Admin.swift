@@ -118,6 +118,15 @@ extension PostgresStore {
       WHERE id = $1
       """, id, now)
     try move(type, from: state, to: .queued)
+    // A job with parents goes back to waiting on them: it never runs before they complete.
+    if try db.exec("SELECT 1 FROM drover_job_parents WHERE child = $1 LIMIT 1", id).count > 0 {
+      try db.exec("UPDATE drover_jobs SET state = 6 WHERE id = $1", id)
+      try move(type, from: .queued, to: .waiting)
+      try db.exec(
+        PGStatement(
+          Self.settleWaitingSQL, [PGArray.ints([id]), String(now.micros), String(slot)]))
+      return
+    }
     try notify(types: [type])
   }
 

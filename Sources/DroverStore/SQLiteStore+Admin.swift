@@ -122,6 +122,17 @@ extension SQLiteStore {
       WHERE id = ?1
       """, id, now)
     move(type, from: state, to: .queued)
+    // A job with parents goes back to waiting on them: it never runs before they complete.
+    if try db.int64("SELECT 1 FROM job_parents WHERE child = ?1 LIMIT 1", id) != nil {
+      try db.run("UPDATE jobs SET state = 6 WHERE id = ?1", id)
+      move(type, from: .queued, to: .waiting)
+      let policy = try db.int64("SELECT on_parent_failure FROM jobs WHERE id = ?1", id) ?? 0
+      let attempts = try db.int64("SELECT attempts FROM jobs WHERE id = ?1", id) ?? 0
+      _ = try settle(
+        WaitingJob(
+          id: id, type: type, policy: ParentFailurePolicy(rawValue: Int(policy)) ?? .cancel,
+          attempts: Int(attempts)), now: now)
+    }
   }
 
   /// The jobs one `prune` step removes: the oldest of one final state (`?1`) finished before

@@ -252,6 +252,31 @@ import Testing
     try expectCounts(f)
   }
 
+  /// A retried child goes back to waiting on its parents: released at once when they all
+  /// completed, cancelled again under a dead parent (policy `cancel`), waiting otherwise.
+  @Test(arguments: StoreKind.allCases)
+  func aRetriedChildWaitsOnItsParentsAgain(_ kind: StoreKind) throws {
+    let f = try StoreFixture(kind)
+    let ids = try f.store.enqueue([Self.job("thumb"), Self.job(after: [.batch(0)])]).map(\.id)
+    #expect(try f.store.cancel(CancelParams(id: ids[1])) == .cancelled)
+    #expect(try f.store.retry(RetryParams(id: ids[1], now: f.at(1))).state == .waiting)
+    try expectCounts(f)
+    _ = try f.claim(["thumb"])
+    try f.finish(ids[0], .outcome(.permanent("no")))
+    #expect(try f.job(ids[1]).state == .cancelled)
+    let again = try f.store.retry(RetryParams(id: ids[1], now: f.at(2)))
+    #expect(again.state == .cancelled)
+    #expect(again.errors.map(\.message) == ["parent #\(ids[0]) dead", "parent #\(ids[0]) dead"])
+    try expectCounts(f)
+    // The parent requeued and completed: the child's retry releases it.
+    #expect(try f.store.requeueDead(RequeueDeadParams(ids: [ids[0]], now: f.at(3))) == 1)
+    _ = try f.claim(["thumb"], now: f.at(4))
+    try f.finish(ids[0], .outcome(.completed), now: f.at(5))
+    #expect(try f.job(ids[1]).state == .cancelled)
+    #expect(try f.store.retry(RetryParams(id: ids[1], now: f.at(6))).state == .queued)
+    try expectCounts(f)
+  }
+
   /// A running parent whose cancel was requested and whose owner died: the rescue cancels it,
   /// and its children follow in the same transaction.
   @Test(arguments: StoreKind.allCases)
