@@ -23,7 +23,8 @@ enum JobRendering {
   }
 
   /// The `key: value` view of `jobs show`, then the errors, oldest first.
-  static func detail(_ job: Job) -> String {
+  /// `why`: the `drover why` line (default: what holds a waiting job, else nothing).
+  static func detail(_ job: Job, why: String? = nil) -> String {
     var pairs: [(String, String)] = [
       ("id", String(job.id)),
       ("type", job.type),
@@ -42,6 +43,17 @@ enum JobRendering {
     if let b = job.backoff {
       pairs.append(
         ("backoff", "base \(DurationText.format(b.base)), cap \(DurationText.format(b.cap))"))
+    }
+    func links(_ ls: [JobLink]) -> String {
+      ls.map { "#\($0.id) (\($0.state?.name ?? "pruned"))" }.joined(separator: ", ")
+    }
+    if !job.parents.isEmpty {
+      pairs.append(("parents", links(job.parents)))
+      pairs.append(("on_parent_failure", job.onParentFailure.name))
+    }
+    if !job.children.isEmpty { pairs.append(("children", links(job.children))) }
+    if let why = why ?? DependencyHold.text(state: job.state, parents: job.parents) {
+      pairs.append(("why", why))
     }
     let width = pairs.map(\.0.count).max()! + 1
     var lines = pairs.map { pad($0.0 + ":", width) + " " + $0.1 }

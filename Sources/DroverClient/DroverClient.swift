@@ -37,10 +37,18 @@ public struct EnqueueOptions: Sendable, Hashable {
   /// An idempotency key: while a job with this key is live, enqueueing it again returns that
   /// job (`Enqueued.existed`) instead of a duplicate.
   public var uniqueKey: String?
+  /// Existing jobs this one waits on: it is `waiting` until every one completed. (A graph of
+  /// new jobs goes in with `enqueue(graph:)`: `EnqueueRequest`s carrying `ref` and `after`.)
+  public var parents: [JobID]
+  /// What a dead or cancelled parent does; nil: `cancel`.
+  public var onParentFailure: ParentFailurePolicy?
 
   public init(
-    priority: Int = 0, delay: Duration? = nil, maxAttempts: Int? = nil, uniqueKey: String? = nil
+    priority: Int = 0, delay: Duration? = nil, maxAttempts: Int? = nil, uniqueKey: String? = nil,
+    parents: [JobID] = [], onParentFailure: ParentFailurePolicy? = nil
   ) {
+    self.parents = parents
+    self.onParentFailure = onParentFailure
     self.priority = priority
     self.delay = delay
     self.maxAttempts = maxAttempts
@@ -124,6 +132,40 @@ public final class DroverClient: Sendable {
     try await send(requests.map { .enqueue($0) })
   }
 
+  /// Enqueues `requests` as one batch, in one transaction (all or nothing): how a graph of new
+  /// jobs goes in, their `after` naming each other's `ref` (or existing ids). Returns the ids
+  /// in request order.
+  ///
+  /// - Throws: `.refused` naming the request at fault (an unknown ref or parent, a cycle, an
+  ///   invalid job): nothing was enqueued.
+  public func enqueue(graph requests: [EnqueueRequest]) async throws(DroverClientError)
+    -> [Enqueued]
+  {
+    guard !requests.isEmpty else { return [] }
+    let path = socketPath
+    let timeout = timeout
+    let connection = connection
+    let result: Result<[JSONValue], ControlChannelError> = await withCheckedContinuation {
+      done in
+      queue.async {
+        done.resume(returning: connection.pipeline([.enqueueBatch(requests)], path, timeout))
+      }
+    }
+    guard case .success(let replies) = result, let reply = replies.first else {
+      if case .failure(let e) = result { throw .connection(e) }
+      throw .badReply("no reply")
+    }
+    guard reply["ok"]?.boolValue == true else {
+      throw .refused(reply["error"]?.stringValue ?? reply.render())
+    }
+    let ids = reply["ids"]?.arrayValue?.compactMap(\.intValue) ?? []
+    let existed = reply["existed"]?.arrayValue?.map { $0.boolValue ?? false } ?? []
+    guard ids.count == requests.count else { throw .badReply(reply.render()) }
+    return ids.indices.map {
+      Enqueued(id: ids[$0], existed: $0 < existed.count ? existed[$0] : false)
+    }
+  }
+
   /// Closes the connection (the next call opens a new one).
   public func close() async {
     await withCheckedContinuation { (done: CheckedContinuation<Void, Never>) in
@@ -140,7 +182,8 @@ public final class DroverClient: Sendable {
     .enqueue(
       EnqueueRequest(
         type: type, payload: payload, priority: o.priority, delay: o.delay,
-        maxAttempts: o.maxAttempts, uniqueKey: o.uniqueKey))
+        maxAttempts: o.maxAttempts, uniqueKey: o.uniqueKey, after: o.parents.map { .id($0) },
+        onParentFailure: o.onParentFailure))
   }
 
   static func encode<P: Encodable>(_ payload: P) throws(DroverClientError) -> JSONValue {

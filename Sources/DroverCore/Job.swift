@@ -3,6 +3,9 @@ public typealias JobID = Int64
 
 /// Where a job is in its life. The raw values are the store's on-disk codes: never renumber.
 public enum JobState: Int, Sendable, CaseIterable, Codable, CustomStringConvertible {
+  /// Held until every parent is `completed` (dependencies; never claimed). Declared first so
+  /// `allCases` lists states in lifecycle order; its code is the newest.
+  case waiting = 6
   /// Waiting for its `run_at` (a delay, or the wait before a retry).
   case scheduled = 0
   /// Ready to run: in the claim order (priority, run_at, id).
@@ -19,6 +22,7 @@ public enum JobState: Int, Sendable, CaseIterable, Codable, CustomStringConverti
   /// The lower-case name used by the CLI, JSON and config (`queued`, `dead`, …).
   public var name: String {
     switch self {
+    case .waiting: "waiting"
     case .scheduled: "scheduled"
     case .queued: "queued"
     case .running: "running"
@@ -94,15 +98,28 @@ public struct Job: Sendable, Hashable {
   /// How many times the job was snoozed (snoozes spend no attempt; the pool's `max_snoozes`
   /// bounds them).
   public var snoozes: Int
+  /// What a dead or cancelled parent does to this job.
+  public var onParentFailure: ParentFailurePolicy
+  /// The jobs this one waits on, ascending by id, with their states (`job(_:)` fills them;
+  /// lists leave them empty).
+  public var parents: [JobLink]
+  /// The jobs waiting on this one, ascending by id (`job(_:)` fills them; lists leave them
+  /// empty).
+  public var children: [JobLink]
 
   public init(
     id: JobID, type: String, state: JobState, priority: Int = 0, attempts: Int = 0,
     maxAttempts: Int = 20, payload: String = "{}", progress: Int = 0, errors: [JobError] = [],
     createdAt: Timestamp, runAt: Timestamp, startedAt: Timestamp? = nil,
     finishedAt: Timestamp? = nil, uniqueKey: String? = nil, backoff: BackoffPolicy? = nil,
-    cancelRequested: Bool = false, workerPID: Int32? = nil, snoozes: Int = 0
+    cancelRequested: Bool = false, workerPID: Int32? = nil, snoozes: Int = 0,
+    onParentFailure: ParentFailurePolicy = .cancel, parents: [JobLink] = [],
+    children: [JobLink] = []
   ) {
     self.snoozes = snoozes
+    self.onParentFailure = onParentFailure
+    self.parents = parents
+    self.children = children
     self.id = id
     self.type = type
     self.state = state

@@ -1,4 +1,5 @@
-/// What the explanation of a job (`drover why`, `jobs show`) needs beyond the job itself:
+/// What the explanation of a job (`drover why`, `jobs show`) needs beyond the job itself (a
+/// waiting job's parents come with the job):
 /// where it would run, what the running supervisor says about that pool, and what the store
 /// says about the jobs around it.
 public struct WhyFacts: Sendable, Hashable {
@@ -12,9 +13,6 @@ public struct WhyFacts: Sendable, Hashable {
   /// caller chose; `readyAheadCapped` says when it was hit).
   public var readyAhead: Int?
   public var readyAheadCapped: Bool
-  /// What holds a `waiting` job: its parents, as one phrase ("parents #4 (running), #5
-  /// (queued): 0 of 2 done"); nil for jobs without parents.
-  public var parents: String?
 
   /// The running supervisor's view of one pool.
   public struct SupervisorView: Sendable, Hashable {
@@ -37,14 +35,13 @@ public struct WhyFacts: Sendable, Hashable {
 
   public init(
     pool: String?, pools: [String], supervisor: SupervisorView? = nil, readyAhead: Int? = nil,
-    readyAheadCapped: Bool = false, parents: String? = nil
+    readyAheadCapped: Bool = false
   ) {
     self.pool = pool
     self.pools = pools
     self.supervisor = supervisor
     self.readyAhead = readyAhead
     self.readyAheadCapped = readyAheadCapped
-    self.parents = parents
   }
 }
 
@@ -86,6 +83,8 @@ public enum JobExplanation {
           : "the supervisor queues it at its next tick")
     case .queued:
       return queued(job, facts)
+    case .waiting:
+      return DependencyHold.text(state: job.state, parents: job.parents) ?? "waiting on its parents"
     }
   }
 

@@ -32,7 +32,7 @@ struct APIRoutes: Sendable {
     case (.post, "/jobs"): return try await createJobs(request)
     case (.get, "/jobs"): return try await listJobs(request)
     case (.get, "/jobs/{id}"): return try await showJob(context)
-    case (.post, "/jobs/{id}/cancel"): return try await cancelJob(context)
+    case (.post, "/jobs/{id}/cancel"): return try await cancelJob(request, context)
     case (.post, "/jobs/{id}/retry"): return try await retryJob(context)
     case (.post, "/dead/requeue"): return try await requeueDead(request)
     case (.get, "/stats"): return try await stats()

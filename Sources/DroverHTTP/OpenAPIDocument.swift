@@ -301,7 +301,7 @@ enum OpenAPIDocument {
         },
         "/jobs/{id}/cancel": {
           "post": {
-            "summary": "Cancel: scheduled/queued at once (cancel: cancelled), running on request (cancel: requested)",
+            "summary": "Cancel: waiting/scheduled/queued at once (cancel: cancelled), running on request (cancel: requested); the jobs waiting on it follow their on_parent_failure, or with cascade=true are all cancelled, down the whole waiting subtree",
             "tags": [
               "jobs"
             ],
@@ -341,6 +341,16 @@ enum OpenAPIDocument {
                   "type": "integer",
                   "minimum": 1
                 }
+              },
+              {
+                "name": "cascade",
+                "in": "query",
+                "required": false,
+                "schema": {
+                  "type": "boolean",
+                  "default": false
+                },
+                "description": "also cancel the whole waiting subtree"
               }
             ]
           }
@@ -988,6 +998,36 @@ enum OpenAPIDocument {
                   "base",
                   "cap"
                 ]
+              },
+              "ref": {
+                "type": "string",
+                "minLength": 1,
+                "description": "a name the after of other jobs of the same batch may use"
+              },
+              "after": {
+                "type": "array",
+                "items": {
+                  "oneOf": [
+                    {
+                      "type": "integer",
+                      "minimum": 1
+                    },
+                    {
+                      "type": "string",
+                      "minLength": 1
+                    }
+                  ]
+                },
+                "description": "parents: existing job ids, or refs of the same batch (before or after); the job is waiting until every one completed; unknown ids or refs and cycles are refused"
+              },
+              "on_parent_failure": {
+                "type": "string",
+                "enum": [
+                  "cancel",
+                  "run"
+                ],
+                "default": "cancel",
+                "description": "what a dead or cancelled parent does: cancel this job, or run it once no parent is unfinished"
               }
             }
           },
@@ -1098,8 +1138,53 @@ enum OpenAPIDocument {
                   "cancelled",
                   "requested"
                 ]
+              },
+              "on_parent_failure": {
+                "type": "string",
+                "enum": [
+                  "cancel",
+                  "run"
+                ]
+              },
+              "parents": {
+                "type": "array",
+                "items": {
+                  "$ref": "#/components/schemas/JobLink"
+                }
+              },
+              "children": {
+                "type": "array",
+                "items": {
+                  "$ref": "#/components/schemas/JobLink"
+                }
+              },
+              "why": {
+                "type": [
+                  "string",
+                  "null"
+                ],
+                "description": "what holds a waiting job, e.g. waiting on parents #12, #13 (1 of 3 done)"
               }
             }
+          },
+          "JobLink": {
+            "type": "object",
+            "properties": {
+              "id": {
+                "type": "integer"
+              },
+              "state": {
+                "type": [
+                  "string",
+                  "null"
+                ],
+                "description": "null: pruned"
+              }
+            },
+            "required": [
+              "id",
+              "state"
+            ]
           },
           "JobPage": {
             "type": "object",

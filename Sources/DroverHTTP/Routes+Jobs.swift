@@ -59,6 +59,13 @@ extension APIRoutes {
       }
       requests.append(r)
     }
+    // Refs name jobs of this request (before or after); the loop resolves them again.
+    do {
+      _ = try EnqueueRequest.resolveParents(
+        requests, label: { single ? "the job" : values[$0].1 })
+    } catch {
+      throw APIError.invalid(error.message, field: error.field)
+    }
     let reply = await link.ask(single ? .enqueue(requests[0]) : .enqueueBatch(requests))
     let ids: [JobID]
     var existed = false
@@ -162,10 +169,19 @@ extension APIRoutes {
   }
 
   /// `POST /jobs/{id}/cancel`: queued and scheduled jobs at once, running ones on request.
-  func cancelJob(_ context: some RequestContext) async throws -> Response {
+  /// `?cascade=true` also cancels every job waiting on it, down the whole waiting subtree.
+  func cancelJob(_ request: Request, _ context: some RequestContext) async throws -> Response {
     let id = try Self.jobID(context)
+    let q = try RequestInput.query(request, known: ["cascade"])
+    let cascade: Bool
+    switch q["cascade"] {
+    case nil, "false"?: cascade = false
+    case "true"?: cascade = true
+    case let v?:
+      throw APIError.badRequest("cascade must be true or false, not \"\(v)\"", field: "cascade")
+    }
     let (result, job) = try await link.write { store throws(StoreError) in
-      let r = try store.cancel(CancelParams(id: id))
+      let r = try store.cancel(CancelParams(id: id, cascade: cascade))
       return (r, try store.job(id))
     }
     if result == .cancelled, let job {

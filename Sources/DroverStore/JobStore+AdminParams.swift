@@ -57,15 +57,19 @@ public struct ListParams: Sendable, Hashable {
 public struct CancelParams: Sendable, Hashable {
   public var id: JobID
   public var now: Timestamp
-  public init(id: JobID, now: Timestamp = .now()) {
+  /// Also cancel every waiting descendant (children of children), whatever their
+  /// `on_parent_failure`.
+  public var cascade: Bool
+  public init(id: JobID, now: Timestamp = .now(), cascade: Bool = false) {
     self.id = id
     self.now = now
+    self.cascade = cascade
   }
 }
 
 /// What a cancel did.
 public enum CancelResult: Sendable, Hashable {
-  /// The job was scheduled or queued and is now `cancelled`.
+  /// The job was waiting, scheduled or queued and is now `cancelled`.
   case cancelled
   /// The job is running; a cancel is requested and the supervisor will stop it.
   case requested
@@ -78,7 +82,17 @@ public struct DeleteParams: Sendable, Hashable {
 }
 
 /// The states a job may be deleted in: all but `running`.
-public let deletableStates: [JobState] = [.scheduled, .queued, .completed, .cancelled, .dead]
+public let deletableStates: [JobState] = [
+  .waiting, .scheduled, .queued, .completed, .cancelled, .dead,
+]
+
+/// The refusal for a job other jobs wait on (see `JobStore.delete`): deleting it would leave
+/// them waiting for ever.
+func waitedOn(_ id: JobID, child: JobID) -> StoreError {
+  .conflict(
+    "job \(id) has jobs waiting on it (#\(child) at least): cancel it instead (they follow "
+      + "their on_parent_failure), or delete them first")
+}
 
 /// The refusal for the newest job (see `JobStore.delete`).
 func newestJobKept(_ id: JobID) -> StoreError {

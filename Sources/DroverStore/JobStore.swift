@@ -23,6 +23,10 @@ public protocol JobStore: AnyObject {
   /// One job with its errors, or nil.
   func job(_ id: JobID) throws(StoreError) -> Job?
 
+  /// The ids among `ids` that name no job (pruned or never created), ascending: what an
+  /// enqueue's parents are checked against before they join a shared commit.
+  func missingJobs(_ ids: [JobID]) throws(StoreError) -> [JobID]
+
   /// Jobs matching `filter`, newest id first.
   func list(_ filter: ListParams) throws(StoreError) -> [Job]
 
@@ -48,8 +52,10 @@ public protocol JobStore: AnyObject {
   /// The earliest `run_at` among scheduled jobs, or nil when none.
   func nextScheduled() throws(StoreError) -> Timestamp?
 
-  /// Cancels a job: scheduled/queued become `cancelled` at once; a running one is marked
-  /// cancel-requested (the supervisor stops it). Final states are refused.
+  /// Cancels a job: waiting/scheduled/queued become `cancelled` at once; a running one is
+  /// marked cancel-requested (the supervisor stops it). Final states are refused. A job
+  /// cancelled now applies its waiting children's `on_parent_failure`; with `p.cascade` its
+  /// whole waiting subtree is cancelled whatever their policy (also under a running job).
   func cancel(_ p: CancelParams) throws(StoreError) -> CancelResult
 
   /// Puts a dead or cancelled job back to `queued`, keeping attempts and errors and granting
@@ -59,7 +65,8 @@ public protocol JobStore: AnyObject {
   /// Deletes a job that is not running, with its errors (its unique key is free again). A
   /// running job is refused (`.invalidState`: cancel it first). The newest job in the store is
   /// refused too (`.conflict`): its row is what keeps SQLite from giving its id to the next
-  /// job, and both drivers keep one rule, as `prune` does.
+  /// job, and both drivers keep one rule, as `prune` does; and so is a job that waiting jobs
+  /// depend on (`.conflict`: they would wait for ever).
   func delete(_ p: DeleteParams) throws(StoreError)
 
   /// `retry` for every dead job (or the given ones); returns how many were requeued.
@@ -191,13 +198,21 @@ public struct EnqueueParams: Sendable, Hashable {
   /// The largest payload `validate` accepts, in bytes of its text: the config's
   /// `store.max_payload` (default 1 MiB), so that every enqueue path enforces it here.
   public var maxPayload: Int
+  /// The jobs this one waits on: it is `waiting` until every one is `completed`. An id must
+  /// name an existing job; a `.batch` position names another job of the same call.
+  public var parents: [JobParentRef]
+  /// What a dead or cancelled parent does to this job.
+  public var onParentFailure: ParentFailurePolicy
 
   public init(
     type: String, payload: String = "{}", priority: Int = 0, runAt: Timestamp? = nil,
     maxAttempts: Int = 20, uniqueKey: String? = nil, backoff: BackoffPolicy? = nil,
-    now: Timestamp = .now(), maxPayload: Int = ConfigLimits.defaultMaxPayload
+    now: Timestamp = .now(), maxPayload: Int = ConfigLimits.defaultMaxPayload,
+    parents: [JobParentRef] = [], onParentFailure: ParentFailurePolicy = .cancel
   ) {
     self.maxPayload = maxPayload
+    self.parents = parents
+    self.onParentFailure = onParentFailure
     self.type = type
     self.payload = payload
     self.priority = priority
@@ -408,6 +423,15 @@ public struct BatchResult: Sendable {
   public var claimed: [[ClaimedJob]]
   /// How many scheduled jobs became queued.
   public var promoted: Int
+  /// Types of the waiting jobs this commit released (one entry per job), whose pools have work
+  /// now; a released job may also have become `scheduled` (a `run_at` still ahead), which
+  /// `released` does not list.
+  public var released: [String] = []
+  /// True when a released job became `scheduled` (the next due time may be earlier now).
+  public var releasedScheduled = false
+  /// Waiting jobs this commit cancelled because a parent is dead or cancelled (their own
+  /// waiting children included), for their `cancelled` events.
+  public var cancelledWaiting: [SettledChild] = []
   public init(finished: [FinishResult] = [], claimed: [[ClaimedJob]] = [], promoted: Int = 0) {
     self.finished = finished
     self.claimed = claimed

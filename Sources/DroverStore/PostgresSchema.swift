@@ -166,6 +166,151 @@ package enum PostgresSchema {
     );
     ALTER TABLE drover_jobs ADD COLUMN snoozes integer NOT NULL DEFAULT 0;
     """,
+    // v3: dependencies (see `SQLiteSchema`, v5): one row per (child, parent) edge, waiting
+    // jobs in state 6, decided by reading rows in the transaction that settles a parent. The
+    // functions run in the callers' pipelines, so settling parents costs no round trip.
+    // `drover_settle_waiting` locks each child row before reading its parents: two
+    // supervisors completing a child's last two parents at once take turns on the child, and
+    // the second sees the first's commit (READ COMMITTED: a new snapshot per statement).
+    // A waiting job is live: it holds its unique key like a queued one (the index and
+    // `drover_enqueue` follow).
+    """
+    ALTER TABLE drover_jobs ADD COLUMN on_parent_failure smallint NOT NULL DEFAULT 0;
+    CREATE TABLE drover_job_parents (
+      child bigint NOT NULL,
+      parent bigint NOT NULL,
+      PRIMARY KEY (child, parent)
+    );
+    CREATE INDEX drover_job_parents_parent ON drover_job_parents (parent, child);
+    DROP INDEX drover_jobs_unique_live;
+    CREATE UNIQUE INDEX drover_jobs_unique_live ON drover_jobs (unique_key)
+      WHERE unique_key IS NOT NULL AND state IN (0, 1, 2, 6);
+    CREATE OR REPLACE FUNCTION drover_enqueue(
+      job_type text, job_payload text DEFAULT '{}', job_priority integer DEFAULT 0,
+      job_run_at timestamptz DEFAULT NULL, job_max_attempts integer DEFAULT 20,
+      job_unique_key text DEFAULT NULL
+    ) RETURNS bigint LANGUAGE plpgsql AS $$
+    DECLARE
+      new_id bigint;
+      due bigint := coalesce(
+        (extract(epoch FROM job_run_at) * 1000000)::bigint, drover_now());
+    BEGIN
+      IF left(ltrim(job_payload, E' \\t\\r\\n'), 1) <> '{' THEN
+        RAISE EXCEPTION 'drover_enqueue: the payload must be a JSON object'
+          USING ERRCODE = '22023';
+      END IF;
+      LOOP
+        INSERT INTO drover_jobs (type, state, payload, priority, run_at, max_attempts, unique_key)
+          VALUES (job_type, CASE WHEN due > drover_now() THEN 0 ELSE 1 END, job_payload,
+            job_priority, due, job_max_attempts, job_unique_key)
+          ON CONFLICT (unique_key) WHERE unique_key IS NOT NULL AND state IN (0, 1, 2, 6)
+          DO NOTHING
+          RETURNING id INTO new_id;
+        IF new_id IS NOT NULL THEN RETURN new_id; END IF;
+        SELECT id INTO new_id FROM drover_jobs
+          WHERE unique_key = job_unique_key AND state IN (0, 1, 2, 6);
+        IF new_id IS NOT NULL THEN RETURN new_id; END IF;
+        -- The holder finished in between: try the insert again.
+      END LOOP;
+    END $$;
+
+    CREATE FUNCTION drover_settle_waiting(p_children bigint[], p_at bigint, p_slot integer)
+    RETURNS TABLE (o_job bigint, o_state smallint, o_type text) LANGUAGE plpgsql AS $$
+    DECLARE
+      c record;
+      failed_id bigint;
+      failed_state smallint;
+      new_state smallint;
+    BEGIN
+      FOR c IN
+        SELECT j.id, j.type, j.on_parent_failure, j.attempts, j.run_at
+        FROM unnest(p_children) WITH ORDINALITY AS u(id, ord)
+        JOIN drover_jobs AS j ON j.id = u.id
+        WHERE j.state = 6 ORDER BY u.ord FOR UPDATE OF j
+      LOOP
+        SELECT e.parent, p.state INTO failed_id, failed_state
+          FROM drover_job_parents AS e JOIN drover_jobs AS p ON p.id = e.parent
+          WHERE e.child = c.id AND p.state IN (4, 5) ORDER BY e.parent LIMIT 1;
+        IF FOUND AND c.on_parent_failure = 0 THEN
+          UPDATE drover_jobs SET state = 4, finished_at = p_at WHERE id = c.id AND state = 6;
+          IF NOT FOUND THEN CONTINUE; END IF;
+          INSERT INTO drover_job_errors (job_id, attempt, message, at)
+            VALUES (c.id, c.attempts, 'parent #' || failed_id
+              || CASE WHEN failed_state = 5 THEN ' dead' ELSE ' cancelled' END, p_at);
+          new_state := 4;
+        ELSE
+          PERFORM 1 FROM drover_job_parents AS e JOIN drover_jobs AS p ON p.id = e.parent
+            WHERE e.child = c.id AND p.state IN (0, 1, 2, 6) LIMIT 1;
+          IF FOUND THEN CONTINUE; END IF;
+          new_state := CASE WHEN c.run_at > p_at THEN 0 ELSE 1 END;
+          UPDATE drover_jobs SET state = new_state, run_at = greatest(run_at, p_at)
+            WHERE id = c.id AND state = 6;
+          IF NOT FOUND THEN CONTINUE; END IF;
+          IF new_state = 1 THEN PERFORM pg_notify(drover_channel(), c.type); END IF;
+        END IF;
+        INSERT INTO drover_job_counts AS k (type, state, slot, n)
+          VALUES (c.type, 6, p_slot, -1), (c.type, new_state, p_slot, 1)
+          ON CONFLICT (type, state, slot) DO UPDATE SET n = k.n + excluded.n;
+        o_job := c.id;
+        o_state := new_state;
+        o_type := c.type;
+        RETURN NEXT;
+      END LOOP;
+    END $$;
+
+    CREATE FUNCTION drover_resolve_children(p_parents bigint[], p_at bigint, p_slot integer)
+    RETURNS TABLE (o_job bigint, o_state smallint, o_type text) LANGUAGE plpgsql AS $$
+    DECLARE
+      frontier bigint[] := p_parents;
+      kids bigint[];
+      r record;
+    BEGIN
+      WHILE cardinality(frontier) > 0 LOOP
+        SELECT array_agg(DISTINCT e.child ORDER BY e.child) INTO kids
+          FROM drover_job_parents AS e JOIN drover_jobs AS c ON c.id = e.child
+          WHERE e.parent = ANY(frontier) AND c.state = 6;
+        EXIT WHEN kids IS NULL;
+        frontier := '{}';
+        FOR r IN SELECT * FROM drover_settle_waiting(kids, p_at, p_slot) LOOP
+          o_job := r.o_job;
+          o_state := r.o_state;
+          o_type := r.o_type;
+          RETURN NEXT;
+          IF r.o_state = 4 THEN frontier := frontier || r.o_job; END IF;
+        END LOOP;
+      END LOOP;
+    END $$;
+
+    CREATE FUNCTION drover_cancel_subtree(p_root bigint, p_at bigint, p_slot integer)
+    RETURNS integer LANGUAGE plpgsql AS $$
+    DECLARE
+      frontier bigint[] := ARRAY[p_root];
+      next_frontier bigint[];
+      c record;
+      n integer := 0;
+    BEGIN
+      WHILE cardinality(frontier) > 0 LOOP
+        next_frontier := '{}';
+        FOR c IN
+          SELECT j.id, j.type, j.attempts, e.parent FROM drover_job_parents AS e
+          JOIN drover_jobs AS j ON j.id = e.child
+          WHERE e.parent = ANY(frontier) AND j.state = 6 ORDER BY j.id FOR UPDATE OF j
+        LOOP
+          UPDATE drover_jobs SET state = 4, finished_at = p_at WHERE id = c.id AND state = 6;
+          IF NOT FOUND THEN CONTINUE; END IF;
+          INSERT INTO drover_job_errors (job_id, attempt, message, at)
+            VALUES (c.id, c.attempts, 'parent #' || c.parent || ' cancelled', p_at);
+          INSERT INTO drover_job_counts AS k (type, state, slot, n)
+            VALUES (c.type, 6, p_slot, -1), (c.type, 4, p_slot, 1)
+            ON CONFLICT (type, state, slot) DO UPDATE SET n = k.n + excluded.n;
+          next_frontier := next_frontier || c.id;
+          n := n + 1;
+        END LOOP;
+        frontier := next_frontier;
+      END LOOP;
+      RETURN n;
+    END $$;
+    """,
   ]
 
   /// Functions the tables' defaults and triggers call, created before the migrations (and

@@ -30,17 +30,26 @@ extension PostgresStore {
     return try transaction { () throws(StoreError) in
       let (state, type, _) = try lockedState(p.id)
       switch state {
-      case .scheduled, .queued:
+      case .waiting, .scheduled, .queued:
         try db.exec(
           "UPDATE drover_jobs SET state = 4, finished_at = $2 WHERE id = $1", p.id, p.now)
         try move(type, from: state, to: .cancelled)
+        if p.cascade {
+          try db.exec("SELECT drover_cancel_subtree($1, $2, $3)", p.id, p.now, Int(slot))
+        } else {
+          try db.exec(resolveStatement(parents: [p.id], now: p.now))
+        }
         return .cancelled
       case .running:
         try db.exec("UPDATE drover_jobs SET cancel_requested = true WHERE id = $1", p.id)
+        if p.cascade {
+          try db.exec("SELECT drover_cancel_subtree($1, $2, $3)", p.id, p.now, Int(slot))
+        }
         return .requested
       case .completed, .cancelled, .dead:
         throw .invalidState(
-          id: p.id, state: state, operation: "cancel", allowed: [.scheduled, .queued, .running])
+          id: p.id, state: state, operation: "cancel",
+          allowed: [.waiting, .scheduled, .queued, .running])
       }
     }
   }
@@ -57,6 +66,13 @@ extension PostgresStore {
       }
       let newest = try db.exec("SELECT max(id) FROM drover_jobs")
       guard newest.int64(0, 0) != p.id else { throw newestJobKept(p.id) }
+      let waiting = try db.exec(
+        """
+        SELECT e.child FROM drover_job_parents AS e JOIN drover_jobs AS c ON c.id = e.child
+        WHERE e.parent = $1 AND c.state = 6 LIMIT 1
+        """, p.id)
+      if waiting.count == 1 { throw waitedOn(p.id, child: waiting.int64(0, 0)) }
+      try db.exec("DELETE FROM drover_job_parents WHERE child = $1", p.id)
       try db.exec("DELETE FROM drover_job_errors WHERE job_id = $1", p.id)
       try db.exec("DELETE FROM drover_jobs WHERE id = $1", p.id)
       try db.exec(
@@ -118,7 +134,8 @@ extension PostgresStore {
     if let key {
       let h = try db.exec(
         """
-        SELECT id FROM drover_jobs WHERE unique_key = $1 AND state IN (0, 1, 2) AND id <> $2
+        SELECT id FROM drover_jobs WHERE unique_key = $1 AND state IN (0, 1, 2, 6)
+          AND id <> $2
         LIMIT 1
         """, key, id)
       if h.count == 1 { throw .uniqueKeyTaken(id: id, key: key, holder: h.int64(0, 0)) }
@@ -130,6 +147,15 @@ extension PostgresStore {
       WHERE id = $1
       """, id, now)
     try move(type, from: state, to: .queued)
+    // A job with parents goes back to waiting on them: it never runs before they complete.
+    if try db.exec("SELECT 1 FROM drover_job_parents WHERE child = $1 LIMIT 1", id).count > 0 {
+      try db.exec("UPDATE drover_jobs SET state = 6 WHERE id = $1", id)
+      try move(type, from: .queued, to: .waiting)
+      try db.exec(
+        PGStatement(
+          Self.settleWaitingSQL, [PGArray.ints([id]), String(now.micros), String(slot)]))
+      return
+    }
     try notify(types: [type])
   }
 
@@ -143,6 +169,7 @@ extension PostgresStore {
         AND id <> (SELECT max(id) FROM drover_jobs)
       ORDER BY finished_at LIMIT $3 FOR UPDATE SKIP LOCKED),
     errs AS (DELETE FROM drover_job_errors WHERE job_id IN (SELECT id FROM sel)),
+    edges AS (DELETE FROM drover_job_parents WHERE child IN (SELECT id FROM sel)),
     gone AS (DELETE FROM drover_jobs WHERE id IN (SELECT id FROM sel) RETURNING type),
     \(countMoves("SELECT type, $1::smallint AS st, -1 AS d FROM gone", slot: 4))
     SELECT count(*) FROM gone

@@ -125,6 +125,7 @@ extension PostgresStore {
     for (i, job) in batch.enqueues.enumerated() {
       try job.validate(index: i, of: batch.enqueues.count, maxPayload: maxPayload)
     }
+    try EnqueueParams.validateParents(batch.enqueues)
     try Self.refuseNUL(batch.enqueues)
     try ready()
     // Left over when the give-back right after a reconnect failed.
@@ -163,18 +164,24 @@ extension PostgresStore {
     }
     result.finished = batch.finishes.map { FinishResult(id: $0.id, state: nil, attempt: 0) }
 
-    let keyed = batch.enqueues.contains { $0.uniqueKey != nil }
+    // Jobs with parents need their ids before their edges: inserted in the first round trip,
+    // as keyed ones are.
+    let linked = batch.enqueues.contains { !$0.parents.isEmpty }
+    let keyed = linked || batch.enqueues.contains { $0.uniqueKey != nil }
     var begun = false
     var rows: [JobID: LookupRow] = [:]
     if keyed || !decided.isEmpty {
       var first = [PGStatement("BEGIN")]
       if keyed { first.append(insertStatement(batch.enqueues)) }
+      let check = linked ? parentCheckStatement(batch.enqueues) : nil
+      if let check { first.append(check) }
       if !decided.isEmpty {
         first.append(PGStatement(Self.finishLookupSQL, [PGArray.ints(decided.map(\.f.id))]))
       }
       let r = try db.pipeline(first)
       begun = true
       if keyed { result.enqueued = try enqueueResults(batch.enqueues, r[1]) }
+      if check != nil { try requireParents(batch.enqueues, r[2]) }
       if !decided.isEmpty {
         let l = r[r.count - 1]
         for i in 0..<l.count {
@@ -193,6 +200,14 @@ extension PostgresStore {
     if !batch.enqueues.isEmpty && !keyed {
       insertAt = second.count
       second.append(insertStatement(batch.enqueues))
+    }
+    var linkAt: Int?
+    if linked {
+      let statements = linkStatements(batch.enqueues, result.enqueued)
+      if !statements.isEmpty {
+        linkAt = second.count + 1
+        second += statements
+      }
     }
     let ownerText = owner.pgText
     if !batch.progress.isEmpty {
@@ -230,12 +245,24 @@ extension PostgresStore {
             PGArray.ints(direct.map { $0.f.startedAt?.micros }),
           ]))
     }
-    var wake: [String] = batch.enqueues.filter { $0.runAt <= $0.now }.map(\.type)
+    var wake: [String] = batch.enqueues.filter { $0.parents.isEmpty && $0.runAt <= $0.now }
+      .map(\.type)
+    var finals = direct.map(\.f.id)
     if !decided.isEmpty {
       let (statement, settled, requeued) = decide(decided, rows: rows, now: now, owner: owner)
-      for (i, r) in settled { result.finished[i] = r }
+      for (i, r) in settled {
+        result.finished[i] = r
+        if r.state?.isFinal == true { finals.append(r.id) }
+      }
       wake += requeued
       if let statement { second.append(statement) }
+    }
+    // Children of the jobs settled final here, in the same transaction (the function reads
+    // the parents' rows as these updates left them; a fenced-out finish changes nothing).
+    var resolveAt: Int?
+    if !finals.isEmpty {
+      resolveAt = second.count
+      second.append(resolveStatement(parents: finals, now: now))
     }
     var promoteAt: Int?
     if batch.promoteDue {
@@ -270,6 +297,10 @@ extension PostgresStore {
       }
     }
     if let promoteAt { result.promoted = r[promoteAt].int(0, 0) }
+    for at in [linkAt, resolveAt] {
+      guard let at else { continue }
+      result.note(Self.released(r[at]))
+    }
     result.claimed = batch.claims.indices.map { i in
       let c = r[claimsAt + i]
       return (0..<c.count).map { row in

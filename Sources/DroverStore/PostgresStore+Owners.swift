@@ -91,7 +91,14 @@ extension PostgresStore {
     try ready()
     let message =
       p.message.utf8.contains(0) ? p.message.replacingAll("\u{0}", with: "\u{FFFD}") : p.message
-    let r = try db.exec(Self.rescueSQL, p.now, message, Int(slot), channel)
+    let r = try transaction { () throws(StoreError) in
+      let r = try db.exec(Self.rescueSQL, p.now, message, Int(slot), channel)
+      let cancelled = (0..<r.count).filter { r.int($0, 2) == JobState.cancelled.rawValue }
+      if !cancelled.isEmpty {
+        try db.exec(resolveStatement(parents: cancelled.map { r.int64($0, 0) }, now: p.now))
+      }
+      return r
+    }
     return try (0..<r.count).map { i throws(StoreError) in
       guard let state = JobState(rawValue: r.int(i, 2)) else {
         throw .corrupt("rescued job \(r.int64(i, 0)) has state code \(r.int(i, 2))")

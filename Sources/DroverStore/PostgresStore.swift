@@ -176,15 +176,16 @@ public final class PostgresStore: JobStore {
   static let insertSQL = """
     WITH ins AS (
       INSERT INTO drover_jobs (type, state, priority, max_attempts, budget, payload, payload_raw,
-        created_at, run_at, unique_key, backoff_base, backoff_cap, counted)
+        created_at, run_at, unique_key, backoff_base, backoff_cap, counted, on_parent_failure)
       SELECT type, state, priority, max_attempts, max_attempts, payload, payload_raw,
-        created_at, run_at, unique_key, backoff_base, backoff_cap, true
+        created_at, run_at, unique_key, backoff_base, backoff_cap, true, on_parent_failure
       FROM unnest($1::text[], $2::smallint[], $3::int[], $4::int[], $5::text[], $6::bytea[],
-        $7::bigint[], $8::bigint[], $9::text[], $10::bigint[], $11::bigint[])
+        $7::bigint[], $8::bigint[], $9::text[], $10::bigint[], $11::bigint[], $13::smallint[])
         WITH ORDINALITY AS u(type, state, priority, max_attempts, payload, payload_raw,
-          created_at, run_at, unique_key, backoff_base, backoff_cap, ord)
+          created_at, run_at, unique_key, backoff_base, backoff_cap, on_parent_failure, ord)
       ORDER BY ord
-      ON CONFLICT (unique_key) WHERE unique_key IS NOT NULL AND state IN (0, 1, 2) DO NOTHING
+      ON CONFLICT (unique_key) WHERE unique_key IS NOT NULL AND state IN (0, 1, 2, 6)
+      DO NOTHING
       RETURNING id, unique_key, type, state),
     counted AS (
       INSERT INTO drover_job_counts AS c (type, state, slot, n)
@@ -195,7 +196,7 @@ public final class PostgresStore: JobStore {
 
   static let holdersSQL = """
     SELECT unique_key, id FROM drover_jobs
-    WHERE unique_key = ANY($1::text[]) AND state IN (0, 1, 2)
+    WHERE unique_key = ANY($1::text[]) AND state IN (0, 1, 2, 6)
     """
 
   /// The insert statement for validated jobs.
@@ -211,9 +212,13 @@ public final class PostgresStore: JobStore {
     var keys: [String?] = []
     var bases: [Int64?] = []
     var caps: [Int64?] = []
+    var policies: [Int?] = []
     for j in jobs {
       types.append(j.type)
-      states.append((j.runAt > j.now ? JobState.scheduled : .queued).rawValue)
+      let state: JobState =
+        !j.parents.isEmpty ? .waiting : j.runAt > j.now ? .scheduled : .queued
+      states.append(state.rawValue)
+      policies.append(j.onParentFailure.rawValue)
       priorities.append(j.priority)
       attempts.append(j.maxAttempts)
       if j.payload.utf8.contains(0) {
@@ -235,7 +240,7 @@ public final class PostgresStore: JobStore {
         PGArray.texts(types), PGArray.ints(states), PGArray.ints(priorities),
         PGArray.ints(attempts), PGArray.texts(payloads), PGArray.texts(raws),
         PGArray.ints(created), PGArray.ints(runAts), PGArray.texts(keys), PGArray.ints(bases),
-        PGArray.ints(caps), String(slot),
+        PGArray.ints(caps), String(slot), PGArray.ints(policies),
       ])
   }
 
@@ -317,7 +322,9 @@ public final class PostgresStore: JobStore {
     }
     try Self.refuseNUL(jobs)
     if jobs.isEmpty { return [] }
-    if !jobs.contains(where: { $0.uniqueKey != nil }) {
+    try EnqueueParams.validateParents(jobs)
+    let linked = jobs.contains { !$0.parents.isEmpty }
+    if !linked && !jobs.contains(where: { $0.uniqueKey != nil }) {
       // Nothing to look up afterwards: the whole transaction is one round trip.
       try ready()
       var statements = [PGStatement("BEGIN"), insertStatement(jobs)]
@@ -331,7 +338,12 @@ public final class PostgresStore: JobStore {
     return try transaction { () throws(StoreError) in
       let r = try db.exec(insertStatement(jobs))
       let results = try enqueueResults(jobs, r)
-      try notify(types: jobs.filter { $0.runAt <= $0.now }.map(\.type))
+      if linked {
+        if let check = parentCheckStatement(jobs) { try requireParents(jobs, db.exec(check)) }
+        for s in linkStatements(jobs, results) { try db.exec(s) }
+      }
+      try notify(
+        types: jobs.filter { $0.parents.isEmpty && $0.runAt <= $0.now }.map(\.type))
       return results
     }
   }
@@ -394,6 +406,9 @@ public final class PostgresStore: JobStore {
       guard r.count == 1 else { return nil }
       var job = try Self.decodeJob(r, 0)
       job.errors = try loadErrors([id])[id] ?? []
+      let policy = try db.exec("SELECT on_parent_failure FROM drover_jobs WHERE id = $1", id)
+      job.onParentFailure = ParentFailurePolicy(rawValue: policy.int(0, 0)) ?? .cancel
+      (job.parents, job.children) = try loadLinks(id)
       return job
     }
   }
@@ -441,7 +456,16 @@ public final class PostgresStore: JobStore {
       jobs.reserveCapacity(r.count)
       for i in 0..<r.count { jobs.append(try Self.decodeJob(r, i)) }
       let errors = try loadErrors(jobs.map(\.id))
-      for i in jobs.indices { jobs[i].errors = errors[jobs[i].id] ?? [] }
+      let links = try loadLinks(jobs.map(\.id))
+      let runs = try db.exec(
+        "SELECT id FROM drover_jobs WHERE id = ANY($1::bigint[]) AND on_parent_failure = 1",
+        PGArray.ints(jobs.map(\.id)))
+      let runIDs = Set((0..<runs.count).map { runs.int64($0, 0) })
+      for i in jobs.indices {
+        if runIDs.contains(jobs[i].id) { jobs[i].onParentFailure = .run }
+        jobs[i].errors = errors[jobs[i].id] ?? []
+        if let l = links[jobs[i].id] { (jobs[i].parents, jobs[i].children) = l }
+      }
       return jobs
     }
   }

@@ -135,6 +135,23 @@ package enum SQLiteSchema {
     """
     ALTER TABLE jobs ADD COLUMN snoozes INTEGER NOT NULL DEFAULT 0;
     """,
+    // v5: dependencies. One row per (child, parent) edge: fan-in is decided by reading rows
+    // ("no parent that is not finished"), never by a counter, so a parent settled twice cannot
+    // release a child twice or leave it stuck. `on_parent_failure`: 0 cancel, 1 run. Waiting
+    // jobs (state 6) are found through their parents' edges, so they need no index of their
+    // own. A waiting job is live: it holds its unique key like a queued one.
+    """
+    ALTER TABLE jobs ADD COLUMN on_parent_failure INTEGER NOT NULL DEFAULT 0;
+    CREATE TABLE job_parents (
+      child INTEGER NOT NULL,
+      parent INTEGER NOT NULL,
+      PRIMARY KEY (child, parent)
+    ) WITHOUT ROWID;
+    CREATE INDEX job_parents_parent ON job_parents (parent, child);
+    DROP INDEX jobs_unique_live;
+    CREATE UNIQUE INDEX jobs_unique_live ON jobs (unique_key)
+      WHERE unique_key IS NOT NULL AND state IN (0, 1, 2, 6);
+    """,
   ]
 
   /// The schema version this build writes.

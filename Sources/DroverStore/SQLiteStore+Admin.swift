@@ -10,16 +10,23 @@ extension SQLiteStore {
     try write { () throws(StoreError) in
       let (state, type) = try currentState(p.id)
       switch state {
-      case .scheduled, .queued:
+      case .waiting, .scheduled, .queued:
         try db.run("UPDATE jobs SET state = 4, finished_at = ?2 WHERE id = ?1", p.id, p.now)
         move(type, from: state, to: .cancelled)
+        if p.cascade {
+          _ = try cancelSubtree(of: p.id, now: p.now)
+        } else {
+          _ = try resolveChildren(of: [p.id], now: p.now)
+        }
         return .cancelled
       case .running:
         try db.run("UPDATE jobs SET cancel_requested = 1 WHERE id = ?1", p.id)
+        if p.cascade { _ = try cancelSubtree(of: p.id, now: p.now) }
         return .requested
       case .completed, .cancelled, .dead:
         throw .invalidState(
-          id: p.id, state: state, operation: "cancel", allowed: [.scheduled, .queued, .running])
+          id: p.id, state: state, operation: "cancel",
+          allowed: [.waiting, .scheduled, .queued, .running])
       }
     }
   }
@@ -34,6 +41,15 @@ extension SQLiteStore {
         throw .invalidState(id: p.id, state: state, operation: "delete", allowed: deletableStates)
       }
       guard try db.int64("SELECT max(id) FROM jobs") != p.id else { throw newestJobKept(p.id) }
+      if let child = try db.int64(
+        """
+        SELECT e.child FROM job_parents AS e JOIN jobs AS c ON c.id = e.child
+        WHERE e.parent = ?1 AND c.state = 6 LIMIT 1
+        """, p.id)
+      {
+        throw waitedOn(p.id, child: child)
+      }
+      try db.run("DELETE FROM job_parents WHERE child = ?1", p.id)
       try db.run("DELETE FROM job_errors WHERE job_id = ?1", p.id)
       try db.run("DELETE FROM jobs WHERE id = ?1", p.id)
       count(type, state, -1)
@@ -131,6 +147,17 @@ extension SQLiteStore {
       WHERE id = ?1
       """, id, now)
     move(type, from: state, to: .queued)
+    // A job with parents goes back to waiting on them: it never runs before they complete.
+    if try db.int64("SELECT 1 FROM job_parents WHERE child = ?1 LIMIT 1", id) != nil {
+      try db.run("UPDATE jobs SET state = 6 WHERE id = ?1", id)
+      move(type, from: .queued, to: .waiting)
+      let policy = try db.int64("SELECT on_parent_failure FROM jobs WHERE id = ?1", id) ?? 0
+      let attempts = try db.int64("SELECT attempts FROM jobs WHERE id = ?1", id) ?? 0
+      _ = try settle(
+        WaitingJob(
+          id: id, type: type, policy: ParentFailurePolicy(rawValue: Int(policy)) ?? .cancel,
+          attempts: Int(attempts)), now: now)
+    }
   }
 
   /// The jobs one `prune` step removes: the oldest of one final state (`?1`) finished before
@@ -138,6 +165,13 @@ extension SQLiteStore {
   /// sort. Both statements select the same rows (same data, same plan, under the write lock).
   static let pruneErrorsSQL: SQLText = """
     DELETE FROM job_errors WHERE job_id IN (
+      SELECT id FROM jobs INDEXED BY jobs_finished
+      WHERE finished_at IS NOT NULL AND state = ?1 AND finished_at < ?2
+        AND id <> (SELECT max(id) FROM jobs)
+      ORDER BY finished_at LIMIT ?3)
+    """
+  static let pruneEdgesSQL: SQLText = """
+    DELETE FROM job_parents WHERE child IN (
       SELECT id FROM jobs INDEXED BY jobs_finished
       WHERE finished_at IS NOT NULL AND state = ?1 AND finished_at < ?2
         AND id <> (SELECT max(id) FROM jobs)
@@ -174,6 +208,7 @@ extension SQLiteStore {
       for (state, before) in steps where deleted < p.limit {
         let left = p.limit - deleted
         try db.run(Self.pruneErrorsSQL, state.rawValue, before, left)
+        try db.run(Self.pruneEdgesSQL, state.rawValue, before, left)
         let st = try db.prepare(Self.pruneJobsSQL)
         defer { st.reset() }
         try st.bind(state.rawValue, before, left)

@@ -26,11 +26,14 @@ extension SQLiteStore {
     for (i, job) in batch.enqueues.enumerated() {
       try job.validate(index: i, of: batch.enqueues.count, maxPayload: maxPayload)
     }
+    try EnqueueParams.validateParents(batch.enqueues)
     let now = batch.now
     let owner = batch.owner
     return try write { () throws(StoreError) in
       var result = BatchResult()
-      result.enqueued = try insert(batch.enqueues)
+      let inserted = try insert(batch.enqueues)
+      result.enqueued = inserted.results
+      result.note(inserted.settled)
       result.finished.reserveCapacity(batch.finishes.count)
       // Progress and start times first: a job that reports progress and then fails in the
       // same turn keeps the progress it reached.
@@ -38,7 +41,17 @@ extension SQLiteStore {
         try db.run(Self.progressSQL, id, min(max(progress, 0), 100), owner)
       }
       for (id, at) in batch.started { try db.run(Self.startedSQL, id, at, owner) }
-      for f in batch.finishes { result.finished.append(try finish(f, now: now, owner: owner)) }
+      var settled: [JobID] = []
+      for f in batch.finishes {
+        let r = try finish(f, now: now, owner: owner)
+        if r.state?.isFinal == true { settled.append(r.id) }
+        result.finished.append(r)
+      }
+      if !settled.isEmpty {
+        // In the same transaction as the finishes: a child is released (or cancelled) exactly
+        // when its last parent's outcome becomes durable.
+        result.note(try resolveChildren(of: settled, now: now))
+      }
       if batch.promoteDue { result.promoted = try promote(now: now) }
       result.claimed.reserveCapacity(batch.claims.count)
       for claim in batch.claims {

@@ -76,7 +76,7 @@ extension SQLiteStore {
       _ = try db.int64(
         """
         SELECT count(*) FROM jobs INDEXED BY jobs_unique_live
-        WHERE unique_key IS NOT NULL AND state IN (0, 1, 2) AND unique_key > ''
+        WHERE unique_key IS NOT NULL AND state IN (0, 1, 2, 6) AND unique_key > ''
         """)
       let maxID = try db.int64("SELECT max(id) FROM jobs") ?? 0
       _ = try db.int64(

@@ -160,6 +160,8 @@ extension SQLiteStore {
         }
         move(job.type, from: .running, to: job.state)
       }
+      let cancelled = found.filter(\.cancel).map(\.job.id)
+      if !cancelled.isEmpty { _ = try resolveChildren(of: cancelled, now: p.now) }
       try db.run(
         "DELETE FROM leaders WHERE owner IN (SELECT id FROM owners WHERE lease_until < ?1)", p.now)
       try db.run("DELETE FROM owners WHERE lease_until < ?1", p.now)

@@ -32,7 +32,7 @@ extension SQLiteStore {
           continue
         }
         var id: JobID?
-        if let job = s.job { id = try insert([job])[0].id }
+        if let job = s.job { id = try insert([job]).results[0].id }
         try db.run(Self.slotInsertSQL, s.schedule, s.slot, id, now)
         results.append(SlotResult(schedule: s.schedule, slot: s.slot, job: id, fresh: true))
       }

@@ -161,11 +161,11 @@ public final class SQLiteStore: JobStore {
 
   static let insertSQL: SQLText = """
     INSERT INTO jobs (type, state, priority, max_attempts, budget, payload, created_at, run_at,
-      unique_key, backoff_base, backoff_cap, counted)
-    VALUES (?1, ?2, ?3, ?4, ?4, ?5, ?6, ?7, ?8, ?9, ?10, 1)
+      unique_key, backoff_base, backoff_cap, counted, on_parent_failure)
+    VALUES (?1, ?2, ?3, ?4, ?4, ?5, ?6, ?7, ?8, ?9, ?10, 1, ?11)
     """
   static let liveKeySQL: SQLText =
-    "SELECT id FROM jobs WHERE unique_key = ?1 AND state IN (0, 1, 2) AND id <> ?2 LIMIT 1"
+    "SELECT id FROM jobs WHERE unique_key = ?1 AND state IN (0, 1, 2, 6) AND id <> ?2 LIMIT 1"
 
   /// Enqueues `jobs` in one `BEGIN IMMEDIATE` transaction, all or none.
   ///
@@ -181,28 +181,45 @@ public final class SQLiteStore: JobStore {
     for (i, job) in jobs.enumerated() {
       try job.validate(index: i, of: jobs.count, maxPayload: maxPayload)
     }
+    try EnqueueParams.validateParents(jobs)
     if jobs.isEmpty { return [] }
-    return try write { () throws(StoreError) in try insert(jobs) }
+    return try write { () throws(StoreError) in try insert(jobs).results }
   }
 
-  /// Inserts validated jobs inside the caller's write transaction.
-  func insert(_ jobs: [EnqueueParams]) throws(StoreError) -> [EnqueueResult] {
+  /// Inserts validated jobs inside the caller's write transaction; a job with parents starts
+  /// `waiting` and is settled at once against its parents (see `linkInserted`). Returns also
+  /// what settling the new waiting jobs did.
+  ///
+  /// - Throws: `.invalidInput` for an unknown parent id (the transaction rolls back).
+  func insert(_ jobs: [EnqueueParams]) throws(StoreError) -> (
+    results: [EnqueueResult], settled: ChildSettlement
+  ) {
     var results: [EnqueueResult] = []
     results.reserveCapacity(jobs.count)
-    for job in jobs {
+    var linked = false
+    for (i, job) in jobs.enumerated() {
       if let key = job.uniqueKey, let holder = try db.int64(Self.liveKeySQL, key, Int64(0)) {
         results.append(EnqueueResult(id: holder, existed: true))
         continue
       }
-      let state: JobState = job.runAt > job.now ? .scheduled : .queued
+      let state: JobState
+      if job.parents.isEmpty {
+        state = job.runAt > job.now ? .scheduled : .queued
+      } else {
+        try requireParents(job, index: i, of: jobs.count)
+        state = .waiting
+        linked = true
+      }
       try db.run(
         Self.insertSQL, job.type, state.rawValue, job.priority, job.maxAttempts, job.payload,
         job.now, job.runAt, job.uniqueKey, job.backoff?.base.microseconds,
-        job.backoff?.cap.microseconds)
+        job.backoff?.cap.microseconds, job.onParentFailure.rawValue)
       count(job.type, state, 1)
       results.append(EnqueueResult(id: db.lastInsertID, existed: false))
     }
-    return results
+    guard linked else { return (results, ChildSettlement()) }
+    let now = jobs.map(\.now).max() ?? .now()
+    return (results, try linkInserted(jobs, results, now: now))
   }
 
   // MARK: Reads
@@ -230,7 +247,11 @@ public final class SQLiteStore: JobStore {
     try st.bind(id)
     guard try st.step() else { return nil }
     var job = try Self.decodeJob(st)
+    st.reset()
     job.errors = try loadErrors(id)
+    let policy = try db.int64("SELECT on_parent_failure FROM jobs WHERE id = ?1", id) ?? 0
+    job.onParentFailure = ParentFailurePolicy(rawValue: Int(policy)) ?? .cancel
+    (job.parents, job.children) = try loadLinks(id)
     return job
   }
 
@@ -338,7 +359,7 @@ public final class SQLiteStore: JobStore {
     let sql: SQLText =
       switch filter.state {
       case nil: Self.listAllSQL
-      case .scheduled, .queued, .completed: Self.listScanSQL
+      case .waiting, .scheduled, .queued, .completed: Self.listScanSQL
       case .running: Self.listRunningSQL
       case .cancelled, .dead: Self.listFinishedSQL
       }
@@ -354,7 +375,12 @@ public final class SQLiteStore: JobStore {
           filter.payloadMatch?.json)
         while try st.step() { jobs.append(try Self.decodeJob(st)) }
       }
-      for i in jobs.indices { jobs[i].errors = try loadErrors(jobs[i].id) }
+      for i in jobs.indices {
+        jobs[i].errors = try loadErrors(jobs[i].id)
+        (jobs[i].parents, jobs[i].children) = try loadLinks(jobs[i].id)
+        let policy = try db.int64("SELECT on_parent_failure FROM jobs WHERE id = ?1", jobs[i].id)
+        jobs[i].onParentFailure = ParentFailurePolicy(rawValue: Int(policy ?? 0)) ?? .cancel
+      }
       return jobs
     }
   }

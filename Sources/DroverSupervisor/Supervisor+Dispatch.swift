@@ -33,6 +33,7 @@ extension Supervisor {
   /// times, promotion, claims), leased to this supervisor; then the replies, the claimed jobs
   /// and the events go out. A job enqueued this turn can be claimed in the same transaction.
   func commit() {
+    releasedWork = false
     let now = clock.wall()
     if let due = nextDue, due <= now { promoteDue = true }
     let enqueues = takeValidEnqueues(now: now)
@@ -102,6 +103,8 @@ extension Supervisor {
       refreshNextDue()
     }
     if result.promoted > 0 { for p in pools { p.maybeHasWork = true } }
+    if result.releasedScheduled { refreshNextDue() }
+    noteReleased(result.released)
     promoteDue = false
     let handedAt = clock.monotonic()
     for (i, p) in claimPools.enumerated() {
@@ -121,7 +124,8 @@ extension Supervisor {
           id: r.id, existed: r.existed,
           warning: e.pooled ? nil : "no pool runs type \"\(e.params.type)\""))
       if streaming && !r.existed {
-        let state: JobState = e.params.runAt > now ? .scheduled : .queued
+        let state: JobState =
+          !e.params.parents.isEmpty ? .waiting : e.params.runAt > now ? .scheduled : .queued
         pendingEvents.append(
           LifecycleEvent(
             at: now, .created(id: r.id, type: e.params.type, state: state, runAt: e.params.runAt)))
@@ -133,6 +137,10 @@ extension Supervisor {
     }
     for (i, r) in result.finished.enumerated() {
       settled(r, pendingFinishes[i].settlement, pendingFinishInfo[i], at: now)
+    }
+    // Cancelled because a parent died or was cancelled: announced as any cancel is.
+    for c in result.cancelledWaiting {
+      pendingEvents.append(LifecycleEvent(at: now, .cancelled(id: c.id, type: c.type)))
     }
   }
 
@@ -166,7 +174,7 @@ extension Supervisor {
         workerPID: info.workerPID, error: error ?? "")
     case .cancelled:
       kind = .cancelled(id: r.id, type: info.type)
-    case .scheduled, .queued, .running:
+    case .waiting, .scheduled, .queued, .running:
       switch s {
       case .released: kind = nil
       case .outcome(.snooze):
@@ -277,48 +285,6 @@ extension Supervisor {
               runAt: j.runAt)))
       }
     }
-  }
-
-  /// This turn's enqueue requests that pass validation, as store params; the others are
-  /// answered with their error at once. Pools that run the new jobs' types may have work.
-  func takeValidEnqueues(now: Timestamp) -> [PendingEnqueue] {
-    guard !pendingEnqueues.isEmpty else { return [] }
-    var valid: [PendingEnqueue] = []
-    valid.reserveCapacity(pendingEnqueues.count)
-    // A batch (`enqueueBatch`) is all or nothing: one refused member refuses its group.
-    var refusedGroups: Set<Int> = []
-    var validGroups: [Int?] = []
-    for e in pendingEnqueues {
-      let pool = config.pool(forType: e.request.type)
-      let params = e.request.params(now: now, pool: pool, maxPayload: config.store.maxPayload)
-      do throws(StoreError) {
-        try params.validate(maxPayload: config.store.maxPayload)
-      } catch {
-        e.reply(.failure(error.description))
-        if let g = e.group { refusedGroups.insert(g) }
-        continue
-      }
-      valid.append(PendingEnqueue(params: params, reply: e.reply, pooled: pool != nil))
-      validGroups.append(e.group)
-    }
-    pendingEnqueues.removeAll(keepingCapacity: true)
-    if !refusedGroups.isEmpty {
-      var kept: [PendingEnqueue] = []
-      for (e, g) in zip(valid, validGroups) {
-        if let g, refusedGroups.contains(g) {
-          e.reply(.failure(BatchReply.followed))
-        } else {
-          kept.append(e)
-        }
-      }
-      valid = kept
-    }
-    for e in valid {
-      if let pool = config.pool(forType: e.params.type) {
-        self.pool(named: pool.name)?.maybeHasWork = true
-      }
-    }
-    return valid
   }
 
   func refreshNextDue() {

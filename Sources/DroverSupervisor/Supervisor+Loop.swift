@@ -120,7 +120,9 @@ extension Supervisor {
     // try waits for the tick instead of spinning on a broken disk.
     let now = clock.monotonic()
     let recentFailure = commitFailedAt.map { now - $0 < options.tick } ?? false
-    if !recentFailure && (!pendingFinishes.isEmpty || !pendingEnqueues.isEmpty) { return 0 }
+    if !recentFailure && (!pendingFinishes.isEmpty || !pendingEnqueues.isEmpty || releasedWork) {
+      return 0
+    }
     if connections.values.contains(where: { $0.backlog && !$0.readPaused }) { return 0 }
     let left = options.tick - (now - lastTick)
     return Int32(clamping: max(0, (left.saturatingNanoseconds + 999_999) / 1_000_000))

@@ -148,6 +148,10 @@ public final class Supervisor {
   /// The last `enqueueBatch` group number.
   var nextBatchGroup = 0
   var promoteDue = true
+  /// The last commit released waiting jobs (their parents completed) into pools that may claim
+  /// them: the loop turns again at once so the next commit claims them, without waiting for an
+  /// event or the tick.
+  var releasedWork = false
   /// The config's schedules: what fires when (`Supervisor+Schedules.swift`).
   var schedules: ScheduleRunner
   var checkCancels = true

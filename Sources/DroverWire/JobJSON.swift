@@ -4,7 +4,9 @@ public import DroverCore
 /// one renderer for the CLI, the control socket and the HTTP API.
 public enum JobJSON {
   /// A job as `jobs show --json` prints it. Contract keys first, in the contract's order, then
-  /// extras (`unique_key`, `worker_pid`, `cancel_requested`, `snoozes`, `backoff`). `payload` is embedded
+  /// extras (`unique_key`, `worker_pid`, `cancel_requested`, `snoozes`, `backoff`,
+  /// `on_parent_failure`, `parents` and `children` as `{"id", "state"}` objects ascending by
+  /// id, and `why`: what holds a waiting job, or null). `payload` is embedded
   /// as JSON; a stored payload that does not parse (never written by Drover) is shown as a
   /// string rather than hidden.
   public static func job(_ job: Job) -> JSONValue {
@@ -43,7 +45,16 @@ public enum JobJSON {
       "cancel_requested": .bool(job.cancelRequested),
       "snoozes": .int(Int64(job.snoozes)),
       "backoff": backoff,
+      "on_parent_failure": .string(job.onParentFailure.name),
+      "parents": .array(job.parents.map(link)),
+      "children": .array(job.children.map(link)),
+      "why": .optional(DependencyHold.text(state: job.state, parents: job.parents)),
     ]
+  }
+
+  /// One end of a dependency: `{"id", "state"}`, the state null for a pruned job.
+  static func link(_ l: JobLink) -> JSONValue {
+    ["id": .int(l.id), "state": .optional(l.state?.name)]
   }
 
   /// `jobs stats --json`: every state, in lifecycle order (absent states count 0).

@@ -72,6 +72,12 @@ import Testing
     #expect(line(c, facts(nil)) == "completed at \(now.rfc3339) after 1 attempt")
   }
 
+  @Test func aWaitingJobNamesItsOpenParents() {
+    var w = job(.waiting)
+    w.parents = [JobLink(id: 3, state: .completed), JobLink(id: 4, state: .running)]
+    #expect(line(w, facts(nil)) == "waiting on parent #4 (1 of 2 done)")
+  }
+
   @Test func durationsAreRoughToTwoUnits() {
     #expect(JobExplanation.roughly(250_000) == "250ms")
     #expect(JobExplanation.roughly(59_000_000) == "59s")

@@ -171,7 +171,8 @@ struct CLIEnqueueTests {
     #expect(r.stderrText.contains("1 of 5"), "\(r.stderrText)")
     #expect(
       try f.stats() == [
-        "scheduled": 2, "queued": 2, "running": 0, "completed": 0, "cancelled": 0, "dead": 0,
+        "waiting": 0, "scheduled": 2, "queued": 2, "running": 0, "completed": 0, "cancelled": 0,
+        "dead": 0,
       ])
     let store = try f.openStore()
     let jobs = try store.list(ListParams(limit: 10)).sorted { $0.id < $1.id }

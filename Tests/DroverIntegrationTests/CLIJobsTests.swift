@@ -76,14 +76,16 @@ struct CLIJobsTests {
     _ = try f.enqueue(["email", "--delay", "1h"])
     #expect(
       try f.stats() == [
-        "scheduled": 1, "queued": 1, "running": 0, "completed": 0, "cancelled": 0, "dead": 0,
+        "waiting": 0, "scheduled": 1, "queued": 1, "running": 0, "completed": 0, "cancelled": 0,
+        "dead": 0,
       ])
     let r = try f.drover(["jobs", "stats", "--json"])
     let keys = try JSONValue.parse(r.stdoutText).objectValue?.map(\.key)
-    #expect(keys == ["scheduled", "queued", "running", "completed", "cancelled", "dead"])
+    #expect(
+      keys == ["waiting", "scheduled", "queued", "running", "completed", "cancelled", "dead"])
     let text = try f.drover(["jobs", "stats"])
     #expect(text.stdoutText.contains("queued"))
-    #expect(text.stdoutText.split(separator: "\n").count == 6)
+    #expect(text.stdoutText.split(separator: "\n").count == 7)
   }
 
   @Test func showOfAnUnknownIdFails() throws {

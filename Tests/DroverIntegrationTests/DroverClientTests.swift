@@ -27,6 +27,36 @@ struct DroverClientTests {
         """)
   }
 
+  /// Parents through the client: `EnqueueOptions.parents` for existing jobs, `enqueue(graph:)`
+  /// for new ones naming each other by ref; a cycle is refused whole.
+  @Test func enqueuesJobsAfterOthers() async throws {
+    let h = try Self.harness()
+    try h.start()
+    let client = DroverClient(socketPath: h.dir.file("var/control.sock"))
+    let graph = try await client.enqueue(graph: [
+      EnqueueRequest(type: "other", ref: "second", after: [.ref("first")]),
+      EnqueueRequest(type: "other", ref: "first"),
+    ])
+    #expect(graph.count == 2)
+    let last = try await client.enqueue(
+      Email.self, .init(to: "a@b.c", retries: 0),
+      options: EnqueueOptions(parents: [graph[0].id], onParentFailure: .run))
+    try h.waitUntil("all three completed", timeout: .seconds(20)) {
+      try h.jobState(last.id) == "completed"
+    }
+    let shown = try h.job(last.id)
+    #expect(shown["parents"]?.arrayValue?.first?["id"]?.intValue == graph[0].id)
+    #expect(shown["on_parent_failure"]?.stringValue == "run")
+    await #expect(throws: DroverClientError.self) {
+      try await client.enqueue(graph: [
+        EnqueueRequest(type: "other", ref: "x", after: [.ref("y")]),
+        EnqueueRequest(type: "other", ref: "y", after: [.ref("x")]),
+      ])
+    }
+    await client.close()
+    #expect(try h.stop().exitCode == 0)
+  }
+
   @Test func enqueuesTypedJobsWithTheirOptions() async throws {
     let h = try Self.harness()
     try h.start()

@@ -333,6 +333,52 @@ struct SupervisorHTTPTests {
     #expect(try h.stats().values.reduce(0, +) == 2)
   }
 
+  /// `POST /jobs` with `ref` and `after`: a chain in one array runs in order, each job shows
+  /// its parents and children; an unknown ref (400-class, naming it) or parent (422) refuses
+  /// the lot.
+  @Test func aGraphPostedInOneArrayRunsInOrder() throws {
+    let h = try Self.harness()
+    let c = try h.httpClient()
+    let r = try c.post(
+      "/jobs",
+      #"[{"type":"noop","ref":"b","after":["a"]},{"type":"noop","ref":"a"},"#
+        + #"{"type":"noop","after":["b"],"on_parent_failure":"run"}]"#)
+    #expect(r.status == 201, "\(r.text)")
+    let jobs = try r.json()["jobs"]?.arrayValue ?? []
+    let ids = jobs.compactMap { $0["id"]?.intValue }
+    #expect(ids.count == 3)
+    #expect(jobs.first?["parents"]?.arrayValue?.first?["id"]?.intValue == ids[1])
+    #expect(jobs.last?["on_parent_failure"] == "run")
+    try h.waitUntil("the chain completed") {
+      try ids.allSatisfy { try h.jobState($0) == "completed" }
+    }
+    let shown = try c.get("/jobs/\(ids[0])").json()
+    #expect(shown["children"] == [["id": .int(ids[2]), "state": "completed"]])
+    #expect(shown["why"] == .null)
+    let before = try h.stats().values.reduce(0, +)
+    try Self.expectError(
+      try c.post("/jobs", #"[{"type":"noop"},{"type":"noop","after":["zz"]}]"#), 422,
+      field: "after")
+    try Self.expectError(
+      try c.post("/jobs", #"[{"type":"noop","ref":"x","after":["x"]}]"#), 422, field: "after")
+    let unknown = try c.post("/jobs", #"{"type":"noop","after":[999999]}"#)
+    try Self.expectError(unknown, 422)
+    #expect(unknown.text.contains("unknown parent #999999"), "\(unknown.text)")
+    #expect(try h.stats().values.reduce(0, +) == before)
+    // cascade=true cancels the waiting subtree under a job that cannot run yet (a pool-less type).
+    let tree = try c.post(
+      "/jobs",
+      #"[{"type":"nopool","ref":"p"},{"type":"noop","ref":"c","after":["p"],"on_parent_failure":"run"},"#
+        + #"{"type":"noop","after":["c"],"on_parent_failure":"run"}]"#)
+    #expect(tree.status == 201, "\(tree.text)")
+    let tids = (try tree.json()["jobs"]?.arrayValue ?? []).compactMap { $0["id"]?.intValue }
+    try Self.expectError(
+      try c.post("/jobs/\(tids[0])/cancel?cascade=yes", ""), 400, field: "cascade")
+    let cancelled = try c.post("/jobs/\(tids[0])/cancel?cascade=true", "")
+    #expect(cancelled.status == 200, "\(cancelled.text)")
+    for id in tids { #expect(try h.jobState(id) == "cancelled", "\(id)") }
+  }
+
   /// A read connection opened beside the supervisor's, in its process (the HTTP layer's, the
   /// store reader's), must not drop the process's SQLite locks: before, the header check
   /// opened and closed the store file, which released them, and the next CLI process to

@@ -42,7 +42,7 @@ import Testing
   @Test(arguments: StoreKind.allCases)
   func cancelOfAFinalJobIsRefused(_ kind: StoreKind) throws {
     let f = try StoreFixture(kind)
-    let allowed: [JobState] = [.scheduled, .queued, .running]
+    let allowed: [JobState] = [.waiting, .scheduled, .queued, .running]
     let done = try f.completed()
     let dead = try f.dead("d")
     let cancelled = try f.add("c")
@@ -112,14 +112,14 @@ import Testing
     let id = try f.running()
     #expect(try f.job(id).startedAt == StoreFixture.t0, "claimed: the claim's time for now")
     let handlerStart = f.at(0.000_137)
-    try f.store.apply(
+    _ = try f.store.apply(
       StoreBatch(
         finishes: [FinishParams(id: id, settlement: .outcome(.completed), startedAt: handlerStart)],
         promoteDue: false, now: f.at(1)))
     #expect(try f.job(id).startedAt == handlerStart)
     // A failure that retries records its attempt's start too; a finish without one keeps it.
     let other = try f.running("other")
-    try f.store.apply(
+    _ = try f.store.apply(
       StoreBatch(
         finishes: [
           FinishParams(id: other, settlement: .outcome(.retryable("x")), startedAt: f.at(0.5))

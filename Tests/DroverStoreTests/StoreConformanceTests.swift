@@ -238,9 +238,11 @@ import Testing
     _ = try f.completed("c")
     _ = try f.dead("d")
     _ = try f.store.cancel(CancelParams(id: try f.add("x")))
+    _ = try f.store.enqueue([EnqueueParams(type: "w", now: StoreFixture.t0, parents: [.job(1)])])
     #expect(
       try f.store.stats() == [
-        .scheduled: 1, .queued: 2, .running: 1, .completed: 1, .cancelled: 1, .dead: 1,
+        .waiting: 1, .scheduled: 1, .queued: 2, .running: 1, .completed: 1, .cancelled: 1,
+        .dead: 1,
       ])
   }
 
@@ -288,7 +290,12 @@ import Testing
       byState[.cancelled, default: []].append(cancelled)
       byState[.running, default: []].append(try f.running(type))
       byState[.scheduled, default: []].append(try f.add(type, runAt: f.at(60)))
-      byState[.queued, default: []].append(try f.add(type))
+      let queued = try f.add(type)
+      byState[.queued, default: []].append(queued)
+      let waiting = try f.store.enqueue([
+        EnqueueParams(type: type, now: StoreFixture.t0, parents: [.job(queued)])
+      ])[0].id
+      byState[.waiting, default: []].append(waiting)
     }
     for state in JobState.allCases {
       let ids = byState[state] ?? []
@@ -297,6 +304,6 @@ import Testing
       #expect(try f.store.list(ListParams(state: state, type: "x")).map(\.id) == [ids[0]])
       #expect(try f.store.list(ListParams(state: state, type: "z")).isEmpty)
     }
-    #expect(try f.store.list(ListParams(type: "y")).count == 6)
+    #expect(try f.store.list(ListParams(type: "y")).count == 7)
   }
 }

@@ -26,6 +26,12 @@ struct EnqueueCommand: ParsableCommand {
       Only "type" is required. One bad line fails the whole batch (the error names the line) \
       and nothing is enqueued; otherwise every line goes in in one transaction.
 
+      Dependencies: with --after ID,… the job stays waiting until every parent completes; a \
+      dead or cancelled parent cancels it (--on-parent-failure cancel, the default) or lets \
+      it run once no parent is unfinished (run). Batch lines may carry "ref": "a" and \
+      "after": [12, "a"] (integers: existing jobs; strings: refs of lines before or after), \
+      and "on_parent_failure"; unknown parents, unknown refs and cycles are refused.
+
       Exit status: 0 on success, 1 on a runtime error (config, store, bad batch line), 64 on \
       a bad argument.
       """)
@@ -54,6 +60,18 @@ struct EnqueueCommand: ParsableCommand {
 
   @Option(help: "An idempotency key: a live job holding it is returned instead of a new one.")
   var uniqueKey: String?
+
+  @Option(
+    help: ArgumentHelp(
+      "Wait until these jobs complete (comma-separated ids): the job stays waiting till then.",
+      valueName: "id,…"))
+  var after: String?
+
+  @Option(
+    help: ArgumentHelp(
+      "What a dead or cancelled parent does: cancel this job (default) or run it anyway.",
+      valueName: "cancel|run"))
+  var onParentFailure: String?
 
   @Option(
     help: ArgumentHelp("Read NDJSON jobs from this file, or from stdin for -.", valueName: "file"))
@@ -131,6 +149,22 @@ struct EnqueueCommand: ParsableCommand {
       guard !uniqueKey.isEmpty else { throw .usage("--unique-key must not be empty") }
       r.uniqueKey = uniqueKey
     }
+    if let after {
+      for part in after.split(separator: ",", omittingEmptySubsequences: false) {
+        let text = String(part.drop { $0 == " " }.reversed().drop { $0 == " " }.reversed())
+        guard let id = JobID(text), id >= 1 else {
+          throw .usage("--after: \"\(text)\" is not a job id (give ids such as --after 12,13)")
+        }
+        if !r.after.contains(.id(id)) { r.after.append(.id(id)) }
+      }
+    }
+    if let onParentFailure {
+      guard let p = ParentFailurePolicy(name: onParentFailure) else {
+        throw .usage("--on-parent-failure must be cancel or run, not \"\(onParentFailure)\"")
+      }
+      guard after != nil else { throw .usage("--on-parent-failure needs --after") }
+      r.onParentFailure = p
+    }
     return r
   }
 
@@ -152,7 +186,7 @@ struct EnqueueCommand: ParsableCommand {
 
   private func runBatch(_ path: String) throws(CLIError) {
     if type != nil || json != nil || priority != nil || delay != nil || at != nil
-      || maxAttempts != nil || uniqueKey != nil
+      || maxAttempts != nil || uniqueKey != nil || after != nil || onParentFailure != nil
     {
       throw .usage("--batch takes no TYPE, JSON or job flags: put them on the batch lines")
     }
@@ -160,7 +194,8 @@ struct EnqueueCommand: ParsableCommand {
     let bytes = try FileInput.readAll(path, maxLine: config.store.maxPayload + (64 << 10))
     let name = path == "-" ? "stdin" : path
     let now = Timestamp.now()
-    var params: [EnqueueParams] = []
+    var requests: [EnqueueRequest] = []
+    var lineNumbers: [Int] = []
     var types: [String] = []
     var seenTypes = Set<String>()
     for line in FileInput.lines(bytes) {
@@ -179,8 +214,24 @@ struct EnqueueCommand: ParsableCommand {
         throw fail(String(describing: error))
       }
       if seenTypes.insert(request.type).inserted { types.append(request.type) }
-      let p = request.params(now: now, config: config)
-      do throws(StoreError) { try p.validate() } catch { throw fail(error.description) }
+      requests.append(request)
+      lineNumbers.append(line.number)
+    }
+    // Refs name lines of this file, before or after: resolved once every line is read.
+    let parents: [[JobParentRef]]
+    do {
+      parents = try EnqueueRequest.resolveParents(requests, label: { "line \(lineNumbers[$0])" })
+    } catch {
+      throw CLIError("\(name): \(error.message); nothing was enqueued")
+    }
+    var params: [EnqueueParams] = []
+    params.reserveCapacity(requests.count)
+    for (i, request) in requests.enumerated() {
+      let p = request.params(now: now, config: config, parents: parents[i])
+      do throws(StoreError) { try p.validate() } catch {
+        throw CLIError(
+          "line \(lineNumbers[i]) of \(name): \(error.description); nothing was enqueued")
+      }
       params.append(p)
     }
     let context = try CommandContext(config: config)

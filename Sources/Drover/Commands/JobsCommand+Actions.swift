@@ -6,9 +6,12 @@ extension JobsCommand {
   /// `jobs cancel ID`, or `jobs cancel --state S [--type T] [--dry-run]` for every match.
   struct Cancel: ParsableCommand {
     static let configuration = CommandConfiguration(
-      abstract: "Cancel a scheduled, queued or running job, or every job a filter selects.",
+      abstract:
+        "Cancel a waiting, scheduled, queued or running job, or every job a filter selects.",
       discussion: """
-        A scheduled or queued job is cancelled at once. For a running job a cancel is \
+        A waiting, scheduled or queued job is cancelled at once; the jobs waiting on it follow \
+        their on_parent_failure (cancelled, or run), or with --cascade are all cancelled, down \
+        the whole waiting subtree. For a running job a cancel is \
         requested: the supervisor asks its worker to stop, then stops it by force as for a \
         timeout. Prints the job's id on stdout and what happened on stderr; a job in a final \
         state (completed, cancelled, dead) is refused with exit status 1. With a filter \
@@ -24,22 +27,27 @@ extension JobsCommand {
 
     @OptionGroup var filter: BulkFilter
 
+    @Flag(help: "Also cancel every job waiting on it, and theirs (its whole waiting subtree).")
+    var cascade = false
+
     func run() throws {
       let context = try CommandContext(options)
       guard let id else {
         let selected = try filter.select(
-          allowed: [.scheduled, .queued, .running], verb: "cancel", done: "cancelled")
+          allowed: [.waiting, .scheduled, .queued, .running], verb: "cancel", done: "cancelled")
         try BulkFilter.apply(selected, context: context, verb: "cancelled") {
-          store, job throws(StoreError) in
-          _ = try store.cancel(CancelParams(id: job))
+          [cascade] store, job throws(StoreError) in
+          _ = try store.cancel(CancelParams(id: job, cascade: cascade))
         }
         return
       }
       try filter.requireNone(withID: true)
-      let params = CancelParams(id: id)
+      let params = CancelParams(id: id, cascade: cascade)
       switch try context.run({ store throws(StoreError) in try store.cancel(params) }) {
       case .cancelled:
-        Output.note("job \(id) cancelled")
+        // Children whose policy is "run" may have been released.
+        context.nudgeSupervisor()
+        Output.note("job \(id) cancelled" + (cascade ? " with its waiting subtree" : ""))
       case .requested:
         context.nudgeSupervisor()
         Output.note("job \(id) is running: cancel requested; the supervisor will stop it")
@@ -97,7 +105,8 @@ extension JobsCommand {
         Removes the job and its errors from the store for good (its unique key is free \
         again); a running job is refused (cancel it first). The newest job in the store stays \
         (its row keeps its id from being given to the next job). Prints the job's id on \
-        stdout. With a filter (--state scheduled|queued|completed|cancelled|dead, --type) \
+        stdout; a job that waiting jobs depend on is refused too. With a filter (--state \
+        waiting|scheduled|queued|completed|cancelled|dead, --type) \
         instead of an ID, every matching job is deleted, one by one, and the ids are printed; \
         --dry-run prints them without deleting.
         """)

@@ -99,12 +99,14 @@ extension JobsCommand {
       if json {
         var v = JobJSON.job(job)
         if case .object(var fields) = v {
+          // The store's own `why` says only what holds a waiting job; this is the whole line.
+          fields.removeAll { $0.key == "why" }
           fields.append(JSONField("why", .string(why)))
           v = .object(fields)
         }
         Output.out(v.render())
       } else {
-        Output.out(JobRendering.detail(job) + "\nwhy: " + why)
+        Output.out(JobRendering.detail(job, why: why))
       }
     }
   }
@@ -141,7 +143,7 @@ extension JobsCommand {
     static let configuration = CommandConfiguration(
       abstract: "Count jobs by state (works with no supervisor).",
       discussion: """
-        --json prints {"scheduled": n, "queued": n, "running": n, "completed": n, \
+        --json prints {"waiting": n, "scheduled": n, "queued": n, "running": n, "completed": n, \
         "cancelled": n, "dead": n}.
         """)
 
