@@ -121,12 +121,12 @@ struct TopView {
     }
     lines.append("")
 
-    lines.append("TYPE                    QUEUED  SCHEDULED  RUNNING  DEAD")
+    lines.append("TYPE                    QUEUED  SCHEDULED  WAITING  RUNNING  DEAD")
     for type in counts.keys.sorted() {
       let c = counts[type] ?? [:]
       lines.append(
         pad(type, 24) + pad("\(c[.queued] ?? 0)", 8) + pad("\(c[.scheduled] ?? 0)", 11)
-          + pad("\(c[.running] ?? 0)", 9) + "\(c[.dead] ?? 0)")
+          + pad("\(c[.waiting] ?? 0)", 9) + pad("\(c[.running] ?? 0)", 9) + "\(c[.dead] ?? 0)")
     }
     lines.append("")
 
