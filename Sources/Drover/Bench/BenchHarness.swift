@@ -138,6 +138,11 @@ final class BenchSupervisor {
 }
 
 enum BenchMath {
+  /// A duration in microseconds, fractional.
+  static func micros(_ d: Duration) -> Double {
+    Double(d.components.seconds) * 1e6 + Double(d.components.attoseconds) / 1e12
+  }
+
   /// The value at quantile `q` (0…1) of sorted samples, nearest-rank.
   static func quantile(_ sorted: [Double], _ q: Double) -> Double {
     guard !sorted.isEmpty else { return .nan }

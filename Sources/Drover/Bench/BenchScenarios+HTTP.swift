@@ -58,9 +58,7 @@ extension BenchScenarios {
     var plain: [(rate: Double, cpu: Double)] = []
     var scraped: [(rate: Double, cpu: Double)] = []
     var scrapes = 0
-    func micros(_ d: Duration?) -> Double {
-      d.map { Double($0.components.seconds) * 1e6 + Double($0.components.attoseconds) / 1e12 } ?? 0
-    }
+    func micros(_ d: Duration?) -> Double { d.map(BenchMath.micros) ?? 0 }
     for round in 0..<6 {
       let withScraper = (round % 4 == 1 || round % 4 == 2)
       let stop = Atomic<Bool>(false)

@@ -58,6 +58,7 @@ struct BenchScenarios {
     var client = try ControlClient(socketPath: sup.config.control.socket)
     let req = ControlRequest.enqueue(EnqueueRequest(type: "bench"))
     t0 = Monotonic.nanoseconds()
+    var cpu = ResourceUsage.cpuTime(of: sup.pid)
     for _ in 0..<sockN {
       let r = try client.call(req)
       guard r["ok"]?.boolValue == true else { throw CLIError("enqueue failed: \(r.render())") }
@@ -67,16 +68,19 @@ struct BenchScenarios {
         scenario: "enqueue", name: "single via control socket",
         value: Double(sockN) / BenchMath.seconds(t0, Monotonic.nanoseconds()), unit: "jobs/s",
         target: "≥ 10000"))
+    figures += cpuPerJob(sup, since: cpu, jobs: sockN, scenario: "enqueue", "single via socket")
 
     progress("enqueue: pipelined over the control socket, 100 in flight")
     let pipeN = 100_000
     let hundred = [ControlRequest](repeating: req, count: 100)
     t0 = Monotonic.nanoseconds()
+    cpu = ResourceUsage.cpuTime(of: sup.pid)
     for _ in 0..<(pipeN / 100) { _ = try client.pipeline(hundred) }
     figures.append(
       BenchFigure(
         scenario: "enqueue", name: "pipelined via control socket",
         value: Double(pipeN) / BenchMath.seconds(t0, Monotonic.nanoseconds()), unit: "jobs/s"))
+    figures += cpuPerJob(sup, since: cpu, jobs: pipeN, scenario: "enqueue", "pipelined")
     client.close()
 
     progress("enqueue: one NDJSON batch of \(jobs) through the CLI")
@@ -90,6 +94,20 @@ struct BenchScenarios {
         value: Double(jobs) / BenchMath.seconds(t0, Monotonic.nanoseconds()), unit: "jobs/s",
         target: "≥ 100000"))
     return figures
+  }
+
+  /// "supervisor CPU per job" since `before` (user + system from /proc), as a figure beside a
+  /// throughput one; nothing when /proc could not be read.
+  func cpuPerJob(
+    _ sup: BenchSupervisor, since before: Duration?, jobs: Int, scenario: String, _ what: String
+  ) -> [BenchFigure] {
+    guard let before, let after = ResourceUsage.cpuTime(of: sup.pid), jobs > 0 else { return [] }
+    let per = (after - before) / jobs
+    return [
+      BenchFigure(
+        scenario: scenario, name: "supervisor CPU per job, \(what)",
+        value: BenchMath.micros(per), unit: "µs")
+    ]
   }
 
   // MARK: drain
@@ -154,8 +172,7 @@ struct BenchScenarios {
       figures.append(
         BenchFigure(
           scenario: "drain", name: "supervisor CPU per job",
-          value: Double(cpu.components.attoseconds) / 1e12 + Double(cpu.components.seconds) * 1e6,
-          unit: "µs"))
+          value: BenchMath.micros(cpu), unit: "µs"))
     }
     return figures
   }
@@ -173,6 +190,7 @@ struct BenchScenarios {
     var sent: [(id: Int64, at: Timestamp)] = []
     let total = rate * seconds
     sent.reserveCapacity(total)
+    let cpuAtStart = ResourceUsage.cpuTime(of: sup.pid)
     let t0 = Monotonic.nanoseconds()
     while sent.count < total {
       let due = min(total, Int(Double(Monotonic.nanoseconds() - t0) / 1e9 * Double(rate)) + 1)
@@ -201,6 +219,8 @@ struct BenchScenarios {
       uniqueKeysWithValues: try store.list(ListParams(state: .completed, limit: total)).map {
         ($0.id, $0)
       })
+    let cpuFigure = cpuPerJob(
+      sup, since: cpuAtStart, jobs: total, scenario: "latency", "@\(rate)/s")
     var samples: [Double] = []
     for s in sent {
       guard let started = jobsByID[s.id]?.startedAt else { continue }
@@ -222,7 +242,7 @@ struct BenchScenarios {
       BenchFigure(
         scenario: "latency", name: "@\(rate)/s pick-up max", value: samples.last ?? .nan, unit: "ms"
       ),
-    ]
+    ] + cpuFigure
   }
 
   // MARK: scale
