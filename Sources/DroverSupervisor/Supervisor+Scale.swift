@@ -8,9 +8,14 @@ import Logging
 extension Supervisor {
   func reconcile() {
     let now = clock.monotonic()
+    var anyRemoved = false
     for p in pools {
-      let live = p.liveWorkers
+      anyRemoved = anyRemoved || p.removed
       let want = (state == .stopping || p.removed) ? 0 : p.target
+      // Every turn visits every pool: the common case (at its target) costs a count, not an
+      // array of its workers.
+      if p.liveWorkerCount == want { continue }
+      let live = p.liveWorkers
       if live.count < want {
         if let notBefore = p.restartNotBefore, now < notBefore { continue }
         // While crash-looping, one probe worker at a time.
@@ -25,7 +30,7 @@ extension Supervisor {
         for w in victims.prefix(live.count - want) { retire(w) }
       }
     }
-    pools.removeAll { $0.removed && $0.workers.isEmpty }
+    if anyRemoved { pools.removeAll { $0.removed && $0.workers.isEmpty } }
   }
 
   /// Automatic targets from the backlog: up at once, down only for workers idle longer than

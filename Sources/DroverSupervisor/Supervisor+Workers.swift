@@ -93,10 +93,17 @@ extension Supervisor {
       murder(w, .protocolViolation(error.description))
       eof = true
     }
-    if eof { closeSocket(w) }
+    if eof {
+      closeSocket(w)
+      reconcileDue = true
+    }
   }
 
   func receive(_ m: WorkerMessage, from w: WorkerHandle, now: MonotonicInstant) {
+    switch m {
+    case .heartbeat, .progress: break
+    default: reconcileDue = true
+    }
     switch m {
     case .hello(let version, _):
       guard version == workerProtocolVersion else {

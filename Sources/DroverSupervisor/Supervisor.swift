@@ -199,6 +199,10 @@ public final class Supervisor {
   var turnMax: Duration = .zero
   var lastCommit: Duration = .zero
   var turns = 0
+  /// Something this turn may have moved a pool off its target (any event but a worker's
+  /// heartbeat or progress): `endOfTurn` converges the pools only then, so an idle supervisor's
+  /// heartbeat turns cost the same however many pools it has.
+  var reconcileDue = true
   /// One read buffer for every socket: the loop is single-threaded.
   var readBuffer = [UInt8](repeating: 0, count: 64 * 1024)
 
@@ -280,6 +284,7 @@ public final class Supervisor {
 
   /// The one switch: every event the supervisor reacts to.
   func handle(_ event: SupervisorEvent) {
+    if case .workerReadable = event {} else { reconcileDue = true }
     switch event {
     case .signal(let sig) where sig == SIGTERM || sig == SIGINT: beginStop(signal: sig)
     case .signal(let sig) where sig == SIGHUP: _ = reload(trigger: "SIGHUP")
@@ -301,7 +306,10 @@ public final class Supervisor {
   func endOfTurn() {
     answerBacklogs()
     commit()
-    reconcile()
+    if reconcileDue || state == .stopping {
+      reconcileDue = false
+      reconcile()
+    }
     for w in workersByFD.values where !w.outBuffer.isEmpty { flush(w) }
     for c in connections.values where !c.output.isEmpty { flush(c) }
     advanceStop()

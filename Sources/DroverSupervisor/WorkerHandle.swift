@@ -157,6 +157,13 @@ final class PoolState {
   /// Workers that count toward the target (not retiring, not being killed).
   var liveWorkers: [WorkerHandle] { workers.filter { $0.phase != .retiring && $0.kill == nil } }
 
+  /// `liveWorkers.count`, without building the array.
+  var liveWorkerCount: Int {
+    var n = 0
+    for w in workers where w.phase != .retiring && w.kill == nil { n += 1 }
+    return n
+  }
+
   var runningJobs: Int {
     workers.reduce(0) { $0 + min($1.concurrency, $1.inFlight.count) }
   }
