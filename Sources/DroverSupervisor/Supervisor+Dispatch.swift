@@ -50,12 +50,12 @@ extension Supervisor {
       publishPendingEvents()
       return
     }
-    var claimPools: [PoolState] = []
+    var claimPools: [(pool: PoolState, plan: [WorkerHandle])] = []
     var claims: [ClaimParams] = []
     for p in pools where dispatching(p) && p.maybeHasWork {
       let plan = p.handOutPlan()
       guard !plan.isEmpty else { continue }
-      claimPools.append(p)
+      claimPools.append((p, plan))
       claims.append(ClaimParams(types: p.config.types, workers: plan.map(\.pid)))
     }
     streaming = events.hasSubscribers
@@ -107,10 +107,10 @@ extension Supervisor {
     noteReleased(result.released)
     promoteDue = false
     let handedAt = clock.monotonic()
-    for (i, p) in claimPools.enumerated() {
+    for (i, (p, plan)) in claimPools.enumerated() {
       let jobs = result.claimed[i]
       if jobs.count < claims[i].limit { p.maybeHasWork = false }
-      hand(jobs, to: p, plan: claims[i].workers, now: handedAt, at: now)
+      hand(jobs, to: p, plan: plan, now: handedAt, at: now)
     }
     publishPendingEvents()
   }
@@ -227,17 +227,14 @@ extension Supervisor {
   /// Spreads claimed jobs over the pool's workers, least loaded first.
   ///
   /// `plan` is the claim's worker for each job (`PoolState.handOutPlan`), as the store recorded
-  /// it: job i goes to the worker whose pid is `plan[i]`.
+  /// it: job i goes to `plan[i]`.
   func hand(
-    _ jobs: [ClaimedJob], to p: PoolState, plan: [Int32], now: MonotonicInstant,
+    _ jobs: [ClaimedJob], to p: PoolState, plan: [WorkerHandle], now: MonotonicInstant,
     at wall: Timestamp
   ) {
     var next = 0
-    var last: WorkerHandle?
     while next < jobs.count {
-      let pid = next < plan.count ? plan[next] : -1
-      if last?.pid != pid { last = p.workers.first { $0.pid == pid } }
-      guard let w = last, w.freeSlots > 0 else {
+      guard next < plan.count, plan[next].freeSlots > 0 else {
         // Cannot happen (we claimed no more than the free slots); give them back if it does.
         for j in jobs[next...] {
           pendingFinishes.append(FinishParams(id: j.id, settlement: .released))
@@ -246,6 +243,7 @@ extension Supervisor {
         p.maybeHasWork = true
         return
       }
+      let w = plan[next]
       let j = jobs[next]
       next += 1
       // A frame the worker would refuse (over `maxFrameSize`) would kill it at every dispatch
