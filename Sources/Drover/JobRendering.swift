@@ -52,6 +52,9 @@ enum JobRendering {
       pairs.append(("on_parent_failure", job.onParentFailure.name))
     }
     if !job.children.isEmpty { pairs.append(("children", links(job.children))) }
+    if let key = job.limitKey {
+      pairs.append(("limit_key", key.isEmpty ? "\"\" (the pool's)" : key))
+    }
     if let why = why ?? DependencyHold.text(state: job.state, parents: job.parents) {
       pairs.append(("why", why))
     }

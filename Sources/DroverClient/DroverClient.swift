@@ -42,11 +42,15 @@ public struct EnqueueOptions: Sendable, Hashable {
   public var parents: [JobID]
   /// What a dead or cancelled parent does; nil: `cancel`.
   public var onParentFailure: ParentFailurePolicy?
+  /// The key its pool's `concurrency_limit` and `rate` count it under, instead of the payload
+  /// field the pool names.
+  public var limitKey: String?
 
   public init(
     priority: Int = 0, delay: Duration? = nil, maxAttempts: Int? = nil, uniqueKey: String? = nil,
-    parents: [JobID] = [], onParentFailure: ParentFailurePolicy? = nil
+    parents: [JobID] = [], onParentFailure: ParentFailurePolicy? = nil, limitKey: String? = nil
   ) {
+    self.limitKey = limitKey
     self.parents = parents
     self.onParentFailure = onParentFailure
     self.priority = priority
@@ -179,11 +183,12 @@ public final class DroverClient: Sendable {
   static func request(_ type: String, _ payload: JSONValue, _ o: EnqueueOptions)
     -> ControlRequest
   {
-    .enqueue(
-      EnqueueRequest(
-        type: type, payload: payload, priority: o.priority, delay: o.delay,
-        maxAttempts: o.maxAttempts, uniqueKey: o.uniqueKey, after: o.parents.map { .id($0) },
-        onParentFailure: o.onParentFailure))
+    var r = EnqueueRequest(
+      type: type, payload: payload, priority: o.priority, delay: o.delay,
+      maxAttempts: o.maxAttempts, uniqueKey: o.uniqueKey, after: o.parents.map { .id($0) },
+      onParentFailure: o.onParentFailure)
+    r.limitKey = o.limitKey
+    return .enqueue(r)
   }
 
   static func encode<P: Encodable>(_ payload: P) throws(DroverClientError) -> JSONValue {

@@ -77,7 +77,7 @@ public enum RetryRule {
     case .outcome(.retryable(let m)): return fail(m, permanent: false)
     case .outcome(.permanent(let m)): return fail(m, permanent: true)
     case .failed(let m): return fail(m, permanent: false)
-    case .outcome(.snooze(let d)):
+    case .outcome(.snooze(let d)), .outcome(.rateLimited(let d)):
       return .requeue(delay: max(.zero, d), spendsAttempt: false, error: nil)
     case .interrupted(let m): return .requeue(delay: .zero, spendsAttempt: false, error: m)
     case .released: return .requeue(delay: .zero, spendsAttempt: false, error: nil)

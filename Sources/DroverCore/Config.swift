@@ -147,6 +147,8 @@ public struct PoolConfig: Sendable, Equatable {
   /// attempt, so without a bound a job that always snoozes would loop forever). Default 100;
   /// 0 forbids snoozing.
   public var maxSnoozes: Int = 100
+  /// `concurrency_limit` and `rate`, when either is set (see `PoolLimits`).
+  public var limits: PoolLimits?
 
   public init(
     name: String, types: [String]? = nil, handler: String = "noop", command: [String] = [],

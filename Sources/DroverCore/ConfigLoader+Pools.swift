@@ -7,6 +7,7 @@ extension ConfigLoader {
   static let poolKeys = [
     "types", "handler", "command", "min", "max", "idle_timeout", "concurrency", "timeout",
     "max_attempts", "backoff", "max_jobs", "max_rss", "max_snoozes",
+    "concurrency_limit", "rate",
   ]
 
   /// Every `[pools.NAME]`, in file order; at least one, and no job type in two pools.
@@ -158,6 +159,7 @@ extension ConfigLoader {
     problems.check { () throws(ConfigError) in
       if let size = try s.size("max_rss", in: ConfigLimits.maxRSS) { pool.maxRSS = size.value }
     }
+    problems.check { () throws(ConfigError) in pool.limits = try poolLimits(s, pool: pool) }
     try problems.throwIfAny()
     return pool
   }

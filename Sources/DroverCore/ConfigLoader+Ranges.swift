@@ -44,6 +44,12 @@ public enum ConfigLimits {
   /// `schedules.*.every`: a second to a year.
   public static let scheduleEvery: ClosedRange<Duration> = .seconds(1)...days(366)
   /// `schedules.*.catch_up_limit`.
+  /// `concurrency_limit.limit`: running jobs per key.
+  public static let concurrencyLimit: ClosedRange<Int> = 1...1_000_000
+  /// `rate.limit` and `rate.burst`: tokens.
+  public static let rateTokens: ClosedRange<Int> = 1...1_000_000_000
+  /// `rate.per`.
+  public static let ratePer: ClosedRange<Duration> = .milliseconds(1)...days(366)
   public static let catchUpLimit: ClosedRange<Int> = 1...10_000
   /// `alerts.webhooks`: how many URLs.
   public static let webhooks: ClosedRange<Int> = 1...16

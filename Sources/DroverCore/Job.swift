@@ -106,6 +106,11 @@ public struct Job: Sendable, Hashable {
   /// The jobs waiting on this one, ascending by id (`job(_:)` fills them; lists leave them
   /// empty).
   public var children: [JobLink]
+  /// The key its pool's limits count it under, once known (given at enqueue, or read from
+  /// the payload when a limited claim first met it; `job(_:)` fills it).
+  public var limitKey: String?
+  /// True while a limit holds the queued job out of the claim order (`job(_:)` fills it).
+  public var held = false
 
   public init(
     id: JobID, type: String, state: JobState, priority: Int = 0, attempts: Int = 0,

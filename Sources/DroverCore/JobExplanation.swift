@@ -13,6 +13,23 @@ public struct WhyFacts: Sendable, Hashable {
   /// caller chose; `readyAheadCapped` says when it was hit).
   public var readyAhead: Int?
   public var readyAheadCapped: Bool
+  /// For a job a limit holds: the pool's limits and its key's state (`held` counted up to a
+  /// cap, which `LimitHold.capped` says was hit).
+  public var limitHold: LimitHold?
+
+  /// What holds a held job: its pool's limits and its key's state.
+  public struct LimitHold: Sendable, Hashable {
+    public var limits: PoolLimits
+    public var key: String
+    public var state: LimitKeyState
+    public var capped: Bool
+    public init(limits: PoolLimits, key: String, state: LimitKeyState, capped: Bool = false) {
+      self.limits = limits
+      self.key = key
+      self.state = state
+      self.capped = capped
+    }
+  }
 
   /// The running supervisor's view of one pool.
   public struct SupervisorView: Sendable, Hashable {
@@ -82,13 +99,37 @@ public enum JobExplanation {
           ? "no supervisor is running to queue it"
           : "the supervisor queues it at its next tick")
     case .queued:
-      return queued(job, facts)
+      return queued(job, facts, now: now)
     case .waiting:
       return DependencyHold.text(state: job.state, parents: job.parents) ?? "waiting on its parents"
     }
   }
 
-  private static func queued(_ job: Job, _ facts: WhyFacts) -> String {
+  /// `held by concurrency_limit 5 for key "acme" (5 running, 12 held); a slot frees when one
+  /// of them ends`, or the bucket's next token, or the end of a handler's push-back.
+  static func held(_ job: Job, _ h: WhyFacts.LimitHold, now: Timestamp) -> String {
+    let key = h.key.isEmpty ? "the pool (no key)" : "key \"\(h.key)\""
+    let heldText = "\(h.capped ? "more than " : "")\(h.state.held) held"
+    let s = LimitGate.refilled(h.state, h.limits, now: now)
+    switch LimitGate.verdict(s, h.limits, now: now) {
+    case .blocked(let until):
+      return "held for \(key): its handler reported it rate limited; nothing of the key "
+        + "starts before \(until.rfc3339) (in \(roughly(until.micros - now.micros)); \(heldText))"
+    case .full(let running, let limit):
+      return "held by concurrency_limit \(limit) for \(key) (\(running) running, \(heldText)); "
+        + "it is released when one of them ends"
+    case .empty(let next):
+      return "held by rate \(h.limits.rate.map(String.init(describing:)) ?? "?") for \(key) "
+        + "(bucket empty, \(heldText)); the next token comes at \(next.rfc3339) "
+        + "(in \(roughly(next.micros - now.micros)))"
+    case .open:
+      return "held by \(h.limits.summary) for \(key) (\(heldText)); the key has room now and "
+        + "the supervisor releases it at its next commit"
+    }
+  }
+
+  private static func queued(_ job: Job, _ facts: WhyFacts, now: Timestamp) -> String {
+    if job.held, let h = facts.limitHold { return held(job, h, now: now) }
     guard let pool = facts.pool else {
       return "queued, but no pool runs type \"\(job.type)\" (pools: "
         + facts.pools.joined(separator: ", ") + "); add it to a pool's types"

@@ -10,6 +10,11 @@ public enum JobOutcome: Sendable, Hashable {
   case snooze(Duration)
   /// Stopped because a cancel was asked: `cancelled`.
   case cancelled
+  /// A downstream service said "too many requests, come back after this delay". In a pool
+  /// with limits the job goes back to `queued`, held, keeping its place, and its key's bucket
+  /// is pushed back by the delay (no job of the key starts before then); elsewhere it is a
+  /// snooze. No attempt is spent either way.
+  case rateLimited(Duration)
 }
 
 /// How the supervisor settles a job that left a worker, the store's input for one finish.

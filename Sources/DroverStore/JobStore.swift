@@ -52,6 +52,11 @@ public protocol JobStore: AnyObject {
   /// The earliest `run_at` among scheduled jobs, or nil when none.
   func nextScheduled() throws(StoreError) -> Timestamp?
 
+  /// A key's limit state in a pool with limits: its running jobs, its bucket (refilled to
+  /// `now`), its block, and how many of its jobs are held, counted up to `cap`.
+  func limitState(_ limits: PoolLimits, key: String, now: Timestamp, cap: Int) throws(StoreError)
+    -> LimitKeyState
+
   /// Cancels a job: waiting/scheduled/queued become `cancelled` at once; a running one is
   /// marked cancel-requested (the supervisor stops it). Final states are refused. A job
   /// cancelled now applies its waiting children's `on_parent_failure`; with `p.cascade` its
@@ -203,13 +208,18 @@ public struct EnqueueParams: Sendable, Hashable {
   public var parents: [JobParentRef]
   /// What a dead or cancelled parent does to this job.
   public var onParentFailure: ParentFailurePolicy
+  /// The key its pool's limits count it under (`--key`), overriding the payload field the
+  /// pool names.
+  public var limitKey: String?
 
   public init(
     type: String, payload: String = "{}", priority: Int = 0, runAt: Timestamp? = nil,
     maxAttempts: Int = 20, uniqueKey: String? = nil, backoff: BackoffPolicy? = nil,
     now: Timestamp = .now(), maxPayload: Int = ConfigLimits.defaultMaxPayload,
-    parents: [JobParentRef] = [], onParentFailure: ParentFailurePolicy = .cancel
+    parents: [JobParentRef] = [], onParentFailure: ParentFailurePolicy = .cancel,
+    limitKey: String? = nil
   ) {
+    self.limitKey = limitKey
     self.maxPayload = maxPayload
     self.parents = parents
     self.onParentFailure = onParentFailure
@@ -251,6 +261,10 @@ extension EnqueueParams {
     if let b = backoff, b.base < .zero || b.cap < .zero {
       throw .invalidInput("\(which) (\(type)): backoff durations must not be negative")
     }
+    if let k = limitKey, k.utf8.count > 1024 || k.utf8.contains(0) {
+      throw .invalidInput(
+        "\(which) (\(type)): the limit key must be at most 1024 bytes, without NUL characters")
+    }
   }
 }
 
@@ -275,6 +289,9 @@ public struct ClaimParams: Sendable, Hashable {
   /// run by `workers[i]`), so the store names a running job's worker from its claim on. When
   /// set, `limit` is its count and `workerPID` is not used.
   public var workers: [Int32]
+  /// The pool's limits: a job whose key is full, out of tokens or blocked is held in the store
+  /// (it stays `queued`, out of the claim order) instead of claimed.
+  public var limits: PoolLimits?
   public init(types: [String], limit: Int, workerPID: Int32? = nil) {
     self.types = types
     self.limit = limit
@@ -282,11 +299,12 @@ public struct ClaimParams: Sendable, Hashable {
     self.workers = []
   }
   /// A claim of `workers.count` jobs, the i-th for `workers[i]`.
-  public init(types: [String], workers: [Int32]) {
+  public init(types: [String], workers: [Int32], limits: PoolLimits? = nil) {
     self.types = types
     self.limit = workers.count
     self.workerPID = nil
     self.workers = workers
+    self.limits = limits
   }
   /// The worker recorded for the `i`-th job claimed.
   public func worker(at i: Int) -> Int32? { i < workers.count ? workers[i] : workerPID }
@@ -391,6 +409,12 @@ public struct StoreBatch: Sendable {
   /// The owner claims are leased to, and the only one whose jobs finishes, progress and start
   /// times may touch. nil: no lease, no fencing (single-process tools and tests).
   public var owner: OwnerID?
+  /// Every pool with limits (the config's). When not empty, the commit releases held jobs
+  /// whose key can start one again: keys of the jobs this batch settles, and keys whose
+  /// bucket refilled or block ended by `now`; with `sweepLimits`, every key holding jobs (a
+  /// key of a pool no longer limited lets its jobs go).
+  public var limits: [PoolLimits] = []
+  public var sweepLimits = false
   public init(
     enqueues: [EnqueueParams] = [], finishes: [FinishParams] = [], progress: [(JobID, Int)] = [],
     started: [(JobID, Timestamp)] = [], promoteDue: Bool = true, claims: [ClaimParams] = [],
@@ -409,7 +433,7 @@ public struct StoreBatch: Sendable {
   /// True when there is nothing to write or read.
   public var isEmpty: Bool {
     enqueues.isEmpty && finishes.isEmpty && progress.isEmpty && started.isEmpty && !promoteDue
-      && claims.allSatisfy { $0.limit <= 0 }
+      && !sweepLimits && claims.allSatisfy { $0.limit <= 0 }
   }
 }
 
@@ -432,6 +456,12 @@ public struct BatchResult: Sendable {
   /// Waiting jobs this commit cancelled because a parent is dead or cancelled (their own
   /// waiting children included), for their `cancelled` events.
   public var cancelledWaiting: [SettledChild] = []
+  /// Pools whose held jobs this commit released, or whose limited claim stopped before its
+  /// end (it holds a bounded number of jobs per claim): they may have work.
+  public var limitWork: Set<String> = []
+  /// The earliest instant a key holding jobs may start one without a finish (a refill, the
+  /// end of a block), when `batch.limits` was set: the supervisor commits again then.
+  public var nextLimitAt: Timestamp?
   public init(finished: [FinishResult] = [], claimed: [[ClaimedJob]] = [], promoted: Int = 0) {
     self.finished = finished
     self.claimed = claimed

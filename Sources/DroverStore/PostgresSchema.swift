@@ -311,6 +311,33 @@ package enum PostgresSchema {
       RETURN n;
     END $$;
     """,
+    // v4: limits (see `SQLiteSchema`, v6). Held jobs leave `drover_jobs_ready`; limit work of
+    // a transaction runs under one advisory lock (`PostgresStore.limitsLock`), so supervisors
+    // on many hosts count a key's running jobs and spend its tokens one at a time.
+    """
+    ALTER TABLE drover_jobs ADD COLUMN limit_key text;
+    ALTER TABLE drover_jobs ADD COLUMN held boolean NOT NULL DEFAULT false;
+    DROP INDEX drover_jobs_ready;
+    CREATE INDEX drover_jobs_ready ON drover_jobs (type, priority DESC, run_at, id)
+      WHERE state = 1 AND NOT held;
+    CREATE INDEX drover_jobs_held ON drover_jobs (limit_key, type, priority DESC, run_at, id)
+      WHERE state = 1 AND held;
+    CREATE INDEX drover_jobs_limit_running ON drover_jobs (limit_key, type)
+      WHERE state = 2 AND limit_key IS NOT NULL;
+    CREATE TABLE drover_limit_keys (
+      pool text NOT NULL,
+      key text NOT NULL,
+      tokens double precision NOT NULL,
+      tokens_at bigint NOT NULL,
+      blocked_until bigint,
+      holding boolean NOT NULL DEFAULT false,
+      ready_at bigint,
+      PRIMARY KEY (pool, key)
+    );
+    CREATE INDEX drover_limit_keys_ready ON drover_limit_keys (ready_at)
+      WHERE ready_at IS NOT NULL;
+    CREATE INDEX drover_limit_keys_holding ON drover_limit_keys (pool, key) WHERE holding;
+    """,
   ]
 
   /// Functions the tables' defaults and triggers call, created before the migrations (and

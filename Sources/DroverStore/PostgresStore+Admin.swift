@@ -143,7 +143,7 @@ extension PostgresStore {
     try db.exec(
       """
       UPDATE drover_jobs SET state = 1, run_at = $2, max_attempts = attempts + budget,
-        progress = 0, finished_at = NULL, cancel_requested = false
+        progress = 0, finished_at = NULL, cancel_requested = false, held = false
       WHERE id = $1
       """, id, now)
     try move(type, from: state, to: .queued)

@@ -8,16 +8,16 @@ extension PostgresStore {
   /// every turn, so their range is small).
   static let oldestReadySQL = """
     WITH RECURSIVE p(type, pr) AS (
-      SELECT t.type, (SELECT max(priority) FROM drover_jobs WHERE state = 1 AND type = t.type)
+      SELECT t.type, (SELECT max(priority) FROM drover_jobs WHERE state = 1 AND NOT held AND type = t.type)
       FROM unnest($1::text[]) AS t(type)
       UNION ALL
       SELECT p.type, (SELECT max(priority) FROM drover_jobs
-                      WHERE state = 1 AND type = p.type AND priority < p.pr)
+                      WHERE state = 1 AND NOT held AND type = p.type AND priority < p.pr)
       FROM p WHERE p.pr IS NOT NULL
     )
     SELECT least(
       (SELECT min((SELECT run_at FROM drover_jobs
-                   WHERE state = 1 AND type = p.type AND priority = p.pr
+                   WHERE state = 1 AND NOT held AND type = p.type AND priority = p.pr
                    ORDER BY run_at LIMIT 1))
        FROM p WHERE p.pr IS NOT NULL),
       (SELECT min(run_at) FROM drover_jobs
@@ -35,7 +35,7 @@ extension PostgresStore {
   static let readyAheadSQL = """
     SELECT count(*) FROM (
       SELECT 1 FROM drover_jobs
-      WHERE state = 1 AND type = ANY($1::text[])
+      WHERE state = 1 AND NOT held AND type = ANY($1::text[])
         AND (priority > $2 OR (priority = $2 AND (run_at < $3 OR (run_at = $3 AND id < $4))))
       LIMIT $5) AS ahead
     """

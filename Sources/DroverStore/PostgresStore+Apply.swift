@@ -35,18 +35,18 @@ extension PostgresStore {
         started_at = coalesce(f.started, j.started_at)
       FROM unnest($1::bigint[], $3::smallint[], $4::int[], $7::bigint[]) AS f(id, state, pid, started)
       WHERE j.id = f.id AND j.state = 2 AND ($5::bigint IS NULL OR j.owner = $5)
-      RETURNING j.id, j.type, j.attempts, f.state),
+      RETURNING j.id, j.type, j.attempts, f.state, j.limit_key),
     \(countMoves(
       "SELECT type, 2::smallint AS st, -1 AS d FROM u UNION ALL SELECT type, state, 1 FROM u",
       slot: 6))
-    SELECT id, type, attempts FROM u
+    SELECT id, type, attempts, limit_key FROM u
     """
 
   /// Failures, retries and releases need the row (attempts, budget, backoff, cancel request):
   /// read and locked first, in claim-free order (by id) so two writers never deadlock.
   static let finishLookupSQL = """
     SELECT id, state, attempts, max_attempts, backoff_base, backoff_cap, cancel_requested,
-      worker_pid, type, owner, run_at
+      worker_pid, type, owner, run_at, limit_key
     FROM drover_jobs WHERE id = ANY($1::bigint[]) ORDER BY id FOR UPDATE
     """
 
@@ -95,7 +95,7 @@ extension PostgresStore {
       FROM unnest($1::text[]) AS t(type)
       CROSS JOIN LATERAL (
         SELECT id, priority, run_at FROM drover_jobs
-        WHERE state = 1 AND type = t.type
+        WHERE state = 1 AND NOT held AND type = t.type
         ORDER BY priority DESC, run_at, id LIMIT $2 FOR UPDATE SKIP LOCKED) AS r
       ORDER BY r.priority DESC, r.run_at, r.id LIMIT $2),
     claimed AS (
@@ -169,9 +169,22 @@ extension PostgresStore {
     let linked = batch.enqueues.contains { !$0.parents.isEmpty }
     let keyed = linked || batch.enqueues.contains { $0.uniqueKey != nil }
     var begun = false
+    // Limit work runs after the pipelines, one statement at a time, under the limits lock
+    // taken before any row lock (so two supervisors never wait on each other in a cycle).
+    let limited =
+      !batch.limits.isEmpty || batch.sweepLimits
+      || batch.claims.contains { $0.limits != nil && $0.limit > 0 }
+    if limited {
+      _ = try db.pipeline([
+        PGStatement("BEGIN"),
+        PGStatement("SELECT pg_advisory_xact_lock($1)", [String(Self.limitsLock)]),
+      ])
+      begun = true
+    }
     var rows: [JobID: LookupRow] = [:]
     if keyed || !decided.isEmpty {
-      var first = [PGStatement("BEGIN")]
+      var first = begun ? [] : [PGStatement("BEGIN")]
+      let base = first.count
       if keyed { first.append(insertStatement(batch.enqueues)) }
       let check = linked ? parentCheckStatement(batch.enqueues) : nil
       if let check { first.append(check) }
@@ -180,8 +193,8 @@ extension PostgresStore {
       }
       let r = try db.pipeline(first)
       begun = true
-      if keyed { result.enqueued = try enqueueResults(batch.enqueues, r[1]) }
-      if check != nil { try requireParents(batch.enqueues, r[2]) }
+      if keyed { result.enqueued = try enqueueResults(batch.enqueues, r[base]) }
+      if check != nil { try requireParents(batch.enqueues, r[base + 1]) }
       if !decided.isEmpty {
         let l = r[r.count - 1]
         for i in 0..<l.count {
@@ -189,7 +202,8 @@ extension PostgresStore {
             state: l.int(i, 1), attempts: l.int(i, 2), maxAttempts: l.int(i, 3),
             backoffBase: l.optionalInt64(i, 4), backoffCap: l.optionalInt64(i, 5),
             cancelRequested: l.bool(i, 6), workerPID: l.optionalInt64(i, 7), type: l.text(i, 8),
-            owner: l.optionalInt64(i, 9), runAt: Timestamp(micros: l.int64(i, 10)))
+            owner: l.optionalInt64(i, 9), runAt: Timestamp(micros: l.int64(i, 10)),
+            limitKey: l.optionalText(i, 11))
         }
       }
     }
@@ -248,11 +262,21 @@ extension PostgresStore {
     var wake: [String] = batch.enqueues.filter { $0.parents.isEmpty && $0.runAt <= $0.now }
       .map(\.type)
     var finals = direct.map(\.f.id)
+    var settledKeys: [(type: String, key: String)] = []
+    var rateHolds: [(id: JobID, limits: PoolLimits, key: String, until: Timestamp)] = []
     if !decided.isEmpty {
-      let (statement, settled, requeued) = decide(decided, rows: rows, now: now, owner: owner)
+      let (statement, settled, requeued) = decide(
+        decided, rows: rows, now: now, owner: owner, limits: batch.limits)
       for (i, r) in settled {
         result.finished[i] = r
         if r.state?.isFinal == true { finals.append(r.id) }
+        if let key = rows[r.id]?.limitKey { settledKeys.append((r.type, key)) }
+        if case .outcome(.rateLimited) = batch.finishes[i].settlement, r.state == .queued,
+          let key = rows[r.id]?.limitKey, let l = Limiter.forType(r.type, in: batch.limits),
+          let until = r.retryAt
+        {
+          rateHolds.append((r.id, l, key, until))
+        }
       }
       wake += requeued
       if let statement { second.append(statement) }
@@ -269,27 +293,28 @@ extension PostgresStore {
       promoteAt = second.count
       second.append(PGStatement(Self.promoteSQL, [String(now.micros), String(slot), channel]))
     }
-    let claimsAt = second.count
+    // With limit work, every claim runs after it (a release may feed any of them).
+    var claimAt: [Int?] = []
     for c in batch.claims {
-      var seenTypes = Set<String>()
-      let types = c.types.filter { seenTypes.insert($0).inserted }
-      second.append(
-        PGStatement(
-          Self.claimSQL,
-          [
-            PGArray.texts(types), String(max(0, c.limit)), String(now.micros), c.workerPID.pgText,
-            ownerText, String(slot), PGArray.ints(c.workers),
-          ]))
+      guard !limited else {
+        claimAt.append(nil)
+        continue
+      }
+      claimAt.append(second.count)
+      second.append(claimStatement(c, now: now, owner: owner))
     }
     if let n = notifyStatement(types: wake) { second.append(n) }
-    second.append(PGStatement("COMMIT"))
+    if !limited { second.append(PGStatement("COMMIT")) }
 
     let r = try db.pipeline(second)
     if let insertAt { result.enqueued = try enqueueResults(batch.enqueues, r[insertAt]) }
     if let directAt {
       let d = r[directAt]
       var settled: [JobID: (String, Int)] = [:]
-      for i in 0..<d.count { settled[d.int64(i, 0)] = (d.text(i, 1), d.int(i, 2)) }
+      for i in 0..<d.count {
+        settled[d.int64(i, 0)] = (d.text(i, 1), d.int(i, 2))
+        if let key = d.optionalText(i, 3) { settledKeys.append((d.text(i, 1), key)) }
+      }
       for (index, f, state) in direct {
         guard let (type, attempts) = settled[f.id] else { continue }
         result.finished[index] = FinishResult(
@@ -302,15 +327,36 @@ extension PostgresStore {
       result.note(Self.released(r[at]))
     }
     result.claimed = batch.claims.indices.map { i in
-      let c = r[claimsAt + i]
-      return (0..<c.count).map { row in
-        ClaimedJob(
-          id: c.int64(row, 0), type: c.text(row, 1), payload: Self.payload(c, row, 2),
-          attempt: c.int(row, 4) + 1, maxAttempts: c.int(row, 5), priority: c.int(row, 6),
-          runAt: Timestamp(micros: c.int64(row, 7)), snoozes: c.int(row, 8))
-      }
+      claimAt[i].map { Self.claimed(r[$0]) } ?? []
+    }
+    if limited {
+      try applyLimits(
+        batch, into: &result, settled: settledKeys, rateHolds: rateHolds, now: now, owner: owner)
+      try db.exec("COMMIT")
     }
     return result
+  }
+
+  /// The claim statement of one pool without limits.
+  func claimStatement(_ c: ClaimParams, now: Timestamp, owner: OwnerID?) -> PGStatement {
+    var seenTypes = Set<String>()
+    let types = c.types.filter { seenTypes.insert($0).inserted }
+    return PGStatement(
+      Self.claimSQL,
+      [
+        PGArray.texts(types), String(max(0, c.limit)), String(now.micros), c.workerPID.pgText,
+        owner.pgText, String(slot), PGArray.ints(c.workers),
+      ])
+  }
+
+  /// The jobs a claim statement returned.
+  static func claimed(_ c: PGResult) -> [ClaimedJob] {
+    (0..<c.count).map { row in
+      ClaimedJob(
+        id: c.int64(row, 0), type: c.text(row, 1), payload: payload(c, row, 2),
+        attempt: c.int(row, 4) + 1, maxAttempts: c.int(row, 5), priority: c.int(row, 6),
+        runAt: Timestamp(micros: c.int64(row, 7)), snoozes: c.int(row, 8))
+    }
   }
 
   /// What a finish needs from its job's row.
@@ -325,6 +371,7 @@ extension PostgresStore {
     var type: String
     var owner: Int64?
     var runAt: Timestamp
+    var limitKey: String?
   }
 
   /// Applies `RetryRule` to the finishes whose rows were read; returns one update statement
@@ -332,7 +379,7 @@ extension PostgresStore {
   /// jobs that went back to `queued` (peers are woken for them).
   private func decide(
     _ finishes: [(index: Int, f: FinishParams)], rows: [JobID: LookupRow], now: Timestamp,
-    owner: OwnerID?
+    owner: OwnerID?, limits: [PoolLimits]
   ) -> (PGStatement?, [(Int, FinishResult)], [String]) {
     var ids: [JobID] = []
     var states: [Int] = []
@@ -388,6 +435,14 @@ extension PostgresStore {
         spend = spendsAttempt ? 1 : 0
         if row.cancelRequested {
           state = .cancelled
+        } else if case .outcome(.rateLimited) = f.settlement, row.limitKey != nil,
+          Limiter.forType(row.type, in: limits) != nil
+        {
+          // Back in the queue keeping its place; held (and its key blocked) by `applyLimits`.
+          state = .queued
+          retryAt = now.adding(max(.zero, delay))
+          due = row.runAt.micros
+          done = nil
         } else {
           state = delay > .zero ? .scheduled : .queued
           let keepPlace = delay == .zero && !spendsAttempt

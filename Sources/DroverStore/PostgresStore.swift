@@ -176,13 +176,17 @@ public final class PostgresStore: JobStore {
   static let insertSQL = """
     WITH ins AS (
       INSERT INTO drover_jobs (type, state, priority, max_attempts, budget, payload, payload_raw,
-        created_at, run_at, unique_key, backoff_base, backoff_cap, counted, on_parent_failure)
+        created_at, run_at, unique_key, backoff_base, backoff_cap, counted, on_parent_failure,
+        limit_key)
       SELECT type, state, priority, max_attempts, max_attempts, payload, payload_raw,
-        created_at, run_at, unique_key, backoff_base, backoff_cap, true, on_parent_failure
+        created_at, run_at, unique_key, backoff_base, backoff_cap, true, on_parent_failure,
+        limit_key
       FROM unnest($1::text[], $2::smallint[], $3::int[], $4::int[], $5::text[], $6::bytea[],
-        $7::bigint[], $8::bigint[], $9::text[], $10::bigint[], $11::bigint[], $13::smallint[])
+        $7::bigint[], $8::bigint[], $9::text[], $10::bigint[], $11::bigint[], $13::smallint[],
+        $14::text[])
         WITH ORDINALITY AS u(type, state, priority, max_attempts, payload, payload_raw,
-          created_at, run_at, unique_key, backoff_base, backoff_cap, on_parent_failure, ord)
+          created_at, run_at, unique_key, backoff_base, backoff_cap, on_parent_failure,
+          limit_key, ord)
       ORDER BY ord
       ON CONFLICT (unique_key) WHERE unique_key IS NOT NULL AND state IN (0, 1, 2, 6)
       DO NOTHING
@@ -213,7 +217,9 @@ public final class PostgresStore: JobStore {
     var bases: [Int64?] = []
     var caps: [Int64?] = []
     var policies: [Int?] = []
+    var limitKeys: [String?] = []
     for j in jobs {
+      limitKeys.append(j.limitKey)
       types.append(j.type)
       let state: JobState =
         !j.parents.isEmpty ? .waiting : j.runAt > j.now ? .scheduled : .queued
@@ -240,7 +246,7 @@ public final class PostgresStore: JobStore {
         PGArray.texts(types), PGArray.ints(states), PGArray.ints(priorities),
         PGArray.ints(attempts), PGArray.texts(payloads), PGArray.texts(raws),
         PGArray.ints(created), PGArray.ints(runAts), PGArray.texts(keys), PGArray.ints(bases),
-        PGArray.ints(caps), String(slot), PGArray.ints(policies),
+        PGArray.ints(caps), String(slot), PGArray.ints(policies), PGArray.texts(limitKeys),
       ])
   }
 
@@ -406,8 +412,11 @@ public final class PostgresStore: JobStore {
       guard r.count == 1 else { return nil }
       var job = try Self.decodeJob(r, 0)
       job.errors = try loadErrors([id])[id] ?? []
-      let policy = try db.exec("SELECT on_parent_failure FROM drover_jobs WHERE id = $1", id)
-      job.onParentFailure = ParentFailurePolicy(rawValue: policy.int(0, 0)) ?? .cancel
+      let extra = try db.exec(
+        "SELECT on_parent_failure, limit_key, held FROM drover_jobs WHERE id = $1", id)
+      job.onParentFailure = ParentFailurePolicy(rawValue: extra.int(0, 0)) ?? .cancel
+      job.limitKey = extra.optionalText(0, 1)
+      job.held = extra.bool(0, 2) && job.state == .queued
       (job.parents, job.children) = try loadLinks(id)
       return job
     }

@@ -152,6 +152,36 @@ package enum SQLiteSchema {
     CREATE UNIQUE INDEX jobs_unique_live ON jobs (unique_key)
       WHERE unique_key IS NOT NULL AND state IN (0, 1, 2, 6);
     """,
+    // v6: limits. `limit_key` is the key a pool's limits count a job under (given at enqueue,
+    // or read from the payload by the first limited claim that meets the job); `held` marks a
+    // queued job a limit holds out of the claim order: `jobs_ready` leaves it out, so claims
+    // never walk over held jobs, and `jobs_held` keeps each key's held jobs in claim order for
+    // the release. `jobs_limit_running` counts a key's running jobs. `limit_keys` is each
+    // (pool, key)'s bucket and block; `holding` marks keys with held jobs, `ready_at` when
+    // one of them may start without a finish (a refill, the end of a block).
+    """
+    ALTER TABLE jobs ADD COLUMN limit_key TEXT;
+    ALTER TABLE jobs ADD COLUMN held INTEGER NOT NULL DEFAULT 0;
+    DROP INDEX jobs_ready;
+    CREATE INDEX jobs_ready ON jobs (type, priority DESC, run_at, id, state)
+      WHERE state = 1 AND held = 0;
+    CREATE INDEX jobs_held ON jobs (limit_key, type, priority DESC, run_at, id)
+      WHERE state = 1 AND held = 1;
+    CREATE INDEX jobs_limit_running ON jobs (limit_key, type)
+      WHERE state = 2 AND limit_key IS NOT NULL;
+    CREATE TABLE limit_keys (
+      pool TEXT NOT NULL,
+      key TEXT NOT NULL,
+      tokens REAL NOT NULL,
+      tokens_at INTEGER NOT NULL,
+      blocked_until INTEGER,
+      holding INTEGER NOT NULL DEFAULT 0,
+      ready_at INTEGER,
+      PRIMARY KEY (pool, key)
+    ) WITHOUT ROWID;
+    CREATE INDEX limit_keys_ready ON limit_keys (ready_at) WHERE ready_at IS NOT NULL;
+    CREATE INDEX limit_keys_holding ON limit_keys (pool, key) WHERE holding = 1;
+    """,
   ]
 
   /// The schema version this build writes.

@@ -143,7 +143,7 @@ extension SQLiteStore {
     try db.run(
       """
       UPDATE jobs SET state = 1, run_at = ?2, max_attempts = attempts + budget, progress = 0,
-        finished_at = NULL, cancel_requested = 0
+        finished_at = NULL, cancel_requested = 0, held = 0
       WHERE id = ?1
       """, id, now)
     move(type, from: state, to: .queued)

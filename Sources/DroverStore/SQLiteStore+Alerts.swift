@@ -6,14 +6,14 @@ extension SQLiteStore {
   /// that priority's first run_at. A min(run_at) over the type would read its whole backlog.
   static let oldestQueuedSQL: SQLText = """
     WITH RECURSIVE p(pr) AS (
-      SELECT (SELECT max(priority) FROM jobs INDEXED BY jobs_ready WHERE state = 1 AND type = ?1)
+      SELECT (SELECT max(priority) FROM jobs INDEXED BY jobs_ready WHERE state = 1 AND held = 0 AND type = ?1)
       UNION ALL
       SELECT (SELECT max(priority) FROM jobs INDEXED BY jobs_ready
-              WHERE state = 1 AND type = ?1 AND priority < p.pr)
+              WHERE state = 1 AND held = 0 AND type = ?1 AND priority < p.pr)
       FROM p WHERE p.pr IS NOT NULL
     )
     SELECT min((SELECT run_at FROM jobs INDEXED BY jobs_ready
-                WHERE state = 1 AND type = ?1 AND priority = p.pr ORDER BY run_at LIMIT 1))
+                WHERE state = 1 AND held = 0 AND type = ?1 AND priority = p.pr ORDER BY run_at LIMIT 1))
     FROM p WHERE p.pr IS NOT NULL
     """
 
@@ -43,7 +43,7 @@ extension SQLiteStore {
   static let readyAheadSQL: SQLText = """
     SELECT count(*) FROM (
       SELECT 1 FROM jobs INDEXED BY jobs_ready
-      WHERE state = 1 AND type = ?1
+      WHERE state = 1 AND held = 0 AND type = ?1
         AND (priority > ?2 OR (priority = ?2 AND (run_at < ?3 OR (run_at = ?3 AND id < ?4))))
       LIMIT ?5)
     """

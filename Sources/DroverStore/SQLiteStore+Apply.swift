@@ -42,9 +42,12 @@ extension SQLiteStore {
       }
       for (id, at) in batch.started { try db.run(Self.startedSQL, id, at, owner) }
       var settled: [JobID] = []
+      var settledKeys: [(type: String, key: String)] = []
+      let limits = SQLiteLimits(store: self)
       for f in batch.finishes {
-        let r = try finish(f, now: now, owner: owner)
+        let (r, key) = try finish(f, now: now, owner: owner, limits: batch.limits, on: limits)
         if r.state?.isFinal == true { settled.append(r.id) }
+        if let key, r.state != nil { settledKeys.append((r.type, key)) }
         result.finished.append(r)
       }
       if !settled.isEmpty {
@@ -53,10 +56,23 @@ extension SQLiteStore {
         result.note(try resolveChildren(of: settled, now: now))
       }
       if batch.promoteDue { result.promoted = try promote(now: now) }
+      let limited = !batch.limits.isEmpty || batch.sweepLimits
+      if limited {
+        result.limitWork = try Limiter.releaseStep(
+          batch.limits, settled: settledKeys, sweep: batch.sweepLimits, on: limits, now: now)
+      }
       result.claimed.reserveCapacity(batch.claims.count)
       for claim in batch.claims {
-        result.claimed.append(try self.claim(claim, now: now, owner: owner))
+        if let l = claim.limits {
+          let (jobs, cut) = try Limiter.claim(claim, l, on: limits, now: now, owner: owner)
+          for job in jobs { move(job.type, from: .queued, to: .running) }
+          if cut { result.limitWork.insert(l.pool) }
+          result.claimed.append(jobs)
+        } else {
+          result.claimed.append(try self.claim(claim, now: now, owner: owner))
+        }
       }
+      if limited { result.nextLimitAt = try limits.nextReadyAt() }
       return result
     }
   }
@@ -69,22 +85,23 @@ extension SQLiteStore {
 
   static let finishLookupSQL: SQLText = """
     SELECT state, attempts, max_attempts, backoff_base, backoff_cap, cancel_requested, worker_pid,
-      type, owner, run_at
+      type, owner, run_at, limit_key
     FROM jobs WHERE id = ?1
     """
   static let errorInsertSQL: SQLText =
     "INSERT INTO job_errors (job_id, attempt, message, at, worker_pid) VALUES (?1, ?2, ?3, ?4, ?5)"
 
-  private func finish(_ f: FinishParams, now: Timestamp, owner: OwnerID?) throws(StoreError)
-    -> FinishResult
-  {
+  /// Settles one finish; returns also the job's limit key, when it has one.
+  private func finish(
+    _ f: FinishParams, now: Timestamp, owner: OwnerID?, limits: [PoolLimits], on d: SQLiteLimits
+  ) throws(StoreError) -> (FinishResult, String?) {
     let st = try db.prepare(Self.finishLookupSQL)
     try st.bind(f.id)
     guard try st.step(), st.int(0) == JobState.running.rawValue,
       owner == nil || st.optionalInt64(8) == owner
     else {
       st.reset()
-      return FinishResult(id: f.id, state: nil, attempt: 0)
+      return (FinishResult(id: f.id, state: nil, attempt: 0), nil)
     }
     let type = st.text(7)
     let runAt = Timestamp(micros: st.int64(9))
@@ -97,7 +114,26 @@ extension SQLiteStore {
     }
     let cancelRequested = st.int64(5) != 0
     let pid = f.workerPID.map(Int64.init) ?? st.optionalInt64(6)
+    let limitKey = st.optionalText(10)
     st.reset()
+    if case .outcome(.rateLimited(let pause)) = f.settlement, !cancelRequested, let key = limitKey,
+      let l = Limiter.forType(type, in: limits)
+    {
+      // Back in the queue, held, keeping its place; its key starts nothing before `d` is over.
+      try db.run(
+        """
+        UPDATE jobs SET state = 1, held = 1, worker_pid = ?2, owner = NULL,
+          started_at = coalesce(?3, started_at)
+        WHERE id = ?1
+        """, f.id, pid, f.startedAt)
+      move(type, from: .running, to: .queued)
+      let until = now.adding(max(.zero, pause))
+      try Limiter.block(l, key: key, until: until, on: d, now: now)
+      return (
+        FinishResult(id: f.id, state: .queued, attempt: attempts + 1, type: type, retryAt: until),
+        key
+      )
+    }
 
     let attempt = attempts + 1
     var recorded: String?
@@ -163,8 +199,11 @@ extension SQLiteStore {
       }
     }
     move(type, from: .running, to: state)
-    return FinishResult(
-      id: f.id, state: state, attempt: attempt, type: type, retryAt: retryAt, error: recorded)
+    return (
+      FinishResult(
+        id: f.id, state: state, attempt: attempt, type: type, retryAt: retryAt, error: recorded),
+      limitKey
+    )
   }
 
   /// The claim query for one type: served in order, without sorting, by the partial index
@@ -178,7 +217,7 @@ extension SQLiteStore {
   static let claimSQL: SQLText = """
     SELECT id, payload, attempts, max_attempts, priority, run_at, snoozes
     FROM jobs INDEXED BY jobs_ready
-    WHERE state = 1 AND type = ?1 ORDER BY priority DESC, run_at, id LIMIT ?2
+    WHERE state = 1 AND held = 0 AND type = ?1 ORDER BY priority DESC, run_at, id LIMIT ?2
     """
   static let promoteSQL: SQLText = """
     UPDATE jobs INDEXED BY jobs_scheduled SET state = 1 WHERE state = 0 AND run_at <= ?1

@@ -129,7 +129,8 @@ extension SQLiteStore {
   package func oldestReadyByScan(type: String) throws(StoreError) -> Timestamp? {
     try db.transaction(write: false) { () throws(StoreError) in
       let st = try db.prepare(
-        "SELECT min(run_at) FROM jobs INDEXED BY jobs_ready WHERE state = 1 AND type = ?1")
+        "SELECT min(run_at) FROM jobs INDEXED BY jobs_ready WHERE state = 1 AND held = 0 AND type = ?1"
+      )
       defer { st.reset() }
       try st.bind(type)
       guard try st.step() else { return nil }

@@ -68,7 +68,8 @@ extension SQLiteStore {
         try quickCheck("PRAGMA quick_check(\"\(table)\")")
       }
       _ = try db.int64(
-        "SELECT count(*) FROM jobs INDEXED BY jobs_ready WHERE state = 1 AND type <> ''")
+        "SELECT count(*) FROM jobs INDEXED BY jobs_ready WHERE state = 1 AND held = 0 AND type <> ''"
+      )
       _ = try db.int64(
         "SELECT count(*) FROM jobs INDEXED BY jobs_scheduled WHERE state = 0 AND run_at > -1")
       _ = try db.int64(

@@ -161,8 +161,8 @@ public final class SQLiteStore: JobStore {
 
   static let insertSQL: SQLText = """
     INSERT INTO jobs (type, state, priority, max_attempts, budget, payload, created_at, run_at,
-      unique_key, backoff_base, backoff_cap, counted, on_parent_failure)
-    VALUES (?1, ?2, ?3, ?4, ?4, ?5, ?6, ?7, ?8, ?9, ?10, 1, ?11)
+      unique_key, backoff_base, backoff_cap, counted, on_parent_failure, limit_key)
+    VALUES (?1, ?2, ?3, ?4, ?4, ?5, ?6, ?7, ?8, ?9, ?10, 1, ?11, ?12)
     """
   static let liveKeySQL: SQLText =
     "SELECT id FROM jobs WHERE unique_key = ?1 AND state IN (0, 1, 2, 6) AND id <> ?2 LIMIT 1"
@@ -213,7 +213,7 @@ public final class SQLiteStore: JobStore {
       try db.run(
         Self.insertSQL, job.type, state.rawValue, job.priority, job.maxAttempts, job.payload,
         job.now, job.runAt, job.uniqueKey, job.backoff?.base.microseconds,
-        job.backoff?.cap.microseconds, job.onParentFailure.rawValue)
+        job.backoff?.cap.microseconds, job.onParentFailure.rawValue, job.limitKey)
       count(job.type, state, 1)
       results.append(EnqueueResult(id: db.lastInsertID, existed: false))
     }
@@ -249,8 +249,16 @@ public final class SQLiteStore: JobStore {
     var job = try Self.decodeJob(st)
     st.reset()
     job.errors = try loadErrors(id)
-    let policy = try db.int64("SELECT on_parent_failure FROM jobs WHERE id = ?1", id) ?? 0
-    job.onParentFailure = ParentFailurePolicy(rawValue: Int(policy)) ?? .cancel
+    let extra = try db.prepare(
+      "SELECT on_parent_failure, limit_key, held FROM jobs WHERE id = ?1")
+    defer { extra.reset() }
+    try extra.bind(id)
+    if try extra.step() {
+      job.onParentFailure = ParentFailurePolicy(rawValue: extra.int(0)) ?? .cancel
+      job.limitKey = extra.optionalText(1)
+      job.held = extra.int(2) != 0 && job.state == .queued
+    }
+    extra.reset()
     (job.parents, job.children) = try loadLinks(id)
     return job
   }

@@ -36,6 +36,7 @@ extension Supervisor {
     releasedWork = false
     let now = clock.wall()
     if let due = nextDue, due <= now { promoteDue = true }
+    if let at = nextLimitAt, at <= now { promoteDue = true }
     let enqueues = takeValidEnqueues(now: now)
     if let lost = storageLost {
       for e in enqueues { e.reply(.failure("not enqueued: \(lost)")) }
@@ -56,12 +57,15 @@ extension Supervisor {
       let plan = p.handOutPlan()
       guard !plan.isEmpty else { continue }
       claimPools.append((p, plan))
-      claims.append(ClaimParams(types: p.config.types, workers: plan.map(\.pid)))
+      claims.append(
+        ClaimParams(types: p.config.types, workers: plan.map(\.pid), limits: p.config.limits))
     }
     streaming = events.hasSubscribers
-    let batch = StoreBatch(
+    var batch = StoreBatch(
       enqueues: enqueues.map(\.params), finishes: pendingFinishes, progress: pendingProgress,
       started: pendingStarts, promoteDue: promoteDue, claims: claims, now: now, owner: owner)
+    batch.limits = poolLimits
+    batch.sweepLimits = limitSweep.due(clock.monotonic())
     guard !batch.isEmpty else {
       publishPendingEvents()
       return
@@ -103,6 +107,7 @@ extension Supervisor {
       refreshNextDue()
     }
     if result.promoted > 0 { for p in pools { p.maybeHasWork = true } }
+    if !batch.limits.isEmpty || batch.sweepLimits { nextLimitAt = result.nextLimitAt }
     if result.releasedScheduled { refreshNextDue() }
     noteReleased(result.released)
     promoteDue = false
@@ -112,6 +117,7 @@ extension Supervisor {
       if jobs.count < claims[i].limit { p.maybeHasWork = false }
       hand(jobs, to: p, plan: plan, now: handedAt, at: now)
     }
+    noteLimitWork(result.limitWork)
     publishPendingEvents()
   }
 

@@ -123,6 +123,16 @@ extension Supervisor {
 
   /// Waiting jobs a commit released (`types`, one per job): their pools have work, and when
   /// one of them can take it now, the loop turns again at once to claim it.
+  /// Pools whose held jobs a commit released (or whose limited claim stopped early): as
+  /// `noteReleased`.
+  func noteLimitWork(_ names: Set<String>) {
+    for name in names {
+      guard let p = pool(named: name) else { continue }
+      p.maybeHasWork = true
+      if dispatching(p) && p.workers.contains(where: { $0.freeSlots > 0 }) { releasedWork = true }
+    }
+  }
+
   func noteReleased(_ types: [String]) {
     guard !types.isEmpty else { return }
     var seen = Set<String>()

@@ -124,7 +124,11 @@ extension Supervisor {
       return 0
     }
     if connections.values.contains(where: { $0.backlog && !$0.readPaused }) { return 0 }
-    let left = options.tick - (now - lastTick)
+    var left = options.tick - (now - lastTick)
+    if let at = nextLimitAt {
+      // A held key's bucket refills (or its block ends) before the tick: wake for it.
+      left = min(left, .microseconds(max(0, at.micros - clock.wall().micros)))
+    }
     return Int32(clamping: max(0, (left.saturatingNanoseconds + 999_999) / 1_000_000))
   }
 }

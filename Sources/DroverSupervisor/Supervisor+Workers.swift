@@ -129,15 +129,20 @@ extension Supervisor {
         pendingProgress.append((id, pct))
         pendingProgressTypes.append(w.inFlight[i].type)
       }
-    case .outcome(let id, let outcome, let handlerStart):
+    case .outcome(let id, var outcome, let handlerStart):
       guard let i = w.index(of: id) else { return }
       let job = w.inFlight.remove(at: i)
       let settlement: Settlement
       switch (job.stop, outcome) {
       case (.timeout(let limit)?, .cancelled):
         settlement = .failed("timed out after \(DurationText.format(limit))")
-      case (_, .snooze):
-        // Snoozes spend no attempt: this bound is what ends a job that snoozes forever.
+      case (_, .rateLimited) where pool(named: w.pool)?.config.limits != nil:
+        // Its key's bucket is pushed back; the job waits for it in the store.
+        settlement = .outcome(outcome)
+      case (_, .snooze), (_, .rateLimited):
+        // Snoozes spend no attempt: this bound is what ends a job that snoozes forever. A
+        // pool without limits has no bucket to push back: a rate-limited job snoozes.
+        if case .rateLimited(let d) = outcome { outcome = .snooze(d) }
         let limit = pool(named: w.pool)?.config.maxSnoozes ?? PoolConfig(name: "").maxSnoozes
         settlement =
           job.snoozes >= limit

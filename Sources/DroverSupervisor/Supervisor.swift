@@ -86,7 +86,17 @@ final class JitterState: @unchecked Sendable {
 /// frame out" thousands of times a second; a synchronous epoll loop keeps it to a few syscalls
 /// and no task hops, and the loop itself is the one owner of every child process.
 public final class Supervisor {
-  var config: DroverConfig
+  var config: DroverConfig {
+    didSet { poolLimits = config.pools.compactMap(\.limits) }
+  }
+  /// The config's pools with limits, for every commit (`StoreBatch.limits`).
+  var poolLimits: [PoolLimits] = []
+  /// When a key holding jobs may start one without a finish (the last commit's answer): the
+  /// loop commits again then.
+  var nextLimitAt: Timestamp?
+  /// Every key holding jobs is looked at now and then (and at the first commit): what frees
+  /// slots outside a commit (a rescue, a config without the limit) is caught there.
+  var limitSweep = Periodic(every: .seconds(30))
   let options: SupervisorOptions
   let clock: SupervisorClock
   let store: any JobStore
@@ -210,6 +220,7 @@ public final class Supervisor {
   /// file), creates the event loop. Nothing is spawned and nothing rescued before `run()`.
   public init(config: DroverConfig, options: SupervisorOptions, logger: Logger) throws {
     self.config = config
+    self.poolLimits = config.pools.compactMap(\.limits)
     self.options = options
     self.clock = options.clock
     self.schedules = try ScheduleRunner(config.schedules)

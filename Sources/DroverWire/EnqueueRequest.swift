@@ -18,6 +18,9 @@ public struct EnqueueRequest: Sendable, Hashable {
   public var after: [Parent]
   /// What a dead or cancelled parent does (nil: `cancel`).
   public var onParentFailure: ParentFailurePolicy?
+  /// The key its pool's limits count it under (`limit_key`; CLI `--key`), instead of the
+  /// payload field the pool names.
+  public var limitKey: String?
 
   /// One entry of `after`: a JSON integer names an existing job, a string a `ref` of the batch.
   public enum Parent: Sendable, Hashable {
@@ -72,7 +75,7 @@ public struct EnqueueRequest: Sendable, Hashable {
     }
     let known: Set<String> = [
       "type", "payload", "priority", "delay", "at", "max_attempts", "unique_key", "backoff",
-      "ref", "after", "on_parent_failure",
+      "ref", "after", "on_parent_failure", "limit_key",
     ]
     for f in fields where !known.contains(f.key) && !ignoring.contains(f.key) {
       throw ControlError("unknown key \"\(f.key)\"", field: f.key)
@@ -174,6 +177,12 @@ public struct EnqueueRequest: Sendable, Hashable {
       }
       r.onParentFailure = policy
     }
+    if let k = v["limit_key"], !k.isNull {
+      guard let s = k.stringValue else {
+        throw ControlError("\"limit_key\" must be a string", field: "limit_key")
+      }
+      r.limitKey = s
+    }
     return r
   }
 }
@@ -211,6 +220,7 @@ extension EnqueueRequest {
       f.append(JSONField("after", .array(items)))
     }
     if let p = r.onParentFailure { f.append(JSONField("on_parent_failure", .string(p.name))) }
+    if let k = r.limitKey { f.append(JSONField("limit_key", .string(k))) }
     return .object(f)
   }
 }

@@ -65,6 +65,9 @@ public enum FrameEncoder {
         out.append(OutcomeKind.snooze.rawValue)
         putI64(d.microseconds, &out)
       case .cancelled: out.append(OutcomeKind.cancelled.rawValue)
+      case .rateLimited(let d):
+        out.append(OutcomeKind.rateLimited.rawValue)
+        putI64(d.microseconds, &out)
       }
     case .released(let id):
       out.append(FrameType.released.rawValue)
@@ -184,6 +187,7 @@ public struct FrameDecoder: Sendable {
       case .permanent: o = .permanent(try r.string())
       case .snooze: o = .snooze(.microseconds(try r.i64()))
       case .cancelled: o = .cancelled
+      case .rateLimited: o = .rateLimited(.microseconds(try r.i64()))
       case nil: throw FrameError("unknown outcome kind")
       }
       m = .outcome(id, o, started: started)

@@ -46,6 +46,8 @@ public enum JobJSON {
       "snoozes": .int(Int64(job.snoozes)),
       "backoff": backoff,
       "on_parent_failure": .string(job.onParentFailure.name),
+      "limit_key": .optional(job.limitKey),
+      "held": .bool(job.held),
       "parents": .array(job.parents.map(link)),
       "children": .array(job.children.map(link)),
       "why": .optional(DependencyHold.text(state: job.state, parents: job.parents)),

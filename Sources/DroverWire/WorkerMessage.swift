@@ -86,6 +86,7 @@ enum OutcomeKind: UInt8 {
   case permanent = 2
   case snooze = 3
   case cancelled = 4
+  case rateLimited = 5
 }
 
 /// Exit codes of `drover worker`: a protocol with the supervisor.

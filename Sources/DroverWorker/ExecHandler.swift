@@ -125,7 +125,9 @@ enum ExecHandler {
     let message = stderr.isEmpty ? "command \(exit)" : "command \(exit)\n\(stderr)"
     switch exit {
     case .exited(0): return snooze.map { .snooze($0) } ?? .completed
-    case .exited(75): return (retryAfter ?? snooze).map { .snooze($0) } ?? .retryable(message)
+    case .exited(75):
+      if let retryAfter { return .rateLimited(retryAfter) }
+      return snooze.map { .snooze($0) } ?? .retryable(message)
     case .exited: return .permanent(message)
     case .signaled: return .retryable(message)
     }

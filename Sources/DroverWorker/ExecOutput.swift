@@ -8,10 +8,10 @@ import Logging
 /// - `SNOOZE <seconds>` asks to run again after that many seconds without spending an attempt
 ///   (a non-negative number, fractions allowed; the last such line wins). The handler turns it
 ///   into `.snooze` when the command then exits 0 or 75 (see ``ExecHandler``).
-/// - `RETRY-AFTER <seconds>` says the command was rate-limited: with exit 75 the job runs
-///   again after that many seconds instead of after backoff, without spending an attempt
-///   (being throttled is not the job's fault), as a snooze does; both count against the pool's
-///   `max_snoozes`. With any other exit it is ignored.
+/// - `RETRY-AFTER <seconds>` says the command was rate-limited: with exit 75 the attempt is
+///   `rateLimited` (no attempt spent; in a pool with limits the job's key is held that long,
+///   elsewhere the job snoozes that long, counted against the pool's `max_snoozes`). With any
+///   other exit it is ignored.
 ///
 /// Every other line, and any malformed one, is the command's own output: it is logged (see
 /// ``ExecLineLog``). A trailing `\r` or spaces are tolerated; a line longer than ``maxLine``

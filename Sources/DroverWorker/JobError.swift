@@ -16,10 +16,12 @@ public enum JobError: Error, Sendable, Hashable, CustomStringConvertible {
   /// Not now: run again after this delay without spending an attempt. Each snooze counts
   /// against the pool's `max_snoozes`, so a job that always snoozes ends `dead`.
   case snooze(Duration)
-  /// A downstream service said "too many requests, come back in `retryAfter`". Settled like
-  /// `snooze`: the job runs again after that delay, without spending an attempt (being
-  /// throttled is not the job's fault, and spending attempts would kill jobs during a long
-  /// throttling spell), counted against `max_snoozes`. The message is logged by the worker.
+  /// A downstream service said "too many requests, come back in `retryAfter`". No attempt is
+  /// spent (being throttled is not the job's fault, and spending attempts would kill jobs
+  /// during a long throttling spell). In a pool with `concurrency_limit` or `rate` the job
+  /// waits in the store, keeping its place, and its key's bucket is pushed back: no job of
+  /// the key starts before `retryAfter` has passed. In a pool without limits it is a snooze
+  /// (counted against `max_snoozes`). The message is logged by the worker.
   case rateLimited(retryAfter: Duration, message: String = "rate limited")
 
   public var description: String {
@@ -36,7 +38,7 @@ public enum JobError: Error, Sendable, Hashable, CustomStringConvertible {
     case .permanent(let m): .permanent(m)
     case .retryable(let m): .retryable(m)
     case .snooze(let d): .snooze(d)
-    case .rateLimited(let d, _): .snooze(d)
+    case .rateLimited(let d, _): .rateLimited(d)
     }
   }
 

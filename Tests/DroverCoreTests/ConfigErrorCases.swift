@@ -247,4 +247,32 @@ let badConfigs: [BadConfig] = [
     emailPool + "max = 1\nmax = 2", "pools.email.max", line: 3,
     "duplicate key (first set on line 2)"),
   .init(emailPool + "max = ", "pools.email.max", line: 2, "missing value"),
+  // Limits.
+  .init(
+    emailPool + "concurrency_limit = 5", "pools.email.concurrency_limit", line: 2,
+    "must be a table like { limit = 5, key = \"account_id\" }, got 5"),
+  .init(
+    emailPool + "concurrency_limit = { key = \"a\" }", "pools.email.concurrency_limit.limit",
+    line: 2, "required: how many jobs of a key may run at once"),
+  .init(
+    emailPool + "concurrency_limit = { limit = 0 }", "pools.email.concurrency_limit.limit",
+    line: 2, "must be between 1 and 1000000, got 0"),
+  .init(
+    emailPool + "concurrency_limit = { limit = 2, keys = \"a\" }",
+    "pools.email.concurrency_limit.keys", line: 2, "unknown key (did you mean \"key\"?)"),
+  .init(
+    emailPool + "rate = \"100 per minute\"", "pools.email.rate", line: 2,
+    "invalid rate \"100 per minute\" (use e.g. \"100/1m\", or a table "
+      + "{ limit = 100, per = \"1m\", burst = 10, key = \"account_id\" })"),
+  .init(
+    emailPool + "rate = { limit = 10 }", "pools.email.rate.per", line: 2,
+    "required: the period, e.g. per = \"1m\""),
+  .init(
+    emailPool + "rate = { limit = 10, per = \"0s\" }", "pools.email.rate.per", line: 2,
+    "must be longer than zero, got \"0s\""),
+  .init(
+    emailPool + "concurrency_limit = { limit = 2, key = \"account\" }\n"
+      + "rate = { limit = 10, per = \"1m\", key = \"user\" }", "pools.email.rate", line: 3,
+    "rate's key (\"user\") differs from concurrency_limit's (\"account\"): a job has one key, "
+      + "so both limits must name the same payload field"),
 ]

@@ -130,6 +130,27 @@ private func loadError(_ text: String, sourceLocation: SourceLocation = #_source
     #expect(e.message == bad.message)
   }
 
+  @Test func limitsReadTheirTableAndTheShortRateForm() throws {
+    let c = try load(
+      """
+      [pools.email]
+      concurrency_limit = { limit = 5, key = "account_id" }
+      rate = { limit = 100, per = "1m", burst = 10, key = "account_id" }
+      [pools.sms]
+      rate = "5/s"
+      [pools.plain]
+      """)
+    #expect(
+      c.pools[0].limits
+        == PoolLimits(
+          pool: "email", types: ["email"], keyField: "account_id", concurrency: 5,
+          rate: RateLimit(limit: 100, per: .seconds(60), burst: 10)))
+    #expect(
+      c.pools[1].limits
+        == PoolLimits(pool: "sms", types: ["sms"], rate: RateLimit(limit: 5, per: .seconds(1))))
+    #expect(c.pools[2].limits == nil)
+  }
+
   @Test func errorDescriptionIsOneLine() throws {
     let e = try #require(loadError("[pools.email]\nmin = 5\nmax = 2\n"))
     #expect(e.description == "drover.toml:2: pools.email.min: min (5) is greater than max (2)")

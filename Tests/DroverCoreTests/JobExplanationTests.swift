@@ -24,6 +24,34 @@ import Testing
   }
   func line(_ j: Job, _ f: WhyFacts) -> String { JobExplanation.line(j, f, now: now) }
 
+  @Test func aHeldJobNamesItsLimitItsKeyAndWhatReleasesIt() {
+    var q = job(.queued)
+    q.held = true
+    let conc = PoolLimits(pool: "mail", types: ["email"], keyField: "account", concurrency: 5)
+    var f = facts(view())
+    f.limitHold = .init(
+      limits: conc, key: "acme",
+      state: LimitKeyState(running: 5, tokens: 0, tokensAt: now, held: 12))
+    #expect(
+      line(q, f)
+        == #"held by concurrency_limit 5 for key "acme" (5 running, 12 held); it is released "#
+        + "when one of them ends")
+    let rate = PoolLimits(
+      pool: "mail", types: ["email"], rate: RateLimit(limit: 2, per: .seconds(1)))
+    f.limitHold = .init(
+      limits: rate, key: "", state: LimitKeyState(tokens: 0, tokensAt: now, held: 3), capped: false)
+    #expect(
+      line(q, f)
+        == "held by rate 2/1s for the pool (no key) (bucket empty, 3 held); the next token comes "
+        + "at \(now.adding(.milliseconds(500)).rfc3339) (in 500ms)")
+    f.limitHold = .init(
+      limits: rate, key: "k",
+      state: LimitKeyState(
+        tokens: 1, tokensAt: now, blockedUntil: now.adding(.seconds(30)), held: 1))
+    #expect(line(q, f).hasPrefix(#"held for key "k": its handler reported it rate limited"#))
+    #expect(line(q, f).contains("(in 30s; 1 held)"))
+  }
+
   @Test func aQueuedJobSaysWhatHoldsIt() {
     let q = job(.queued)
     #expect(

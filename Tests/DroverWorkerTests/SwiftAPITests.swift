@@ -37,7 +37,8 @@ struct SwiftAPITests {
       await TestJobContext().run(Resize(), .init(width: 0, name: "a"))
         == .permanent("width must be positive"))
     #expect(
-      await TestJobContext().run(Resize(), .init(width: 20_000, name: "a")) == .snooze(.seconds(30))
+      await TestJobContext().run(Resize(), .init(width: 20_000, name: "a"))
+        == .rateLimited(.seconds(30))
     )
     #expect(
       await TestJobContext().run(Resize(), .init(width: 1, name: "flaky"))

@@ -74,6 +74,12 @@ struct EnqueueCommand: ParsableCommand {
   var onParentFailure: String?
 
   @Option(
+    help: ArgumentHelp(
+      "The key its pool's concurrency_limit and rate count it under (instead of the payload "
+        + "field the pool names).", valueName: "key"))
+  var key: String?
+
+  @Option(
     help: ArgumentHelp("Read NDJSON jobs from this file, or from stdin for -.", valueName: "file"))
   var batch: String?
 
@@ -165,6 +171,10 @@ struct EnqueueCommand: ParsableCommand {
       guard after != nil else { throw .usage("--on-parent-failure needs --after") }
       r.onParentFailure = p
     }
+    if let key {
+      guard key.utf8.count <= 1024 else { throw .usage("--key must be at most 1024 bytes") }
+      r.limitKey = key
+    }
     return r
   }
 
@@ -187,6 +197,7 @@ struct EnqueueCommand: ParsableCommand {
   private func runBatch(_ path: String) throws(CLIError) {
     if type != nil || json != nil || priority != nil || delay != nil || at != nil
       || maxAttempts != nil || uniqueKey != nil || after != nil || onParentFailure != nil
+      || key != nil
     {
       throw .usage("--batch takes no TYPE, JSON or job flags: put them on the batch lines")
     }
