@@ -1028,6 +1028,11 @@ enum OpenAPIDocument {
                 ],
                 "default": "cancel",
                 "description": "what a dead or cancelled parent does: cancel this job, or run it once no parent is unfinished"
+              },
+              "limit_key": {
+                "type": "string",
+                "maxLength": 1024,
+                "description": "the key its pool's concurrency_limit and rate count it under, instead of the payload field the pool names (CLI --key)"
               }
             }
           },
@@ -1145,6 +1150,17 @@ enum OpenAPIDocument {
                   "cancel",
                   "run"
                 ]
+              },
+              "limit_key": {
+                "type": [
+                  "string",
+                  "null"
+                ],
+                "description": "the key its pool's limits count it under, once known"
+              },
+              "held": {
+                "type": "boolean",
+                "description": "a queued job a limit holds out of the claim order (why says which)"
               },
               "parents": {
                 "type": "array",
