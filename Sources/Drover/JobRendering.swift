@@ -52,6 +52,7 @@ enum JobRendering {
       pairs.append(("on_parent_failure", job.onParentFailure.name))
     }
     if !job.children.isEmpty { pairs.append(("children", links(job.children))) }
+    if let result = job.result { pairs.append(("result", result)) }
     if let key = job.limitKey {
       pairs.append(("limit_key", key.isEmpty ? "\"\" (the pool's)" : key))
     }

@@ -15,6 +15,10 @@ public enum DroverClientError: Error, Sendable, Hashable, CustomStringConvertibl
   case encoding(String)
   /// The supervisor answered with something that is not a reply to this request.
   case badReply(String)
+  /// The awaited job ended `dead` or `cancelled` (`error`: its last error's text).
+  case failed(id: JobID, state: String, error: String)
+  /// The awaited job did not end in time.
+  case timedOut(id: JobID, after: Duration)
 
   public var description: String {
     switch self {
@@ -22,6 +26,9 @@ public enum DroverClientError: Error, Sendable, Hashable, CustomStringConvertibl
     case .refused(let m): "the supervisor refused the job: \(m)"
     case .encoding(let m): "the payload cannot be encoded: \(m)"
     case .badReply(let m): "unexpected reply from the supervisor: \(m)"
+    case .failed(let id, let state, let error):
+      "job \(id) ended \(state)" + (error.isEmpty ? "" : ": \(error)")
+    case .timedOut(let id, let after): "job \(id) did not end within \(after)"
     }
   }
 }
@@ -167,6 +174,92 @@ public final class DroverClient: Sendable {
     guard ids.count == requests.count else { throw .badReply(reply.render()) }
     return ids.indices.map {
       Enqueued(id: ids[$0], existed: $0 < existed.count ? existed[$0] : false)
+    }
+  }
+
+  /// Waits for job `id` to end and returns its result: the JSON its handler set (nil when it
+  /// set none). No polling: a subscription to the supervisor's event stream says when the
+  /// job ends, and the job is read once before (it may be over already) and once after.
+  ///
+  /// - Throws: `.failed` when the job ended `dead` or `cancelled` (with its last error),
+  ///   `.timedOut` after `timeout`, `.refused` for an unknown job, `.connection` without a
+  ///   supervisor.
+  public func result(of id: JobID, timeout: Duration = .seconds(60)) async throws(DroverClientError)
+    -> JSONValue?
+  {
+    let path = socketPath
+    let outcome: Result<JSONValue?, DroverClientError> = await withCheckedContinuation { done in
+      DispatchQueue.global().async {
+        done.resume(
+          returning: Result { () throws(DroverClientError) in
+            try Self.awaitResult(id, socket: path, timeout: timeout)
+          })
+      }
+    }
+    return try outcome.get()
+  }
+
+  /// `result(of:)` on a thread of its own: subscribe, read, wait for the job's final event.
+  static func awaitResult(_ id: JobID, socket: String, timeout: Duration) throws(DroverClientError)
+    -> JSONValue?
+  {
+    let deadline = ContinuousClock.now + timeout
+    func channel() throws(DroverClientError) -> ControlChannel {
+      do { return try ControlChannel(socketPath: socket, timeout: timeout) } catch {
+        throw .connection(error)
+      }
+    }
+    let stream = try channel()
+    defer { stream.close() }
+    do { _ = try stream.pipeline([.events(type: nil, replay: false)], timeout: timeout) } catch {
+      throw .connection(error)
+    }
+    let reader = try channel()
+    defer { reader.close() }
+    if case .done(let r) = try Self.ended(id, reader, timeout) { return r }
+    let finals: Set<String> = ["job_completed", "job_dead", "job_cancelled", "events_lost"]
+    while true {
+      let left = deadline - ContinuousClock.now
+      guard left > .zero else { throw .timedOut(id: id, after: timeout) }
+      let line: String?
+      do { line = try stream.readLine(timeout: left) } catch {
+        if case .timedOut = error { throw .timedOut(id: id, after: timeout) }
+        throw .connection(error)
+      }
+      guard let line else { throw .connection(.closed) }
+      guard let e = try? JSONValue.parse(line), let name = e["event"]?.stringValue,
+        finals.contains(name), name == "events_lost" || e["id"]?.intValue == id
+      else { continue }
+      if case .done(let r) = try Self.ended(id, reader, timeout) { return r }
+    }
+  }
+
+  /// Where an awaited job stands.
+  enum Awaited {
+    case pending
+    /// Completed, with its result (nil: none set).
+    case done(JSONValue?)
+  }
+
+  /// Reads the job once: its result when completed, an error when dead or cancelled.
+  static func ended(_ id: JobID, _ reader: ControlChannel, _ timeout: Duration)
+    throws(DroverClientError) -> Awaited
+  {
+    let reply: JSONValue
+    do { reply = try reader.pipeline([.job(id)], timeout: timeout)[0] } catch {
+      throw .connection(error)
+    }
+    guard reply["ok"]?.boolValue == true, let job = reply["job"] else {
+      throw .refused(reply["error"]?.stringValue ?? reply.render())
+    }
+    switch job["state"]?.stringValue {
+    case "completed":
+      let r = job["result"]
+      return .done(r == nil || r == .null ? nil : r)
+    case "dead", "cancelled":
+      let last = job["errors"]?.arrayValue?.last?["message"]?.stringValue ?? ""
+      throw .failed(id: id, state: job["state"]?.stringValue ?? "", error: last)
+    default: return .pending
     }
   }
 

@@ -64,6 +64,9 @@ public struct StoreConfig: Sendable, Equatable {
   /// How long a supervisor's lease lasts after its last heartbeat (`lease`, default 15 s):
   /// a peer rescues its running jobs only after that. Longer than `heartbeat`.
   public var lease: Duration = .seconds(15)
+  /// The largest job result (bytes of its JSON text) kept (`max_result`, default 64 KiB): a
+  /// completed attempt with a larger one fails permanently, saying so.
+  public var maxResult: Int = ConfigLimits.defaultMaxResult
 
   public init(
     path: String, synchronous: Synchronous = .normal,

@@ -39,6 +39,9 @@ public enum ConfigLimits {
   public static let maxPayload: ClosedRange<UInt64> = 1024...(8 << 20)
   /// The default of `store.max_payload`: 1 MiB.
   public static let defaultMaxPayload = 1 << 20
+  /// `store.max_result`: 0 (no results kept) to 1 MiB.
+  public static let maxResult: ClosedRange<UInt64> = 0...(1 << 20)
+  public static let defaultMaxResult = 64 << 10
   /// An enqueue's `priority` (CLI `--priority`, a request's `"priority"`).
   public static let priority: ClosedRange<Int> = -1_000_000...1_000_000
   /// `schedules.*.every`: a second to a year.

@@ -128,7 +128,7 @@ public enum ConfigLoader {
     var store = StoreConfig(path: absolutePath("var/drover.db", relativeTo: base))
     guard let s else { return store }
     try s.rejectUnknownKeys([
-      "path", "synchronous", "retain_completed", "retain_dead", "url", "max_payload",
+      "path", "synchronous", "retain_completed", "retain_dead", "url", "max_payload", "max_result",
       "allow_symlink", "file_mode", "heartbeat", "lease",
     ])
     if let p = try s.nonEmptyString("path") { store.path = absolutePath(p.value, relativeTo: base) }
@@ -154,6 +154,9 @@ public enum ConfigLoader {
     }
     if let n = try s.size("max_payload", in: ConfigLimits.maxPayload) {
       store.maxPayload = Int(n.value)
+    }
+    if let n = try s.size("max_result", in: ConfigLimits.maxResult) {
+      store.maxResult = Int(n.value)
     }
     if let entry = s.table.entry("allow_symlink") {
       guard let allow = entry.value.boolean else {

@@ -111,6 +111,8 @@ public struct Job: Sendable, Hashable {
   public var limitKey: String?
   /// True while a limit holds the queued job out of the claim order (`job(_:)` fills it).
   public var held = false
+  /// The result its handler set, as JSON text, once completed (`job(_:)` fills it).
+  public var result: String?
 
   public init(
     id: JobID, type: String, state: JobState, priority: Int = 0, attempts: Int = 0,

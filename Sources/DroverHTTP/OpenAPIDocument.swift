@@ -1162,6 +1162,9 @@ enum OpenAPIDocument {
                 "type": "boolean",
                 "description": "a queued job a limit holds out of the claim order (why says which)"
               },
+              "result": {
+                "description": "a completed job's result: the JSON its handler set (Swift: context.setResult; exec: a RESULT <json> line), null when none"
+              },
               "parents": {
                 "type": "array",
                 "items": {

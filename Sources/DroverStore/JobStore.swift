@@ -350,10 +350,13 @@ public struct FinishParams: Sendable, Hashable {
   /// When the attempt's handler began, as its worker reported: the job's `started_at` from
   /// now on. nil: keep the one recorded at the claim (a job whose worker died, or released).
   public var startedAt: Timestamp?
+  /// The handler's result (JSON text), kept when the attempt completes.
+  public var result: String?
   public init(
     id: JobID, settlement: Settlement, backoff: BackoffPolicy = .standard, jitter: Double = 0.5,
-    workerPID: Int32? = nil, startedAt: Timestamp? = nil
+    workerPID: Int32? = nil, startedAt: Timestamp? = nil, result: String? = nil
   ) {
+    self.result = result
     self.id = id
     self.startedAt = startedAt
     self.settlement = settlement

@@ -338,6 +338,10 @@ package enum PostgresSchema {
       WHERE ready_at IS NOT NULL;
     CREATE INDEX drover_limit_keys_holding ON drover_limit_keys (pool, key) WHERE holding;
     """,
+    // v5: a completed job's result (see `SQLiteSchema`, v7).
+    """
+    ALTER TABLE drover_jobs ADD COLUMN result text;
+    """,
   ]
 
   /// Functions the tables' defaults and triggers call, created before the migrations (and

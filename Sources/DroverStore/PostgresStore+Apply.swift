@@ -32,8 +32,10 @@ extension PostgresStore {
       UPDATE drover_jobs AS j SET state = f.state, attempts = j.attempts + 1,
         progress = CASE WHEN f.state = 3 THEN 100 ELSE j.progress END, finished_at = $2,
         worker_pid = coalesce(f.pid, j.worker_pid), owner = NULL,
-        started_at = coalesce(f.started, j.started_at)
-      FROM unnest($1::bigint[], $3::smallint[], $4::int[], $7::bigint[]) AS f(id, state, pid, started)
+        started_at = coalesce(f.started, j.started_at),
+        result = CASE WHEN f.state = 3 THEN f.result ELSE j.result END
+      FROM unnest($1::bigint[], $3::smallint[], $4::int[], $7::bigint[], $8::text[])
+        AS f(id, state, pid, started, result)
       WHERE j.id = f.id AND j.state = 2 AND ($5::bigint IS NULL OR j.owner = $5)
       RETURNING j.id, j.type, j.attempts, f.state, j.limit_key),
     \(countMoves(
@@ -257,6 +259,7 @@ extension PostgresStore {
             PGArray.ints(direct.map(\.state.rawValue)),
             PGArray.ints(direct.map { $0.f.workerPID }), ownerText, String(slot),
             PGArray.ints(direct.map { $0.f.startedAt?.micros }),
+            PGArray.texts(direct.map(\.f.result)),
           ]))
     }
     var wake: [String] = batch.enqueues.filter { $0.parents.isEmpty && $0.runAt <= $0.now }

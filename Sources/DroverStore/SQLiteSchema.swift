@@ -182,6 +182,10 @@ package enum SQLiteSchema {
     CREATE INDEX limit_keys_ready ON limit_keys (ready_at) WHERE ready_at IS NOT NULL;
     CREATE INDEX limit_keys_holding ON limit_keys (pool, key) WHERE holding = 1;
     """,
+    // v7: a completed job's result (JSON text), set by the finish that completes it.
+    """
+    ALTER TABLE jobs ADD COLUMN result TEXT;
+    """,
   ]
 
   /// The schema version this build writes.

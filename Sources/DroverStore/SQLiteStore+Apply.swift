@@ -152,8 +152,9 @@ extension SQLiteStore {
       try db.run(
         """
         UPDATE jobs SET state = 3, attempts = attempts + 1, progress = 100, finished_at = ?2,
-          worker_pid = ?3, owner = NULL, started_at = coalesce(?4, started_at) WHERE id = ?1
-        """, f.id, now, pid, f.startedAt)
+          worker_pid = ?3, owner = NULL, started_at = coalesce(?4, started_at), result = ?5
+        WHERE id = ?1
+        """, f.id, now, pid, f.startedAt, f.result)
     case .cancel:
       state = .cancelled
       try db.run(

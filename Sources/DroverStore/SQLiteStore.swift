@@ -250,13 +250,14 @@ public final class SQLiteStore: JobStore {
     st.reset()
     job.errors = try loadErrors(id)
     let extra = try db.prepare(
-      "SELECT on_parent_failure, limit_key, held FROM jobs WHERE id = ?1")
+      "SELECT on_parent_failure, limit_key, held, result FROM jobs WHERE id = ?1")
     defer { extra.reset() }
     try extra.bind(id)
     if try extra.step() {
       job.onParentFailure = ParentFailurePolicy(rawValue: extra.int(0)) ?? .cancel
       job.limitKey = extra.optionalText(1)
       job.held = extra.int(2) != 0 && job.state == .queued
+      job.result = extra.optionalText(3)
     }
     extra.reset()
     (job.parents, job.children) = try loadLinks(id)

@@ -124,6 +124,8 @@ extension Supervisor {
       }
     case .heartbeat:
       break
+    case .result(let id, let json):
+      if let i = w.index(of: id) { w.inFlight[i].result = json }
     case .progress(let id, let pct):
       if let i = w.index(of: id) {
         pendingProgress.append((id, pct))
@@ -136,6 +138,11 @@ extension Supervisor {
       switch (job.stop, outcome) {
       case (.timeout(let limit)?, .cancelled):
         settlement = .failed("timed out after \(DurationText.format(limit))")
+      case (_, .completed) where (job.result?.utf8.count ?? 0) > config.store.maxResult:
+        settlement = .outcome(
+          .permanent(
+            "its result is \(job.result?.utf8.count ?? 0) bytes, more than store.max_result "
+              + "(\(config.store.maxResult) bytes); the result was not kept"))
       case (_, .rateLimited) where pool(named: w.pool)?.config.limits != nil:
         // Its key's bucket is pushed back; the job waits for it in the store.
         settlement = .outcome(outcome)
@@ -202,7 +209,8 @@ extension Supervisor {
     pendingFinishes.append(
       FinishParams(
         id: job.id, settlement: s, backoff: p?.config.backoff ?? .standard,
-        jitter: options.jitter(), workerPID: w.pid, startedAt: handlerStart))
+        jitter: options.jitter(), workerPID: w.pid, startedAt: handlerStart,
+        result: job.result))
     pendingFinishInfo.append(
       FinishInfo(
         type: job.type, pool: w.pool, workerPID: w.pid,

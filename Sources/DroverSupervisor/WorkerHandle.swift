@@ -44,6 +44,8 @@ final class WorkerHandle {
     var stop: StopReason?
     /// After this an unanswered stop escalates to killing the worker.
     var stopDeadline: MonotonicInstant?
+    /// The result its handler set (JSON text), reported just before a completed outcome.
+    var result: String?
   }
 
   let pid: Int32

@@ -38,6 +38,9 @@ public final class TestJobContext: Sendable {
   /// Every progress report so far, in order (clamped to 0-100 as the worker sends them).
   public var progress: [Int] { recorder.values }
 
+  /// The result the handler set (`JobContext.setResult`), if any.
+  public var result: JSONValue? { context.result.flatMap { try? JSONValue.parse($0) } }
+
   /// Cancels the attempt, as `jobs cancel` or a timeout would.
   public func cancel() { context.cancel() }
 
@@ -47,11 +50,13 @@ public final class TestJobContext: Sendable {
     do {
       let data = try JSONEncoder().encode(payload)
       let text = String(decoding: data, as: UTF8.self)
-      return await TestJobContext(
+      let inner = TestJobContext(
         type: context.type, payload: text, id: context.id, attempt: context.attempt,
         maxAttempts: context.maxAttempts, snoozes: context.snoozes, logger: context.logger,
-        sharing: self
-      ).run(job)
+        sharing: self)
+      let outcome = await inner.run(job)
+      if let r = inner.result { context.setResult(json: r) }
+      return outcome
     } catch {
       return .permanent("the payload does not encode: \(error)")
     }

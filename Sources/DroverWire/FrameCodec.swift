@@ -72,6 +72,10 @@ public enum FrameEncoder {
     case .released(let id):
       out.append(FrameType.released.rawValue)
       putI64(id, &out)
+    case .result(let id, let json):
+      out.append(FrameType.result.rawValue)
+      putI64(id, &out)
+      putString(json, &out)
     }
     endFrame(start, &out)
   }
@@ -177,6 +181,9 @@ public struct FrameDecoder: Sendable {
       m = .heartbeat
     case .released:
       m = .released(try r.i64())
+    case .result:
+      let id = try r.i64()
+      m = .result(id, try r.string())
     case .outcome:
       let id = try r.i64()
       let started = Timestamp(micros: try r.i64())

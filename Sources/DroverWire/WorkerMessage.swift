@@ -3,8 +3,8 @@ public import DroverCore
 /// The version of the supervisor ⇄ worker protocol. A worker whose hello carries another
 /// version is refused (it is a different build of drover). 2: `assign` carries the job's
 /// `max_attempts`. 3: `assign` carries the job's snooze count. 4: `outcome` carries when the
-/// handler began (the job's `started_at`).
-public let workerProtocolVersion: UInt16 = 4
+/// handler began (the job's `started_at`). 5: `result` frames and the `rateLimited` outcome.
+public let workerProtocolVersion: UInt16 = 5
 
 /// The largest frame either side accepts (type byte + body). A larger length prefix is a
 /// protocol violation, never an allocation.
@@ -64,6 +64,8 @@ public enum WorkerMessage: Sendable, Hashable {
   case outcome(JobID, JobOutcome, started: Timestamp)
   /// An assigned job was never started and is given back (answer to `release`/`shutdown`).
   case released(JobID)
+  /// The result a job's handler set (JSON text), sent just before its `completed` outcome.
+  case result(JobID, String)
 }
 
 /// Frame type bytes. Never renumber: old and new builds must at least refuse each other cleanly.
@@ -73,6 +75,7 @@ enum FrameType: UInt8 {
   case heartbeat = 3
   case outcome = 4
   case released = 5
+  case result = 6
   case assign = 10
   case cancel = 11
   case shutdown = 12

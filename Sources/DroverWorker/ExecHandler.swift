@@ -103,8 +103,16 @@ enum ExecHandler {
       }
     }
     if ctx.isCancelled { return .cancelled }
-    return outcome(
+    let result = outcome(
       status!, snooze: io.stdout.snooze, retryAfter: io.stdout.retryAfter, stderr: io.stderr.text)
+    if case .completed = result {
+      switch io.stdout.result {
+      case .success(let json): ctx.setResult(json: json)
+      case .failure(let e): return .permanent("the command exited 0 but \(e.message)")
+      case nil: break
+      }
+    }
+    return result
   }
 
   /// The `DROVER_*` variables, on top of the worker's own environment.

@@ -1,3 +1,4 @@
+import DroverCore
 import DroverSystem
 import Logging
 
@@ -25,7 +26,12 @@ struct ExecStdout {
   private(set) var snooze: Duration?
   /// The last valid `RETRY-AFTER` request so far.
   private(set) var retryAfter: Duration?
-  private var lines = LineSplitter(maxLine: ExecStdout.maxLine)
+  /// The last `RESULT <json>` line's value, or why the last one was refused.
+  private(set) var result: Result<JSONValue, ResultLineError>?
+  /// A `RESULT` line may be this long (a result's own limit is `store.max_result`, checked
+  /// by the supervisor); other lines are cut at `maxLine`.
+  static let maxResultLine = (1 << 20) + 7
+  private var lines = LineSplitter(maxLine: ExecStdout.maxResultLine, reserve: ExecStdout.maxLine)
   private let progress: (Int) -> Void
   private let other: (String) -> Void
 
@@ -54,9 +60,31 @@ struct ExecStdout {
       snooze = d
     } else if text.hasPrefix("RETRY-AFTER "), let d = Self.seconds(text.dropFirst(12)) {
       retryAfter = d
+    } else if text.hasPrefix("RESULT ") {
+      do {
+        result = .success(try JSONValue.parse(String(text.dropFirst(7))))
+      } catch {
+        result = .failure(
+          ResultLineError(
+            message: line.hasSuffix("…")
+              ? "its RESULT line is longer than \(ExecStdout.maxResultLine - 7) bytes"
+              : "its RESULT line is not valid JSON: \(error)"))
+      }
     } else if !text.isEmpty {
-      other(line)
+      other(line.utf8.count > ExecStdout.maxLine ? Self.cut(line) : line)
     }
+  }
+
+  /// A line cut at `maxLine` bytes (on a character boundary), marked with `…`.
+  static func cut(_ line: String) -> String {
+    var out = ""
+    var n = 0
+    for c in line {
+      n += c.utf8.count
+      if n > maxLine { break }
+      out.append(c)
+    }
+    return out + "…"
   }
 
   private static func seconds(_ text: Substring) -> Duration? {
@@ -72,9 +100,9 @@ struct LineSplitter {
   private var line: [UInt8] = []
   private var cut = false
 
-  init(maxLine: Int) {
+  init(maxLine: Int, reserve: Int? = nil) {
     self.maxLine = maxLine
-    line.reserveCapacity(maxLine)
+    line.reserveCapacity(reserve ?? maxLine)
   }
 
   mutating func feed(_ bytes: ArraySlice<UInt8>, _ onLine: (String) -> Void) {
@@ -171,4 +199,9 @@ struct StderrTail {
     }
     return String(decoding: tail, as: UTF8.self)
   }
+}
+
+/// Why a command's `RESULT` line was refused: the attempt fails permanently with this text.
+struct ResultLineError: Error, Hashable {
+  var message: String
 }

@@ -1,5 +1,6 @@
 public import DroverCore
 import DroverSystem
+import FoundationEssentials
 public import Logging
 
 #if canImport(Glibc)
@@ -36,6 +37,7 @@ public final class JobContext: Sendable {
   // Guarded by monitor: the flag, and what to run when it turns (async handlers' tasks).
   nonisolated(unsafe) private var cancelledFlag = false
   nonisolated(unsafe) private var cancelHooks: [@Sendable () -> Void] = []
+  nonisolated(unsafe) private var resultText: String?
   private let parsed: JSONValue?
   private let reportProgress: @Sendable (JobID, Int) -> Void
 
@@ -78,6 +80,25 @@ public final class JobContext: Sendable {
   public func progress(_ percent: Int) {
     reportProgress(id, min(100, max(0, percent)))
   }
+
+  /// Sets the job's result, stored with the job when the attempt completes (the last call
+  /// wins; a failed attempt's result is dropped). `jobs show`, `GET /jobs/{id}` and
+  /// `DroverClient.result(of:)` return it. Above `store.max_result` bytes the job fails
+  /// permanently, saying so.
+  public func setResult(json: JSONValue) {
+    let text = json.render()
+    monitor.locked { resultText = text }
+  }
+
+  /// `setResult(json:)` with any `Encodable` value (a struct, an array, a number…).
+  public func setResult<T: Encodable>(_ value: T) throws {
+    let data = try JSONEncoder().encode(value)
+    let json = try JSONValue.parse(String(decoding: data, as: UTF8.self))
+    setResult(json: json)
+  }
+
+  /// The result set so far (JSON text), if any.
+  public var result: String? { monitor.locked { resultText } }
 
   /// Sleeps for `duration` or until cancelled, whichever comes first. Returns false when woken
   /// by a cancel. Blocks the calling thread: for sync handlers (an async handler uses

@@ -190,6 +190,7 @@ public enum WorkerRuntime {
       }
       // The outcome is on the socket before the job stops counting as in flight: a shutting-down
       // worker exits as soon as nothing is in flight, and must not take an outcome with it.
+      if case .completed = outcome, let result = ctx.result { out.send(.result(a.id, result)) }
       out.send(.outcome(a.id, outcome, started: started))
       state.finished(a.id)
       if state.shutdownComplete() {

@@ -178,3 +178,25 @@ import Testing
     try expectCounts(f)
   }
 }
+
+/// Results: kept with a completed job by the finish that completes it, on every driver.
+@Suite struct StoreResultTests {
+  @Test(arguments: StoreKind.allCases)
+  func aCompletionKeepsItsResultAndAFailureKeepsNone(_ kind: StoreKind) throws {
+    let f = try StoreFixture(kind)
+    let a = try f.add()
+    let b = try f.add()
+    let claimed = try f.claim(limit: 2).map(\.id)
+    #expect(claimed == [a, b])
+    let r = try f.store.apply(
+      StoreBatch(
+        finishes: [
+          FinishParams(id: a, settlement: .outcome(.completed), result: #"{"sum":5}"#),
+          FinishParams(
+            id: b, settlement: .outcome(.permanent("no")), result: #"{"ignored":true}"#),
+        ], promoteDue: false, now: StoreFixture.t0))
+    #expect(r.finished.map(\.state) == [.completed, .dead])
+    #expect(try f.job(a).result == #"{"sum":5}"#)
+    #expect(try f.job(b).result == nil)
+  }
+}

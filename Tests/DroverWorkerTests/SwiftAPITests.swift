@@ -22,7 +22,12 @@ struct SwiftAPITests {
       if payload.name == "flaky" { throw Flaky() }
       if payload.name == "slow" { try await Task.sleep(for: .seconds(60)) }
       context.progress(150)
+      try context.setResult(Size(width: payload.width, height: payload.width / 2))
     }
+  }
+  struct Size: Codable, Sendable {
+    var width: Int
+    var height: Int
   }
   struct Flaky: Error, CustomStringConvertible { var description: String { "disk busy" } }
 
@@ -30,6 +35,12 @@ struct SwiftAPITests {
     let test = TestJobContext(type: Resize.type)
     #expect(await test.run(Resize(), .init(width: 10, name: "a")) == .completed)
     #expect(test.progress == [50, 100])
+  }
+
+  @Test func aHandlersResultIsItsEncodedValue() async {
+    let test = TestJobContext(type: Resize.type)
+    #expect(await test.run(Resize(), .init(width: 10, name: "a")) == .completed)
+    #expect(test.result?["width"] == 10 && test.result?["height"] == 5)
   }
 
   @Test func thrownErrorsSettleAsTheySay() async {
