@@ -75,6 +75,14 @@ let package = Package(
       ],
       swiftSettings: strict),
     .target(
+      name: "DroverTracing",
+      dependencies: [
+        "DroverCore", "DroverWire", "DroverSystem", "DroverSupervisor",
+        .product(name: "AsyncHTTPClient", package: "async-http-client"),
+        .product(name: "Logging", package: "swift-log"),
+      ],
+      swiftSettings: strict),
+    .target(
       name: "DroverHTTP",
       dependencies: [
         "DroverCore", "DroverWire", "DroverStore", "DroverSupervisor", "DroverSystem",
@@ -92,6 +100,7 @@ let package = Package(
       dependencies: [
         "DroverCore", "DroverWire", "DroverSystem", "DroverStore", "DroverWorker",
         "DroverSupervisor", "DroverSchedule", "DroverClient", "DroverAlerts", "DroverHTTP",
+        "DroverTracing",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
         .product(name: "Logging", package: "swift-log"),
       ],

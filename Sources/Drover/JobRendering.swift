@@ -53,6 +53,7 @@ enum JobRendering {
     }
     if !job.children.isEmpty { pairs.append(("children", links(job.children))) }
     if let result = job.result { pairs.append(("result", result)) }
+    if let t = job.traceparent { pairs.append(("traceparent", t)) }
     if let key = job.limitKey {
       pairs.append(("limit_key", key.isEmpty ? "\"\" (the pool's)" : key))
     }

@@ -52,12 +52,17 @@ public struct EnqueueOptions: Sendable, Hashable {
   /// The key its pool's `concurrency_limit` and `rate` count it under, instead of the payload
   /// field the pool names.
   public var limitKey: String?
+  /// A W3C trace context the job's attempts join (its handler sees it; with `[tracing]` the
+  /// supervisor exports its attempts as spans of that trace).
+  public var traceparent: String?
 
   public init(
     priority: Int = 0, delay: Duration? = nil, maxAttempts: Int? = nil, uniqueKey: String? = nil,
-    parents: [JobID] = [], onParentFailure: ParentFailurePolicy? = nil, limitKey: String? = nil
+    parents: [JobID] = [], onParentFailure: ParentFailurePolicy? = nil, limitKey: String? = nil,
+    traceparent: String? = nil
   ) {
     self.limitKey = limitKey
+    self.traceparent = traceparent
     self.parents = parents
     self.onParentFailure = onParentFailure
     self.priority = priority
@@ -281,6 +286,7 @@ public final class DroverClient: Sendable {
       maxAttempts: o.maxAttempts, uniqueKey: o.uniqueKey, after: o.parents.map { .id($0) },
       onParentFailure: o.onParentFailure)
     r.limitKey = o.limitKey
+    r.traceparent = o.traceparent
     return .enqueue(r)
   }
 

@@ -14,6 +14,8 @@ public struct DroverConfig: Sendable, Equatable {
   public var schedules: [ScheduleConfig] = []
   /// `[alerts]`, when set.
   public var alerts: AlertsConfig?
+  /// `[tracing]`, when set.
+  public var tracing: TracingConfig?
   /// The file this came from (absolute), or nil when built in code.
   public var sourcePath: String?
 

@@ -57,6 +57,7 @@ public enum ConfigLoader {
     let problems = ConfigProblems()
     let sections = [
       "store", "control", "http", "supervisor", "pools", "schedules", "log", "alerts",
+      "tracing",
     ]
     for entry in root.entries where !sections.contains(entry.key) {
       var message = entry.value.table == nil ? "unknown key" : "unknown section"
@@ -91,9 +92,12 @@ public enum ConfigLoader {
     let alerts = problems.value { () throws(ConfigError) in
       try alertsConfig(doc.section("alerts", example: "[alerts]"))
     }
+    let tracing = problems.value { () throws(ConfigError) in
+      try tracingConfig(doc.section("tracing", example: "[tracing]"))
+    }
     try problems.throwIfAny()
     guard let store, let control, let http, let supervisor, let pools, let schedules, let log,
-      let alerts
+      let alerts, let tracing
     else {
       throw ConfigError(file: file, message: "the config could not be read")
     }
@@ -102,6 +106,7 @@ public enum ConfigLoader {
     config.schedules = schedules
     config.log = log
     config.alerts = alerts
+    config.tracing = tracing
     return config
   }
 

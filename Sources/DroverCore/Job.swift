@@ -113,6 +113,8 @@ public struct Job: Sendable, Hashable {
   public var held = false
   /// The result its handler set, as JSON text, once completed (`job(_:)` fills it).
   public var result: String?
+  /// The W3C trace context it was enqueued with (`job(_:)` fills it).
+  public var traceparent: String?
 
   public init(
     id: JobID, type: String, state: JobState, priority: Int = 0, attempts: Int = 0,

@@ -1033,6 +1033,10 @@ enum OpenAPIDocument {
                 "type": "string",
                 "maxLength": 1024,
                 "description": "the key its pool's concurrency_limit and rate count it under, instead of the payload field the pool names (CLI --key)"
+              },
+              "traceparent": {
+                "type": "string",
+                "description": "a W3C trace context the job's attempts join (default: the request's traceparent header)"
               }
             }
           },
@@ -1161,6 +1165,13 @@ enum OpenAPIDocument {
               "held": {
                 "type": "boolean",
                 "description": "a queued job a limit holds out of the claim order (why says which)"
+              },
+              "traceparent": {
+                "type": [
+                  "string",
+                  "null"
+                ],
+                "description": "the W3C trace context it was enqueued with"
               },
               "result": {
                 "description": "a completed job's result: the JSON its handler set (Swift: context.setResult; exec: a RESULT <json> line), null when none"

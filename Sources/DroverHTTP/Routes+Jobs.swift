@@ -44,14 +44,20 @@ extension APIRoutes {
     var requests: [EnqueueRequest] = []
     requests.reserveCapacity(values.count)
     let now = Timestamp.now()
+    // A `traceparent` header is the trace of every job of the request that names none.
+    let header = request.headers.first { $0.name.canonicalName == "traceparent" }?.value
+    if let header, TraceParent(header) == nil {
+      throw APIError.invalid("the traceparent header: " + TraceParent.problem, field: "traceparent")
+    }
     for (v, place) in values {
       let prefix = place.isEmpty ? "" : place + ": "
-      let r: EnqueueRequest
+      var r: EnqueueRequest
       do {
         r = try EnqueueRequest.parse(v)
       } catch {
         throw APIError.invalid(prefix + error.message, field: error.field)
       }
+      if r.traceparent == nil { r.traceparent = header }
       // The loop checks again (its config may have been reloaded); this gives the field.
       let p = r.params(now: now, defaultMaxAttempts: 20, maxPayload: maxPayload)
       do throws(StoreError) { try p.validate(maxPayload: maxPayload) } catch {

@@ -211,15 +211,18 @@ public struct EnqueueParams: Sendable, Hashable {
   /// The key its pool's limits count it under (`--key`), overriding the payload field the
   /// pool names.
   public var limitKey: String?
+  /// The W3C trace context it was enqueued with (`TraceParent` checked it).
+  public var traceparent: String?
 
   public init(
     type: String, payload: String = "{}", priority: Int = 0, runAt: Timestamp? = nil,
     maxAttempts: Int = 20, uniqueKey: String? = nil, backoff: BackoffPolicy? = nil,
     now: Timestamp = .now(), maxPayload: Int = ConfigLimits.defaultMaxPayload,
     parents: [JobParentRef] = [], onParentFailure: ParentFailurePolicy = .cancel,
-    limitKey: String? = nil
+    limitKey: String? = nil, traceparent: String? = nil
   ) {
     self.limitKey = limitKey
+    self.traceparent = traceparent
     self.maxPayload = maxPayload
     self.parents = parents
     self.onParentFailure = onParentFailure
@@ -323,10 +326,13 @@ public struct ClaimedJob: Sendable, Hashable {
   public var runAt: Timestamp
   /// How many times the job was snoozed so far (snoozes spend no attempt).
   public var snoozes: Int
+  /// The W3C trace context it was enqueued with.
+  public var traceparent: String?
   public init(
     id: JobID, type: String, payload: String, attempt: Int, maxAttempts: Int, priority: Int,
-    runAt: Timestamp, snoozes: Int = 0
+    runAt: Timestamp, snoozes: Int = 0, traceparent: String? = nil
   ) {
+    self.traceparent = traceparent
     self.snoozes = snoozes
     self.id = id
     self.type = type

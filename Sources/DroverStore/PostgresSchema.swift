@@ -342,6 +342,10 @@ package enum PostgresSchema {
     """
     ALTER TABLE drover_jobs ADD COLUMN result text;
     """,
+    // v6: the W3C trace context a job was enqueued with.
+    """
+    ALTER TABLE drover_jobs ADD COLUMN traceparent text;
+    """,
   ]
 
   /// Functions the tables' defaults and triggers call, created before the migrations (and

@@ -105,13 +105,14 @@ extension PostgresStore {
         worker_pid = coalesce(($7::int[])[picked.n], $4), owner = $5
       FROM picked WHERE j.id = picked.id
       RETURNING j.id, j.type, j.payload, j.payload_raw, j.attempts, j.max_attempts, j.priority,
-        j.run_at, j.snoozes),
+        j.run_at, j.snoozes, j.traceparent),
     \(countMoves(
       """
       SELECT type, 1::smallint AS st, -1 AS d FROM claimed
       UNION ALL SELECT type, 2::smallint, 1 FROM claimed
       """, slot: 6))
-    SELECT id, type, payload, payload_raw, attempts, max_attempts, priority, run_at, snoozes
+    SELECT id, type, payload, payload_raw, attempts, max_attempts, priority, run_at, snoozes,
+      traceparent
     FROM claimed ORDER BY priority DESC, run_at, id
     """
 
@@ -358,7 +359,8 @@ extension PostgresStore {
       ClaimedJob(
         id: c.int64(row, 0), type: c.text(row, 1), payload: payload(c, row, 2),
         attempt: c.int(row, 4) + 1, maxAttempts: c.int(row, 5), priority: c.int(row, 6),
-        runAt: Timestamp(micros: c.int64(row, 7)), snoozes: c.int(row, 8))
+        runAt: Timestamp(micros: c.int64(row, 7)), snoozes: c.int(row, 8),
+        traceparent: c.optionalText(row, 9))
     }
   }
 

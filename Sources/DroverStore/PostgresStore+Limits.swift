@@ -11,7 +11,7 @@ struct PGLimits: LimitDriver {
     let r = try db.exec(
       """
       SELECT r.id, r.type, r.payload, r.payload_raw, r.attempts, r.max_attempts, r.priority,
-        r.run_at, r.snoozes, r.limit_key
+        r.run_at, r.snoozes, r.limit_key, r.traceparent
       FROM unnest($1::text[]) AS t(type)
       CROSS JOIN LATERAL (
         SELECT * FROM drover_jobs WHERE state = 1 AND NOT held AND type = t.type
@@ -23,7 +23,8 @@ struct PGLimits: LimitDriver {
         job: ClaimedJob(
           id: r.int64(i, 0), type: r.text(i, 1), payload: PostgresStore.payload(r, i, 2),
           attempt: r.int(i, 4) + 1, maxAttempts: r.int(i, 5), priority: r.int(i, 6),
-          runAt: Timestamp(micros: r.int64(i, 7)), snoozes: r.int(i, 8)),
+          runAt: Timestamp(micros: r.int64(i, 7)), snoozes: r.int(i, 8),
+          traceparent: r.optionalText(i, 10)),
         limitKey: r.optionalText(i, 9))
     }
   }

@@ -177,16 +177,16 @@ public final class PostgresStore: JobStore {
     WITH ins AS (
       INSERT INTO drover_jobs (type, state, priority, max_attempts, budget, payload, payload_raw,
         created_at, run_at, unique_key, backoff_base, backoff_cap, counted, on_parent_failure,
-        limit_key)
+        limit_key, traceparent)
       SELECT type, state, priority, max_attempts, max_attempts, payload, payload_raw,
         created_at, run_at, unique_key, backoff_base, backoff_cap, true, on_parent_failure,
-        limit_key
+        limit_key, traceparent
       FROM unnest($1::text[], $2::smallint[], $3::int[], $4::int[], $5::text[], $6::bytea[],
         $7::bigint[], $8::bigint[], $9::text[], $10::bigint[], $11::bigint[], $13::smallint[],
-        $14::text[])
+        $14::text[], $15::text[])
         WITH ORDINALITY AS u(type, state, priority, max_attempts, payload, payload_raw,
           created_at, run_at, unique_key, backoff_base, backoff_cap, on_parent_failure,
-          limit_key, ord)
+          limit_key, traceparent, ord)
       ORDER BY ord
       ON CONFLICT (unique_key) WHERE unique_key IS NOT NULL AND state IN (0, 1, 2, 6)
       DO NOTHING
@@ -218,8 +218,10 @@ public final class PostgresStore: JobStore {
     var caps: [Int64?] = []
     var policies: [Int?] = []
     var limitKeys: [String?] = []
+    var traces: [String?] = []
     for j in jobs {
       limitKeys.append(j.limitKey)
+      traces.append(j.traceparent)
       types.append(j.type)
       let state: JobState =
         !j.parents.isEmpty ? .waiting : j.runAt > j.now ? .scheduled : .queued
@@ -247,6 +249,7 @@ public final class PostgresStore: JobStore {
         PGArray.ints(attempts), PGArray.texts(payloads), PGArray.texts(raws),
         PGArray.ints(created), PGArray.ints(runAts), PGArray.texts(keys), PGArray.ints(bases),
         PGArray.ints(caps), String(slot), PGArray.ints(policies), PGArray.texts(limitKeys),
+        PGArray.texts(traces),
       ])
   }
 
@@ -413,11 +416,15 @@ public final class PostgresStore: JobStore {
       var job = try Self.decodeJob(r, 0)
       job.errors = try loadErrors([id])[id] ?? []
       let extra = try db.exec(
-        "SELECT on_parent_failure, limit_key, held, result FROM drover_jobs WHERE id = $1", id)
+        """
+        SELECT on_parent_failure, limit_key, held, result, traceparent FROM drover_jobs
+        WHERE id = $1
+        """, id)
       job.onParentFailure = ParentFailurePolicy(rawValue: extra.int(0, 0)) ?? .cancel
       job.limitKey = extra.optionalText(0, 1)
       job.held = extra.bool(0, 2) && job.state == .queued
       job.result = extra.optionalText(0, 3)
+      job.traceparent = extra.optionalText(0, 4)
       (job.parents, job.children) = try loadLinks(id)
       return job
     }

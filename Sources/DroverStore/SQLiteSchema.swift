@@ -186,6 +186,10 @@ package enum SQLiteSchema {
     """
     ALTER TABLE jobs ADD COLUMN result TEXT;
     """,
+    // v8: the W3C trace context a job was enqueued with.
+    """
+    ALTER TABLE jobs ADD COLUMN traceparent TEXT;
+    """,
   ]
 
   /// The schema version this build writes.

@@ -216,7 +216,7 @@ extension SQLiteStore {
   /// pins the plan whatever the data, and fails loudly at prepare time if a migration ever
   /// drops it.
   static let claimSQL: SQLText = """
-    SELECT id, payload, attempts, max_attempts, priority, run_at, snoozes
+    SELECT id, payload, attempts, max_attempts, priority, run_at, snoozes, traceparent
     FROM jobs INDEXED BY jobs_ready
     WHERE state = 1 AND held = 0 AND type = ?1 ORDER BY priority DESC, run_at, id LIMIT ?2
     """
@@ -259,7 +259,7 @@ extension SQLiteStore {
           ClaimedJob(
             id: st.int64(0), type: type, payload: st.text(1), attempt: st.int(2) + 1,
             maxAttempts: st.int(3), priority: st.int(4), runAt: Timestamp(micros: st.int64(5)),
-            snoozes: st.int(6)))
+            snoozes: st.int(6), traceparent: st.optionalText(7)))
       }
     }
     st.reset()

@@ -7,7 +7,7 @@ struct SQLiteLimits: LimitDriver {
   var db: SQLiteConnection { store.db }
 
   static let candidatesSQL: SQLText = """
-    SELECT id, payload, attempts, max_attempts, priority, run_at, snoozes, limit_key
+    SELECT id, payload, attempts, max_attempts, priority, run_at, snoozes, limit_key, traceparent
     FROM jobs INDEXED BY jobs_ready
     WHERE state = 1 AND held = 0 AND type = ?1 ORDER BY priority DESC, run_at, id LIMIT ?2
     """
@@ -25,7 +25,7 @@ struct SQLiteLimits: LimitDriver {
             job: ClaimedJob(
               id: st.int64(0), type: type, payload: st.text(1), attempt: st.int(2) + 1,
               maxAttempts: st.int(3), priority: st.int(4), runAt: Timestamp(micros: st.int64(5)),
-              snoozes: st.int(6)),
+              snoozes: st.int(6), traceparent: st.optionalText(8)),
             limitKey: st.optionalText(7)))
       }
     }

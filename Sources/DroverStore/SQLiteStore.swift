@@ -161,8 +161,8 @@ public final class SQLiteStore: JobStore {
 
   static let insertSQL: SQLText = """
     INSERT INTO jobs (type, state, priority, max_attempts, budget, payload, created_at, run_at,
-      unique_key, backoff_base, backoff_cap, counted, on_parent_failure, limit_key)
-    VALUES (?1, ?2, ?3, ?4, ?4, ?5, ?6, ?7, ?8, ?9, ?10, 1, ?11, ?12)
+      unique_key, backoff_base, backoff_cap, counted, on_parent_failure, limit_key, traceparent)
+    VALUES (?1, ?2, ?3, ?4, ?4, ?5, ?6, ?7, ?8, ?9, ?10, 1, ?11, ?12, ?13)
     """
   static let liveKeySQL: SQLText =
     "SELECT id FROM jobs WHERE unique_key = ?1 AND state IN (0, 1, 2, 6) AND id <> ?2 LIMIT 1"
@@ -213,7 +213,8 @@ public final class SQLiteStore: JobStore {
       try db.run(
         Self.insertSQL, job.type, state.rawValue, job.priority, job.maxAttempts, job.payload,
         job.now, job.runAt, job.uniqueKey, job.backoff?.base.microseconds,
-        job.backoff?.cap.microseconds, job.onParentFailure.rawValue, job.limitKey)
+        job.backoff?.cap.microseconds, job.onParentFailure.rawValue, job.limitKey,
+        job.traceparent)
       count(job.type, state, 1)
       results.append(EnqueueResult(id: db.lastInsertID, existed: false))
     }
@@ -250,7 +251,7 @@ public final class SQLiteStore: JobStore {
     st.reset()
     job.errors = try loadErrors(id)
     let extra = try db.prepare(
-      "SELECT on_parent_failure, limit_key, held, result FROM jobs WHERE id = ?1")
+      "SELECT on_parent_failure, limit_key, held, result, traceparent FROM jobs WHERE id = ?1")
     defer { extra.reset() }
     try extra.bind(id)
     if try extra.step() {
@@ -258,6 +259,7 @@ public final class SQLiteStore: JobStore {
       job.limitKey = extra.optionalText(1)
       job.held = extra.int(2) != 0 && job.state == .queued
       job.result = extra.optionalText(3)
+      job.traceparent = extra.optionalText(4)
     }
     extra.reset()
     (job.parents, job.children) = try loadLinks(id)

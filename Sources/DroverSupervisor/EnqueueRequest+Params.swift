@@ -44,6 +44,6 @@ extension EnqueueRequest {
       type: type, payload: payload.render(), priority: priority, runAt: runAt,
       maxAttempts: maxAttempts ?? defaultMaxAttempts, uniqueKey: uniqueKey, backoff: backoff,
       now: now, maxPayload: maxPayload, parents: resolved,
-      onParentFailure: onParentFailure ?? .cancel, limitKey: limitKey)
+      onParentFailure: onParentFailure ?? .cancel, limitKey: limitKey, traceparent: traceparent)
   }
 }

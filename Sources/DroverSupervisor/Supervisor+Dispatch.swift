@@ -259,7 +259,7 @@ extension Supervisor {
         SupervisorMessage.assign(
           Assignment(
             id: j.id, attempt: j.attempt, maxAttempts: j.maxAttempts, snoozes: j.snoozes,
-            type: j.type, payload: j.payload)),
+            type: j.type, payload: j.payload, traceparent: j.traceparent ?? "")),
         to: &w.outBuffer)
       let frameSize = w.outBuffer.count - before - 4
       if frameSize > maxFrameSize {
@@ -286,7 +286,7 @@ extension Supervisor {
             at: wall,
             .started(
               id: j.id, type: j.type, attempt: j.attempt, pool: p.name, workerPID: w.pid,
-              runAt: j.runAt)))
+              runAt: j.runAt), traceparent: j.traceparent))
       }
     }
   }

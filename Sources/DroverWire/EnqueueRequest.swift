@@ -21,6 +21,9 @@ public struct EnqueueRequest: Sendable, Hashable {
   /// The key its pool's limits count it under (`limit_key`; CLI `--key`), instead of the
   /// payload field the pool names.
   public var limitKey: String?
+  /// A W3C trace context (`traceparent`): the job keeps it, its handler sees it, and with
+  /// `[tracing]` its attempts are exported as spans of that trace.
+  public var traceparent: String?
 
   /// One entry of `after`: a JSON integer names an existing job, a string a `ref` of the batch.
   public enum Parent: Sendable, Hashable {
@@ -75,7 +78,7 @@ public struct EnqueueRequest: Sendable, Hashable {
     }
     let known: Set<String> = [
       "type", "payload", "priority", "delay", "at", "max_attempts", "unique_key", "backoff",
-      "ref", "after", "on_parent_failure", "limit_key",
+      "ref", "after", "on_parent_failure", "limit_key", "traceparent",
     ]
     for f in fields where !known.contains(f.key) && !ignoring.contains(f.key) {
       throw ControlError("unknown key \"\(f.key)\"", field: f.key)
@@ -183,6 +186,12 @@ public struct EnqueueRequest: Sendable, Hashable {
       }
       r.limitKey = s
     }
+    if let t = v["traceparent"], !t.isNull {
+      guard let s = t.stringValue, TraceParent(s) != nil else {
+        throw ControlError(TraceParent.problem, field: "traceparent")
+      }
+      r.traceparent = s
+    }
     return r
   }
 }
@@ -221,6 +230,7 @@ extension EnqueueRequest {
     }
     if let p = r.onParentFailure { f.append(JSONField("on_parent_failure", .string(p.name))) }
     if let k = r.limitKey { f.append(JSONField("limit_key", .string(k))) }
+    if let t = r.traceparent { f.append(JSONField("traceparent", .string(t))) }
     return .object(f)
   }
 }

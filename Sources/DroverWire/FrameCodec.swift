@@ -24,6 +24,7 @@ public enum FrameEncoder {
       putU32(UInt32(clamping: a.snoozes), &out)
       putString(a.type, &out)
       putString(a.payload, &out)
+      putString(a.traceparent, &out)
     case .cancel(let id):
       out.append(FrameType.cancel.rawValue)
       putI64(id, &out)
@@ -217,10 +218,11 @@ public struct FrameDecoder: Sendable {
       let maxAttempts = Int(try r.u32())
       let snoozes = Int(try r.u32())
       let t = try r.string()
+      let payload = try r.string()
       m = .assign(
         Assignment(
           id: id, attempt: attempt, maxAttempts: maxAttempts, snoozes: snoozes, type: t,
-          payload: try r.string()))
+          payload: payload, traceparent: try r.string()))
     case .cancel:
       m = .cancel(try r.i64())
     case .shutdown:

@@ -47,6 +47,7 @@ public enum JobJSON {
       "backoff": backoff,
       "on_parent_failure": .string(job.onParentFailure.name),
       "limit_key": .optional(job.limitKey),
+      "traceparent": .optional(job.traceparent),
       "result": job.result.flatMap { try? JSONValue.parse($0) } ?? .null,
       "held": .bool(job.held),
       "parents": .array(job.parents.map(link)),

@@ -34,10 +34,13 @@ public struct LifecycleEvent: Sendable, Hashable {
 
   public var at: Timestamp
   public var kind: Kind
+  /// The W3C trace context the job was enqueued with, on its `started` event (for tracing).
+  public var traceparent: String?
 
-  public init(at: Timestamp, _ kind: Kind) {
+  public init(at: Timestamp, _ kind: Kind, traceparent: String? = nil) {
     self.at = at
     self.kind = kind
+    self.traceparent = traceparent
   }
 
   /// The event's name: `job_created`, `job_started`, …, `worker_exited`, `pool_crash_looping`,

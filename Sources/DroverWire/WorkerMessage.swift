@@ -3,7 +3,8 @@ public import DroverCore
 /// The version of the supervisor ⇄ worker protocol. A worker whose hello carries another
 /// version is refused (it is a different build of drover). 2: `assign` carries the job's
 /// `max_attempts`. 3: `assign` carries the job's snooze count. 4: `outcome` carries when the
-/// handler began (the job's `started_at`). 5: `result` frames and the `rateLimited` outcome.
+/// handler began (the job's `started_at`). 5: `result` frames, the `rateLimited` outcome and
+/// the job's `traceparent` in `assign`.
 public let workerProtocolVersion: UInt16 = 5
 
 /// The largest frame either side accepts (type byte + body). A larger length prefix is a
@@ -39,9 +40,13 @@ public struct Assignment: Sendable, Hashable {
   public var type: String
   /// JSON object text.
   public var payload: String
+  /// The W3C trace context the job was enqueued with ("" when none).
+  public var traceparent: String
   public init(
-    id: JobID, attempt: Int, maxAttempts: Int, snoozes: Int = 0, type: String, payload: String
+    id: JobID, attempt: Int, maxAttempts: Int, snoozes: Int = 0, type: String, payload: String,
+    traceparent: String = ""
   ) {
+    self.traceparent = traceparent
     self.id = id
     self.attempt = attempt
     self.maxAttempts = maxAttempts

@@ -117,11 +117,13 @@ enum ExecHandler {
 
   /// The `DROVER_*` variables, on top of the worker's own environment.
   static func environment(for ctx: JobContext) -> [String: String] {
-    [
+    var env = [
       "DROVER_JOB_ID": String(ctx.id), "DROVER_JOB_TYPE": ctx.type,
       "DROVER_ATTEMPT": String(ctx.attempt), "DROVER_MAX_ATTEMPTS": String(ctx.maxAttempts),
       "DROVER_SNOOZES": String(ctx.snoozes),
     ]
+    if let t = ctx.traceparent { env["TRACEPARENT"] = t }
+    return env
   }
 
   /// How an attempt ended, from the command's exit and what it said. The error text's first

@@ -29,6 +29,8 @@ public final class JobContext: Sendable {
   public let snoozes: Int
   /// The payload as JSON text (always an object).
   public let payload: String
+  /// The W3C trace context the job was enqueued with, if any (exec: `TRACEPARENT`).
+  public let traceparent: String?
   /// A logger whose metadata carries `job_id`, `type`, `attempt` and `worker_pid` (and the
   /// pool): lines written through it go to the worker's stderr in the supervisor's format.
   public let logger: Logger
@@ -43,9 +45,10 @@ public final class JobContext: Sendable {
 
   package init(
     id: JobID, type: String, attempt: Int, maxAttempts: Int, snoozes: Int = 0, payload: String,
-    parsed: JSONValue? = nil, logger: Logger,
+    parsed: JSONValue? = nil, logger: Logger, traceparent: String? = nil,
     reportProgress: @escaping @Sendable (JobID, Int) -> Void
   ) {
+    self.traceparent = traceparent
     self.id = id
     self.type = type
     self.attempt = attempt

@@ -174,6 +174,7 @@ public enum WorkerRuntime {
       let ctx = JobContext(
         id: a.id, type: a.type, attempt: a.attempt, maxAttempts: a.maxAttempts,
         snoozes: a.snoozes, payload: a.payload, parsed: parsed, logger: logger,
+        traceparent: a.traceparent.isEmpty ? nil : a.traceparent,
         reportProgress: { id, pct in out.send(.progress(id, pct)) })
       state.started(ctx)
       // The handler's first line, as near as the runtime can read it: the job's `started_at`.

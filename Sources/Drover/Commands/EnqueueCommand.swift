@@ -80,6 +80,12 @@ struct EnqueueCommand: ParsableCommand {
   var key: String?
 
   @Option(
+    help: ArgumentHelp(
+      "A W3C trace context (00-<trace id>-<span id>-<flags>) the job's attempts join; "
+        + "default: $TRACEPARENT when set.", valueName: "traceparent"))
+  var traceparent: String?
+
+  @Option(
     help: ArgumentHelp("Read NDJSON jobs from this file, or from stdin for -.", valueName: "file"))
   var batch: String?
 
@@ -175,6 +181,14 @@ struct EnqueueCommand: ParsableCommand {
       guard key.utf8.count <= 1024 else { throw .usage("--key must be at most 1024 bytes") }
       r.limitKey = key
     }
+    let fromEnvironment = getenv("TRACEPARENT").map { String(cString: $0) }
+    if let t = traceparent ?? fromEnvironment, !t.isEmpty {
+      guard TraceParent(t) != nil else {
+        throw .usage(
+          (traceparent == nil ? "$TRACEPARENT: " : "--traceparent: ") + TraceParent.problem)
+      }
+      r.traceparent = t
+    }
     return r
   }
 
@@ -197,7 +211,7 @@ struct EnqueueCommand: ParsableCommand {
   private func runBatch(_ path: String) throws(CLIError) {
     if type != nil || json != nil || priority != nil || delay != nil || at != nil
       || maxAttempts != nil || uniqueKey != nil || after != nil || onParentFailure != nil
-      || key != nil
+      || key != nil || traceparent != nil
     {
       throw .usage("--batch takes no TYPE, JSON or job flags: put them on the batch lines")
     }

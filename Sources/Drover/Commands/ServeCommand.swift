@@ -3,6 +3,7 @@ import DroverCore
 import DroverHTTP
 import DroverSupervisor
 import DroverSystem
+import DroverTracing
 import Logging
 
 #if canImport(Glibc)
@@ -59,6 +60,12 @@ struct ServeCommand: ParsableCommand {
     if let http { Output.note("http listening on \(http.boundAddress)") }
     let alerts = ServeAlerts(supervisor)
     defer { alerts.stop() }
+    // `[tracing]` is read at start (a reload does not start, stop or move the exporter).
+    let tracing = supervisor.currentConfig.tracing.map {
+      TraceExporter(config: $0, events: supervisor.events, logger: Logger(label: "drover.tracing"))
+    }
+    tracing?.start()
+    defer { tracing?.stop() }
     let code: Int32
     do { code = try supervisor.run() } catch { throw CLIError("\(error)") }
     http?.stop()
