@@ -89,7 +89,7 @@ public enum ConfigLoader {
       try logConfig(doc.section("log", example: "[log]"))
     }
     let alerts = problems.value { () throws(ConfigError) in
-      try alertsConfig(doc.section("alerts", example: "[alerts]"))
+      try alertsConfig(doc.section("alerts", example: "[alerts]"), base: base)
     }
     try problems.throwIfAny()
     guard let store, let control, let http, let supervisor, let pools, let schedules, let log,
