@@ -152,6 +152,29 @@ let hasOpenSSL = FileManager.default.isExecutableFile(atPath: openssl)
     }
     #expect(why.lowercased().contains("certificate"), "\(why)")
     #expect(sink.messages.count == 1)
+
+    // A server that offers AUTH LOGIN only: user and password in two steps.
+    let loginOnly = try SMTPSink(certificate: cert, key: key, auth: ["LOGIN"])
+    let login = SMTPClient(
+      config: config(loginOnly) {
+        $0.caFile = cert
+        $0.username = "drover"
+        $0.passwordFile = dir.file("pw")
+      })
+    #expect(login.send("Subject: login\r\n\r\nx\r\n") == .delivered)
+    #expect(loginOnly.messages.first?.auth == "drover:s3cret")
+    #expect(loginOnly.messages.first?.tls == true)
+    #expect(loginOnly.commands.contains("AUTH LOGIN"))
+    #expect(!loginOnly.commands.contains { $0.contains("s3cret") }, "the password is base64")
+  }
+
+  /// A server that accepts and never greets: the wait ends at the timeout, worth a retry.
+  @Test func silentServerTimesOut() throws {
+    let sink = try SMTPSink(silent: true)
+    let client = SMTPClient(config: config(sink) { $0.timeout = .seconds(1) })
+    let start = ContinuousClock.now
+    #expect(client.send("x") == .retry("no answer to the greeting within 1000 ms"))
+    #expect(ContinuousClock.now - start < .seconds(10))
   }
 
   @Test func encodings() {

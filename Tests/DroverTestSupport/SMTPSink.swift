@@ -7,7 +7,7 @@ import Synchronization
 /// A real SMTP server on 127.0.0.1 (an ephemeral port) that takes every message and records
 /// it with the commands it was sent: the mail end of alert tests. It speaks ESMTP as a real
 /// relay does: a 220 greeting, EHLO (with STARTTLS offered when it has a certificate, and
-/// AUTH PLAIN LOGIN offered over TLS only), MAIL FROM, RCPT TO, DATA (the dot-stuffing
+/// AUTH PLAIN and LOGIN offered over TLS only), MAIL FROM, RCPT TO, DATA (the dot-stuffing
 /// undone), RSET, NOOP and QUIT. Scripted codes can answer the next messages (a 451 to test
 /// retries). Stops with `stop()` or when dropped.
 public final class SMTPSink: Sendable {
@@ -53,8 +53,13 @@ public final class SMTPSink: Sendable {
   let recorder = Recorder()
   let channel: any Channel
 
-  /// Listens on 127.0.0.1; with `certificate` and `key` (PEM files) it offers STARTTLS.
-  public init(certificate: String? = nil, key: String? = nil) throws {
+  /// Listens on 127.0.0.1; with `certificate` and `key` (PEM files) it offers STARTTLS, and
+  /// `auth` once over TLS. A `silent` sink accepts connections and never says a word (a
+  /// server that hangs).
+  public init(
+    certificate: String? = nil, key: String? = nil, auth: [String] = ["PLAIN", "LOGIN"],
+    silent: Bool = false
+  ) throws {
     var tls: NIOSSLContext?
     if let certificate, let key {
       let config = TLSConfiguration.makeServerConfiguration(
@@ -69,7 +74,7 @@ public final class SMTPSink: Sendable {
       .childChannelInitializer { child in
         child.eventLoop.makeCompletedFuture {
           try child.pipeline.syncOperations.addHandler(
-            SMTPSinkHandler(recorder: recorder, tls: context))
+            SMTPSinkHandler(recorder: recorder, tls: context, auth: auth, silent: silent))
         }
       }
       .bind(host: "127.0.0.1", port: 0).wait()
@@ -99,6 +104,8 @@ final class SMTPSinkHandler: ChannelInboundHandler {
 
   let recorder: SMTPSink.Recorder
   let tls: NIOSSLContext?
+  let mechanisms: [String]
+  let silent: Bool
   var buffer: [UInt8] = []
   var secure = false
   var from: String?
@@ -108,13 +115,15 @@ final class SMTPSinkHandler: ChannelInboundHandler {
   /// Inside AUTH LOGIN: the user once given.
   var login: (step: Int, user: String)?
 
-  init(recorder: SMTPSink.Recorder, tls: NIOSSLContext?) {
+  init(recorder: SMTPSink.Recorder, tls: NIOSSLContext?, auth: [String], silent: Bool) {
     self.recorder = recorder
     self.tls = tls
+    self.mechanisms = auth
+    self.silent = silent
   }
 
   func channelActive(context: ChannelHandlerContext) {
-    reply(context, "220 sink.test ESMTP ready")
+    if !silent { reply(context, "220 sink.test ESMTP ready") }
   }
 
   func channelRead(context: ChannelHandlerContext, data: NIOAny) {
@@ -180,7 +189,9 @@ final class SMTPSinkHandler: ChannelInboundHandler {
     case "EHLO":
       var lines = ["sink.test hello", "8BITMIME"]
       if tls != nil && !secure { lines.append("STARTTLS") }
-      if secure { lines.append("AUTH PLAIN LOGIN") }
+      if secure && !mechanisms.isEmpty {
+        lines.append("AUTH " + mechanisms.joined(separator: " "))
+      }
       for (i, l) in lines.enumerated() {
         reply(context, "250\(i == lines.count - 1 ? " " : "-")\(l)")
       }
@@ -196,14 +207,16 @@ final class SMTPSinkHandler: ChannelInboundHandler {
     case "AUTH":
       guard secure else { return reply(context, "538 encryption required") }
       let parts = line.split(separator: " ")
-      if parts.count >= 3, parts[1].uppercased() == "PLAIN" {
+      let mechanism = parts.count >= 2 ? parts[1].uppercased() : ""
+      guard mechanisms.contains(mechanism) else { return reply(context, "504 unknown mechanism") }
+      if parts.count >= 3, mechanism == "PLAIN" {
         let raw = Data(base64Encoded: String(parts[2])) ?? Data()
         let fields = raw.split(separator: 0, omittingEmptySubsequences: false).map {
           String(decoding: $0, as: UTF8.self)
         }
         auth = fields.count == 3 ? "\(fields[1]):\(fields[2])" : "?"
         reply(context, "235 ok")
-      } else if parts.count >= 2, parts[1].uppercased() == "LOGIN" {
+      } else if mechanism == "LOGIN" {
         login = (1, "")
         reply(context, "334 VXNlcm5hbWU6")
       } else {
