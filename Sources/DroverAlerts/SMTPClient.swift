@@ -58,7 +58,8 @@ public final class SMTPClient: Sendable {
     var secure = false
     if ext.contains("STARTTLS") && config.startTLS != .never {
       try expect(c.command("STARTTLS"), 220, "STARTTLS")
-      let context = try tls.get()
+      // A CA file that cannot be loaded stays so until a reload: no retry mends it.
+      let context = try tls.mapError { Refusal(text: $0.description) }.get()
       let isIP = config.host.contains(":") || config.host.allSatisfy { $0.isNumber || $0 == "." }
       try c.startTLS(context, serverHostname: isIP ? nil : config.host)
       ext = try hello(c)

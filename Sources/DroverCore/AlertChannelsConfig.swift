@@ -75,7 +75,8 @@ public struct EmailAlertsConfig: Sendable, Equatable {
   public var username: String?
   /// A file holding the password (absolute; read at each delivery, first line, trimmed).
   public var passwordFile: String?
-  /// A PEM file of the certificates to trust instead of the system's (absolute).
+  /// A PEM file of the certificates to trust instead of the system's (absolute; read when
+  /// the channel is built: at start, and at a reload that changes `[alerts.email]`).
   public var caFile: String?
   /// The longest wait for the connection and for each reply of the server (default 30 s).
   public var timeout: Duration

@@ -153,6 +153,15 @@ let hasOpenSSL = FileManager.default.isExecutableFile(atPath: openssl)
     #expect(why.lowercased().contains("certificate"), "\(why)")
     #expect(sink.messages.count == 1)
 
+    // A CA file that cannot be read: refused (no retry mends it), nothing sent.
+    let noCA = SMTPClient(config: config(sink) { $0.caFile = dir.file("missing.pem") })
+    guard case .reject(let refusal) = noCA.send("Subject: no\r\n\r\nno\r\n") else {
+      Issue.record("a missing ca_file is refused")
+      return
+    }
+    #expect(refusal.hasPrefix("cannot load the TLS settings (ca_file?)"), "\(refusal)")
+    #expect(sink.messages.count == 1)
+
     // A server that offers AUTH LOGIN only: user and password in two steps.
     let loginOnly = try SMTPSink(certificate: cert, key: key, auth: ["LOGIN"])
     let login = SMTPClient(
