@@ -2,6 +2,7 @@ import DroverCore
 import NIOCore
 import NIOPosix
 import NIOSSL
+import Synchronization
 
 /// One reply of an SMTP server: its code and its lines (the text after `250-` / `250 `).
 struct SMTPReply: Sendable, Hashable {
@@ -24,35 +25,42 @@ struct SMTPError: Error, CustomStringConvertible {
 final class SMTPConnection: Sendable {
   let channel: any Channel
   let timeout: Duration
+  /// The first failure the handler saw: still known once a close has torn the pipeline down
+  /// (a TLS handshake that fails before the next wait starts).
+  let failure: SMTPFailureBox
 
-  private init(channel: any Channel, timeout: Duration) {
+  private init(channel: any Channel, timeout: Duration, failure: SMTPFailureBox) {
     self.channel = channel
     self.timeout = timeout
+    self.failure = failure
   }
 
   /// Connects to `host:port` within `timeout`.
   static func connect(host: String, port: Int, timeout: Duration) throws -> SMTPConnection {
+    let failure = SMTPFailureBox()
     let bootstrap = ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
       .connectTimeout(.nanoseconds(timeout.saturatingNanoseconds))
       .channelInitializer { channel in
         channel.eventLoop.makeCompletedFuture {
-          try channel.pipeline.syncOperations.addHandler(SMTPReplyHandler())
+          try channel.pipeline.syncOperations.addHandler(SMTPReplyHandler(failure))
         }
       }
     let channel = try bootstrap.connect(host: host, port: port).wait()
-    return SMTPConnection(channel: channel, timeout: timeout)
+    return SMTPConnection(channel: channel, timeout: timeout, failure: failure)
   }
 
   /// The next reply (the greeting, or the answer to what was written).
   func reply(to what: String) throws -> SMTPReply {
     let channel = self.channel
+    let failure = self.failure
     let ns = timeout.saturatingNanoseconds
     return try channel.eventLoop.flatSubmit {
       do {
         return try channel.pipeline.syncOperations.handler(type: SMTPReplyHandler.self)
           .next(what: what, timeout: .nanoseconds(ns), context: channel)
       } catch {
-        return channel.eventLoop.makeFailedFuture(SMTPError("connection closed before \(what)"))
+        return channel.eventLoop.makeFailedFuture(
+          failure.first ?? SMTPError("connection closed before \(what)"))
       }
     }.wait()
   }
@@ -103,6 +111,9 @@ final class SMTPReplyHandler: ChannelInboundHandler, RemovableChannelHandler {
   private var ready: [SMTPReply] = []
   private var waiter: (promise: EventLoopPromise<SMTPReply>, what: String, timer: Scheduled<Void>)?
   private var failure: SMTPError?
+  private let box: SMTPFailureBox
+
+  init(_ box: SMTPFailureBox) { self.box = box }
 
   /// Nothing buffered and no reply unread.
   var isIdle: Bool { buffer.isEmpty && ready.isEmpty && lines.isEmpty }
@@ -170,11 +181,23 @@ final class SMTPReplyHandler: ChannelInboundHandler, RemovableChannelHandler {
   }
 
   private func fail(_ error: SMTPError) {
-    if failure == nil { failure = error }
+    if failure == nil {
+      failure = error
+      box.record(error)
+    }
     if let w = waiter {
       waiter = nil
       w.timer.cancel()
       w.promise.fail(failure ?? error)
     }
   }
+}
+
+/// The first failure of a connection, readable from the delivery thread.
+final class SMTPFailureBox: Sendable {
+  private let value = Mutex<SMTPError?>(nil)
+  /// Keeps `error` unless one came first.
+  func record(_ error: SMTPError) { value.withLock { if $0 == nil { $0 = error } } }
+  /// The first failure, if any.
+  var first: SMTPError? { value.withLock { $0 } }
 }
