@@ -26,6 +26,8 @@ let package = Package(
     .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
     .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
     .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
+    // Already resolved for async-http-client; named for the SMTP client's STARTTLS.
+    .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.37.6"),
   ],
   targets: [
     .systemLibrary(name: "CSQLite", path: "Sources/CSQLite"),
@@ -72,6 +74,9 @@ let package = Package(
         .product(name: "AsyncHTTPClient", package: "async-http-client"),
         .product(name: "Crypto", package: "swift-crypto"),
         .product(name: "Logging", package: "swift-log"),
+        .product(name: "NIOCore", package: "swift-nio"),
+        .product(name: "NIOPosix", package: "swift-nio"),
+        .product(name: "NIOSSL", package: "swift-nio-ssl"),
       ],
       swiftSettings: strict),
     .target(
@@ -108,7 +113,12 @@ let package = Package(
     .executableTarget(name: "drover", dependencies: ["Drover"], swiftSettings: strict),
     .target(
       name: "DroverTestSupport",
-      dependencies: ["DroverCore", "DroverStore", "DroverSystem", "DroverWire"],
+      dependencies: [
+        "DroverCore", "DroverStore", "DroverSystem", "DroverWire",
+        .product(name: "NIOCore", package: "swift-nio"),
+        .product(name: "NIOPosix", package: "swift-nio"),
+        .product(name: "NIOSSL", package: "swift-nio-ssl"),
+      ],
       path: "Tests/DroverTestSupport",
       swiftSettings: strict),
     .testTarget(

@@ -5,7 +5,8 @@ import DroverSystem
 import DroverWire
 public import Logging
 
-/// Watches a running supervisor and sends `[alerts]` to their webhooks (CONTRACT.md, "Alerts").
+/// Watches a running supervisor and sends `[alerts]` to their webhooks and channels (Slack,
+/// PagerDuty, e-mail; CONTRACT.md, "Alerts").
 ///
 /// One thread of its own reads the post-commit event stream (dead jobs, and the finished jobs
 /// the error rate counts) and, about once a second, measures the other conditions: running jobs
@@ -26,8 +27,8 @@ public final class AlertEngine: Sendable {
     public var oldestReadyCacheFor: Duration = .seconds(5)
     /// How long a status snapshot may take before the tick goes on without it.
     public var statusTimeout: Duration = .seconds(2)
-    /// How the webhooks are tried.
-    public var sender = WebhookSender.Options()
+    /// How the webhooks and channels are tried.
+    public var sender = AlertOutbox.Options()
     /// The production timings.
     public init() {}
   }
@@ -94,7 +95,7 @@ public final class AlertEngine: Sendable {
   /// What the thread keeps between ticks (its own, never shared).
   private struct State {
     var config: DroverConfig
-    var sender: WebhookSender?
+    var sender: AlertChannels?
     var machine = AlertStateMachine(confirm: [.workersBelowMin: 3])
     var window: ErrorRateWindow
     var oldest: [String: Timestamp] = [:]
@@ -112,7 +113,7 @@ public final class AlertEngine: Sendable {
     var state = State(
       config: config,
       window: ErrorRateWindow(window: config.alerts?.errorRate?.window ?? .seconds(300)))
-    state.sender = makeSender(config.alerts)
+    state.sender = makeSender(config)
     defer { state.sender?.stop() }
     let tickNS = options.tick.saturatingNanoseconds
     var nextTick = Monotonic.nanoseconds() + tickNS
@@ -134,20 +135,31 @@ public final class AlertEngine: Sendable {
     }
   }
 
-  private func makeSender(_ alerts: AlertsConfig?) -> WebhookSender? {
-    guard let alerts else { return nil }
-    let s = WebhookSender(
-      urls: alerts.webhooks, secret: alerts.secret, options: options.sender, logger: logger)
+  private func makeSender(_ config: DroverConfig) -> AlertChannels? {
+    guard let alerts = config.alerts else { return nil }
+    let s = AlertChannels(
+      alerts: alerts, http: config.http, options: options.sender, logger: logger)
     s.start()
     return s
   }
 
+  /// Whether `a` and `b` build the same channels: a reload that changes none of what they
+  /// are built from keeps them (and their queues).
+  private static func sameChannels(_ a: DroverConfig, _ b: DroverConfig) -> Bool {
+    let x = a.alerts
+    let y = b.alerts
+    return x?.webhooks == y?.webhooks && x?.secret == y?.secret && x?.slack == y?.slack
+      && x?.pagerDuty == y?.pagerDuty && x?.email == y?.email
+      && AlertText.linkBase(x, http: a.http) == AlertText.linkBase(y, http: b.http)
+  }
+
   private func apply(_ new: DroverConfig, _ state: inout State) {
     let old = state.config.alerts
+    let rebuild = !Self.sameChannels(state.config, new)
     state.config = new
-    if old?.webhooks != new.alerts?.webhooks || old?.secret != new.alerts?.secret {
+    if rebuild {
       state.sender?.stop()
-      state.sender = makeSender(new.alerts)
+      state.sender = makeSender(new)
     }
     if old?.errorRate?.window != new.alerts?.errorRate?.window {
       state.window = ErrorRateWindow(window: new.alerts?.errorRate?.window ?? .seconds(300))
@@ -229,7 +241,7 @@ public final class AlertEngine: Sendable {
         "pool": .string(m.pool ?? "-"), "subject": .string(m.key.subject ?? "-"),
         "value": .string(m.value.render()),
       ])
-    state.sender?.send(AlertBody.json(t, at: .now()).render())
+    state.sender?.send(t, at: .now())
   }
 
   /// A status snapshot from the loop, or nil when it does not answer in time.

@@ -1,5 +1,6 @@
-/// `[alerts]`: webhooks that hear when a condition starts and when it clears (CONTRACT.md,
-/// "Alerts"). Every threshold is optional: an absent one is never evaluated.
+/// `[alerts]`: webhooks and channels (Slack, PagerDuty, e-mail) that hear when a condition
+/// starts and when it clears (CONTRACT.md, "Alerts"). Every threshold is optional: an absent
+/// one is never evaluated. At least one webhook or channel is configured.
 public struct AlertsConfig: Sendable, Equatable {
   /// The error-rate condition: more than `above` of the jobs that finished in the last `window`
   /// failed or died, once at least `minJobs` finished in it.
@@ -18,8 +19,17 @@ public struct AlertsConfig: Sendable, Equatable {
     }
   }
 
-  /// `http://` or `https://` URLs, each sent every alert.
+  /// `http://` or `https://` URLs, each sent every alert (may be empty when a channel is set).
   public var webhooks: [String]
+  /// `[alerts.slack]`, when set.
+  public var slack: SlackAlertsConfig?
+  /// `[alerts.pagerduty]`, when set.
+  public var pagerDuty: PagerDutyAlertsConfig?
+  /// `[alerts.email]`, when set.
+  public var email: EmailAlertsConfig?
+  /// The base URL of links in channel messages (`link_base`, no trailing slash); when nil,
+  /// `http://` + `[http] listen` when that is a specific address.
+  public var linkBase: String?
   /// When set, `X-Drover-Signature` carries the hex HMAC-SHA256 of the body with this key.
   public var secret: String?
   /// A job running longer than this is stuck.

@@ -1,20 +1,25 @@
 extension ConfigLoader {
   static let alertKeys = [
     "webhooks", "secret", "stuck_after", "error_rate", "backlog_above", "oldest_ready_above",
+    "link_base", "slack", "pagerduty", "email",
   ]
   static let errorRateKeys = ["above", "window", "min_jobs"]
 
   /// `[alerts]`, or nil when absent. Every key is checked on its own, so each problem is
   /// reported at once.
-  static func alertsConfig(_ s: Section?) throws(ConfigError) -> AlertsConfig? {
+  static func alertsConfig(_ s: Section?, base: String) throws(ConfigError) -> AlertsConfig? {
     guard let s else { return nil }
     let problems = ConfigProblems()
     problems.check { () throws(ConfigError) in try s.rejectUnknownKeys(alertKeys) }
     var config = AlertsConfig(webhooks: [])
     problems.check { () throws(ConfigError) in
       guard let hooks = try s.stringArray("webhooks") else {
+        // A channel table alone is enough.
+        if channelKeys.contains(where: { s.table.entry($0) != nil }) { return }
         throw s.error(
-          "webhooks", line: s.line, "missing (e.g. webhooks = [\"http://127.0.0.1:9000/hook\"])")
+          "webhooks", line: s.line,
+          "missing (e.g. webhooks = [\"http://127.0.0.1:9000/hook\"], or an [alerts.slack], "
+            + "[alerts.pagerduty] or [alerts.email] table)")
       }
       guard ConfigLimits.webhooks.contains(hooks.value.count) else {
         throw s.error(
@@ -49,6 +54,7 @@ extension ConfigLoader {
       else { return }
       config.errorRate = try errorRate(t)
     }
+    channels(s, base: base, into: &config, problems)
     try problems.throwIfAny()
     return config
   }

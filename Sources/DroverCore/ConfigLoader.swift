@@ -90,7 +90,7 @@ public enum ConfigLoader {
       try logConfig(doc.section("log", example: "[log]"))
     }
     let alerts = problems.value { () throws(ConfigError) in
-      try alertsConfig(doc.section("alerts", example: "[alerts]"))
+      try alertsConfig(doc.section("alerts", example: "[alerts]"), base: base)
     }
     let tracing = problems.value { () throws(ConfigError) in
       try tracingConfig(doc.section("tracing", example: "[tracing]"))

@@ -6,7 +6,8 @@ import Testing
 let badAlertConfigs: [BadConfig] = [
   .init(
     emailPool + "[alerts]\nsecret = \"x\"", "alerts.webhooks", line: 2,
-    "missing (e.g. webhooks = [\"http://127.0.0.1:9000/hook\"])"),
+    "missing (e.g. webhooks = [\"http://127.0.0.1:9000/hook\"], or an [alerts.slack], "
+      + "[alerts.pagerduty] or [alerts.email] table)"),
   .init(
     emailPool + "[alerts]\nwebhooks = []", "alerts.webhooks", line: 3,
     "must list between 1 and 16 URLs, got 0"),

@@ -123,14 +123,18 @@ extension SupervisorTests {
     }
 
     /// A pool whose workers cannot boot fires crash_looping and workers_below_min, and both
-    /// resolve once its workers boot again.
+    /// resolve once its workers boot again; both are critical, so PagerDuty (critical only by
+    /// default) gets a trigger and then a resolve of each, keyed by host.
     @Test func crashLoopingAndWorkersBelowMinFireAndResolve() throws {
       let r = try HTTPReceiver()
+      let pd = try HTTPReceiver()
       let pools =
         poolTable("good", #"handler = "noop""#, "min = 1", "max = 1")
         + poolTable("broken", #"handler = "noop""#, "min = 1", "max = 1")
       let h = try SupervisorHarness(pools: pools)
-      try h.writeConfig(SupervisorHarness.configText(pools: pools) + alertsTable([r.url]))
+      try h.writeConfig(
+        SupervisorHarness.configText(pools: pools) + alertsTable([r.url])
+          + "[alerts.pagerduty]\nrouting_key = \"k\"\nurl = \"http://127.0.0.1:\(pd.port)/e\"\n")
       let fixed = h.dir.file("fixed")
       let worker = try h.write(
         "worker.sh",
@@ -157,6 +161,13 @@ extension SupervisorTests {
       #expect(s.filter { $0.hasSuffix(" good") }.isEmpty, "\(s)")
       #expect(s.filter { $0.hasPrefix("crash_looping") }.count == 2, "\(s)")
       #expect(s.filter { $0.hasPrefix("workers_below_min") }.count == 2, "\(s)")
+      let events = pd.bodies.map {
+        "\($0["event_action"] ?? "?") \(($0["dedup_key"] as? String)?.split(separator: "/").dropFirst(2).joined(separator: "/") ?? "?")"
+      }
+      for key in ["crash_looping/broken", "workers_below_min/broken"] {
+        #expect(events.filter { $0.hasSuffix(" " + key) } == ["trigger " + key, "resolve " + key])
+      }
+      #expect(events.count == 4, "\(events)")
       #expect(try h.stop().exitCode == 0)
     }
 
