@@ -26,6 +26,7 @@ let package = Package(
     .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
     .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
     .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
+    .package(url: "https://github.com/apple/swift-distributed-tracing", from: "1.7.3"),
     // Already resolved for async-http-client; named for the SMTP client's STARTTLS.
     .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.37.6"),
   ],
@@ -52,7 +53,11 @@ let package = Package(
       ],
       swiftSettings: strict),
     .target(
-      name: "DroverClient", dependencies: ["DroverCore", "DroverWire", "DroverSystem"],
+      name: "DroverClient",
+      dependencies: [
+        "DroverCore", "DroverWire", "DroverSystem",
+        .product(name: "Instrumentation", package: "swift-distributed-tracing"),
+      ],
       swiftSettings: strict),
     .target(
       name: "DroverTesting",
@@ -157,7 +162,7 @@ let package = Package(
       name: "DroverIntegrationTests",
       dependencies: [
         "DroverCore", "DroverStore", "DroverWire", "DroverSystem", "DroverTestSupport",
-        "DroverClient",
+        "DroverClient", .product(name: "Instrumentation", package: "swift-distributed-tracing"),
       ],
       swiftSettings: strict),
     // The deployment under a real systemd (a booted Debian container): slow, needs root.

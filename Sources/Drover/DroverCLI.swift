@@ -77,6 +77,6 @@ struct DroverCommand: ParsableCommand {
       ServeCommand.self, WorkerCommand.self, EnqueueCommand.self, JobsCommand.self,
       DeadCommand.self, CtlCommand.self, ConfigCommand.self, BenchCommand.self,
       DemoCommand.self, EventsCommand.self, TopCommand.self, SchedulesCommand.self,
-      UpgradeProbeCommand.self, JobsCommand.Why.self,
+      UpgradeProbeCommand.self, JobsCommand.Why.self, AlertsCommand.self,
     ])
 }

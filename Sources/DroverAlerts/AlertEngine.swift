@@ -60,7 +60,8 @@ public final class AlertEngine: Sendable {
   /// Opens the read-only store connection, subscribes and starts the engine's thread.
   public func start() throws {
     let config = monitor.locked { current }
-    let store = try StoreFactory.open(config.store, access: .readOnly)
+    // Read-write: the engine keeps the alert history (a few rows when alerts fire).
+    let store = try StoreFactory.open(config.store, access: .readWrite)
     let sub = events.subscribe(capacity: 100_000) { e in
       switch e.kind {
       case .completed, .failed, .dead, .lost: true
@@ -100,6 +101,10 @@ public final class AlertEngine: Sendable {
     var window: ErrorRateWindow
     var oldest: [String: Timestamp] = [:]
     var oldestReadAt: Int64 = 0
+    /// The history's id of each firing alert of the state machine.
+    var ids: [AlertKey: Int64] = [:]
+    /// Transitions of this turn, recorded in one transaction before they are sent.
+    var outgoing: [AlertTransition] = []
   }
 
   private func run(store box: StoreBox, subscription: EventSubscription, config: DroverConfig) {
@@ -115,6 +120,7 @@ public final class AlertEngine: Sendable {
       window: ErrorRateWindow(window: config.alerts?.errorRate?.window ?? .seconds(300)))
     state.sender = makeSender(config)
     defer { state.sender?.stop() }
+    resume(&state, store: store)
     let tickNS = options.tick.saturatingNanoseconds
     var nextTick = Monotonic.nanoseconds() + tickNS
     while !monitor.locked({ stopped }) {
@@ -122,6 +128,7 @@ public final class AlertEngine: Sendable {
       for event in subscription.next(timeout: .nanoseconds(wait)) {
         handle(event, &state, store: store)
       }
+      flush(&state, store: store)
       let now = Monotonic.nanoseconds()
       guard now >= nextTick else { continue }
       nextTick = max(nextTick + tickNS, now)
@@ -181,7 +188,7 @@ public final class AlertEngine: Sendable {
       let m = AlertMeasurement(
         key: AlertKey(.jobDead, String(id)), breached: true, value: .int(Int64(attempt)),
         threshold: .null, pool: pool, job: job ?? .object([JSONField("id", .int(id))]))
-      send(AlertTransition(.firing, m), state)
+      state.outgoing.append(AlertTransition(.firing, m))
     case .lost(let n):
       logger.warning("alerts: the event stream dropped \(n) events (error rate and dead jobs)")
     default:
@@ -230,10 +237,81 @@ public final class AlertEngine: Sendable {
       input.oldestReady = [:]
     }
     let (kinds, measurements) = AlertConditions.measure(alerts, pools: state.config.pools, input)
-    for t in state.machine.update(kinds: kinds, measurements) { send(t, state) }
+    state.outgoing += state.machine.update(kinds: kinds, measurements)
+    flush(&state, store: store)
+    remind(&state, store: store, every: alerts.renotify)
   }
 
-  private func send(_ t: AlertTransition, _ state: State) {
+  /// The alerts a previous run left firing in the history are firing here too: a restart
+  /// neither sends them again nor forgets to resolve them.
+  private func resume(_ state: inout State, store: any JobStore) {
+    guard let open = try? store.alerts(open: true, limit: 10_000) else { return }
+    for r in open {
+      guard let kind = AlertKind(rawValue: r.kind), kind != .jobDead else { continue }
+      let key = AlertKey(kind, r.subject)
+      state.ids[key] = r.id
+      state.machine.assumeFiring(
+        AlertMeasurement(key: key, breached: true, value: .null, threshold: .null, pool: r.pool))
+    }
+  }
+
+  /// Firing alerts nobody acknowledged, last notified `every` ago or more, are sent again.
+  private func remind(_ state: inout State, store: any JobStore, every: Duration) {
+    guard every > .zero, !state.ids.isEmpty,
+      let open = try? store.alerts(open: true, limit: 10_000)
+    else { return }
+    let now = Timestamp.now()
+    let byID = Dictionary(open.map { ($0.id, $0) }, uniquingKeysWith: { a, _ in a })
+    for (key, id) in state.ids {
+      guard let r = byID[id], r.ackedAt == nil, let m = state.machine.firing[key],
+        now.micros - r.notifiedAt.micros >= every.microseconds
+      else { continue }
+      var t = AlertTransition(.firing, m)
+      t.id = id
+      t.reminder = true
+      try? store.noteAlertNotified(id, at: now)
+      deliver(t, state.sender)
+    }
+  }
+
+  /// Records this turn's transitions in the history (one transaction for the firings: a storm
+  /// of dead jobs is one write, not one per job), then sends them.
+  private func flush(_ state: inout State, store: any JobStore) {
+    guard !state.outgoing.isEmpty else { return }
+    var out = state.outgoing
+    state.outgoing.removeAll()
+    let now = Timestamp.now()
+    let firing = out.indices.filter { out[$0].state == .firing }
+    let records = firing.map { i -> NewAlert in
+      let m = out[i].measurement
+      return NewAlert(
+        kind: m.key.kind.rawValue, severity: m.key.kind.severity.rawValue, pool: m.pool,
+        job: m.job?["id"]?.intValue, subject: m.key.subject, message: AlertText.sentence(out[i]),
+        details: AlertBody.json(out[i], at: now).render(), at: now,
+        resolvesByAck: m.key.kind == .jobDead)
+    }
+    do {
+      let ids = try store.recordAlerts(records)
+      for (n, i) in firing.enumerated() where n < ids.count {
+        out[i].id = ids[n]
+        let key = out[i].measurement.key
+        if key.kind != .jobDead { state.ids[key] = ids[n] }
+      }
+    } catch {
+      logger.warning("alerts: cannot record \(records.count) alerts in the history: \(error)")
+    }
+    for i in out.indices where out[i].state == .resolved {
+      let key = out[i].measurement.key
+      guard let id = state.ids.removeValue(forKey: key) else { continue }
+      out[i].id = id
+      do { try store.resolveAlert(id, at: now) } catch {
+        logger.warning("alerts: cannot record \(key) resolved in the history: \(error)")
+      }
+    }
+    for t in out { deliver(t, state.sender) }
+  }
+
+  private func deliver(_ t: AlertTransition, _ sender: AlertChannels?) {
     let m = t.measurement
     logger.notice(
       "alert \(m.key.kind.rawValue) \(t.state.rawValue)",
@@ -241,7 +319,7 @@ public final class AlertEngine: Sendable {
         "pool": .string(m.pool ?? "-"), "subject": .string(m.key.subject ?? "-"),
         "value": .string(m.value.render()),
       ])
-    state.sender?.send(t, at: .now())
+    sender?.send(t, at: .now())
   }
 
   /// A status snapshot from the loop, or nil when it does not answer in time.

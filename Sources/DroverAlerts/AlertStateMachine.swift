@@ -50,6 +50,10 @@ public struct AlertTransition: Sendable, Hashable {
   public enum State: String, Sendable, Hashable { case firing, resolved }
   /// Started or cleared.
   public var state: State
+  /// The alert's id in the history, once recorded (the body's `"id"`).
+  public var id: Int64?
+  /// A reminder of an alert still firing and not acknowledged (the body's `"reminder"`).
+  public var reminder = false
   /// The measurement that made the transition (or the last one of a vanished subject).
   public var measurement: AlertMeasurement
   /// A transition to `state` shown by `measurement`.
@@ -81,6 +85,13 @@ public struct AlertStateMachine: Sendable {
 
   /// Nothing firing; `confirm` as above.
   public init(confirm: [AlertKind: Int] = [:]) { self.confirm = confirm }
+
+  /// Takes an alert as firing already (the history says a previous run sent it): it does not
+  /// fire again while it stays breached, and resolves when it clears.
+  public mutating func assumeFiring(_ m: AlertMeasurement) {
+    firing[m.key] = m
+    streak[m.key] = nil
+  }
 
   /// Applies one round of measurements; returns the transitions in a stable order (kind, then
   /// subject), firing and resolved alike.

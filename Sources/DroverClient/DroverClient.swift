@@ -3,6 +3,7 @@ public import DroverCore
 import DroverSystem
 public import DroverWire
 import FoundationEssentials
+import Instrumentation
 
 /// Why an enqueue through `DroverClient` failed.
 public enum DroverClientError: Error, Sendable, Hashable, CustomStringConvertible {
@@ -286,7 +287,7 @@ public final class DroverClient: Sendable {
       maxAttempts: o.maxAttempts, uniqueKey: o.uniqueKey, after: o.parents.map { .id($0) },
       onParentFailure: o.onParentFailure)
     r.limitKey = o.limitKey
-    r.traceparent = o.traceparent
+    r.traceparent = o.traceparent ?? currentTraceparent()
     return .enqueue(r)
   }
 
@@ -352,6 +353,26 @@ public final class DroverClient: Sendable {
     func close() {
       channel?.close()
       channel = nil
+    }
+  }
+}
+
+extension DroverClient {
+  /// The current span's W3C trace context, as the bootstrapped instrument (swift-otel's, or
+  /// any swift-distributed-tracing tracer) writes it into a carrier; nil outside a span or
+  /// without an instrument.
+  static func currentTraceparent() -> String? {
+    guard let context = ServiceContext.current else { return nil }
+    var carrier: [String: String] = [:]
+    InstrumentationSystem.instrument.inject(context, into: &carrier, using: TraceHeaders())
+    guard let t = carrier["traceparent"], TraceParent(t) != nil else { return nil }
+    return t
+  }
+
+  /// Writes an instrument's propagation fields into a dictionary, by lower-case name.
+  struct TraceHeaders: Injector {
+    func inject(_ value: String, forKey key: String, into carrier: inout [String: String]) {
+      carrier[key.lowercased()] = value
     }
   }
 }

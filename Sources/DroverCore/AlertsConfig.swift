@@ -40,6 +40,9 @@ public struct AlertsConfig: Sendable, Equatable {
   public var backlogAbove: Int?
   /// A pool whose oldest ready job has waited longer than this (since its run_at).
   public var oldestReadyAbove: Duration?
+  /// A firing alert nobody acknowledged is sent again this often (`renotify`, default 4h;
+  /// zero: never). An acknowledged one is not, until it resolves and fires anew.
+  public var renotify: Duration = .seconds(4 * 3600)
 
   /// An `[alerts]` table; thresholds left nil are not evaluated.
   public init(

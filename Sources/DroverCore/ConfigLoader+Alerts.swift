@@ -1,7 +1,7 @@
 extension ConfigLoader {
   static let alertKeys = [
     "webhooks", "secret", "stuck_after", "error_rate", "backlog_above", "oldest_ready_above",
-    "link_base", "slack", "pagerduty", "email",
+    "link_base", "slack", "pagerduty", "email", "renotify",
   ]
   static let errorRateKeys = ["above", "window", "min_jobs"]
 
@@ -39,6 +39,9 @@ extension ConfigLoader {
     }
     problems.check { () throws(ConfigError) in
       config.stuckAfter = try s.duration("stuck_after", in: ConfigLimits.alertAge)?.value
+    }
+    problems.check { () throws(ConfigError) in
+      if let d = try s.duration("renotify", in: ConfigLimits.renotify) { config.renotify = d.value }
     }
     problems.check { () throws(ConfigError) in
       config.oldestReadyAbove =

@@ -58,6 +58,8 @@ public enum ConfigLimits {
   public static let webhooks: ClosedRange<Int> = 1...16
   /// `alerts.stuck_after` and `alerts.oldest_ready_above`: a second to a year.
   public static let alertAge: ClosedRange<Duration> = .seconds(1)...days(366)
+  /// `alerts.renotify`: zero (never) to a year.
+  public static let renotify: ClosedRange<Duration> = .zero...days(366)
   /// `alerts.backlog_above`: ready jobs of one pool.
   public static let backlogAbove: ClosedRange<Int> = 0...1_000_000_000
   /// `alerts.error_rate.window`: a second to a day (counted in memory, per second).

@@ -21,7 +21,8 @@ struct APIRoutes: Sendable {
     (.post, "/jobs/{id}/retry"), (.post, "/dead/requeue"), (.get, "/stats"), (.get, "/pools"),
     (.post, "/pools/{name}/scale"), (.post, "/pools/{name}/drain"),
     (.post, "/pools/{name}/resume"), (.post, "/reload"), (.get, "/livez"), (.get, "/readyz"),
-    (.get, "/health"), (.get, "/metrics"), (.get, "/openapi.json"),
+    (.get, "/health"), (.get, "/metrics"), (.get, "/openapi.json"), (.get, "/alerts"),
+    (.post, "/alerts/{id}/ack"),
   ]
 
   func respond(
@@ -45,6 +46,8 @@ struct APIRoutes: Sendable {
     case (.get, "/readyz"): return readyz()
     case (.get, "/health"): return try await health()
     case (.get, "/metrics"): return try await metricsText()
+    case (.get, "/alerts"): return try await listAlerts(request)
+    case (.post, "/alerts/{id}/ack"): return try await ackAlert(request, context)
     case (.get, "/openapi.json"):
       return JSONResponse.text(OpenAPIDocument.json, contentType: "application/json")
     default: throw APIError(.internalServerError, "route \(path) has no handler")

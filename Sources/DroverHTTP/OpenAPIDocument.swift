@@ -16,6 +16,137 @@ enum OpenAPIDocument {
         }
       ],
       "paths": {
+        "/alerts": {
+          "get": {
+            "summary": "The alert history, newest first (open=true: only the alerts still firing; a dead job's alert stays open until acknowledged)",
+            "tags": [
+              "alerts"
+            ],
+            "responses": {
+              "200": {
+                "description": "the alerts",
+                "content": {
+                  "application/json": {
+                    "schema": {
+                      "type": "object",
+                      "properties": {
+                        "alerts": {
+                          "type": "array",
+                          "items": {
+                            "$ref": "#/components/schemas/Alert"
+                          }
+                        }
+                      },
+                      "required": [
+                        "alerts"
+                      ]
+                    }
+                  }
+                }
+              },
+              "400": {
+                "$ref": "#/components/responses/Error"
+              },
+              "401": {
+                "$ref": "#/components/responses/Error"
+              },
+              "403": {
+                "$ref": "#/components/responses/Error"
+              }
+            },
+            "parameters": [
+              {
+                "name": "open",
+                "in": "query",
+                "required": false,
+                "schema": {
+                  "type": "boolean",
+                  "default": false
+                },
+                "description": "only the firing ones"
+              },
+              {
+                "name": "limit",
+                "in": "query",
+                "required": false,
+                "schema": {
+                  "type": "integer",
+                  "minimum": 1,
+                  "maximum": 1000,
+                  "default": 100
+                },
+                "description": "at most this many"
+              }
+            ]
+          }
+        },
+        "/alerts/{id}/ack": {
+          "post": {
+            "summary": "Acknowledge an alert: it is not sent again until it resolves and fires anew (a dead job's alert is resolved by it); acknowledging twice keeps the first",
+            "tags": [
+              "alerts"
+            ],
+            "responses": {
+              "200": {
+                "description": "the alert",
+                "content": {
+                  "application/json": {
+                    "schema": {
+                      "$ref": "#/components/schemas/Alert"
+                    }
+                  }
+                }
+              },
+              "400": {
+                "$ref": "#/components/responses/Error"
+              },
+              "401": {
+                "$ref": "#/components/responses/Error"
+              },
+              "403": {
+                "$ref": "#/components/responses/Error"
+              },
+              "404": {
+                "$ref": "#/components/responses/Error"
+              },
+              "415": {
+                "$ref": "#/components/responses/Error"
+              },
+              "422": {
+                "$ref": "#/components/responses/Error"
+              }
+            },
+            "parameters": [
+              {
+                "name": "id",
+                "in": "path",
+                "required": true,
+                "schema": {
+                  "type": "integer",
+                  "minimum": 1
+                }
+              }
+            ],
+            "requestBody": {
+              "required": false,
+              "content": {
+                "application/json": {
+                  "schema": {
+                    "type": "object",
+                    "properties": {
+                      "by": {
+                        "type": "string",
+                        "minLength": 1,
+                        "maxLength": 200,
+                        "default": "http"
+                      }
+                    }
+                  }
+                }
+              }
+            }
+          }
+        },
         "/jobs": {
           "post": {
             "summary": "Enqueue one job (an object, 201 + the job; 200 when a live job held its unique_key) or a batch (a JSON array, or NDJSON lines; all or nothing; 201 + {jobs}). Acknowledged once durable.",
@@ -1194,6 +1325,94 @@ enum OpenAPIDocument {
                   "null"
                 ],
                 "description": "what holds a waiting job, e.g. waiting on parents #12, #13 (1 of 3 done)"
+              }
+            }
+          },
+          "Alert": {
+            "type": "object",
+            "required": [
+              "id",
+              "alert",
+              "severity",
+              "state",
+              "message",
+              "fired_at",
+              "notified_at",
+              "notifications"
+            ],
+            "properties": {
+              "id": {
+                "type": "integer"
+              },
+              "alert": {
+                "type": "string"
+              },
+              "severity": {
+                "type": "string",
+                "enum": [
+                  "warning",
+                  "critical"
+                ]
+              },
+              "state": {
+                "type": "string",
+                "enum": [
+                  "firing",
+                  "resolved"
+                ]
+              },
+              "pool": {
+                "type": [
+                  "string",
+                  "null"
+                ]
+              },
+              "job": {
+                "type": [
+                  "integer",
+                  "null"
+                ]
+              },
+              "subject": {
+                "type": [
+                  "string",
+                  "null"
+                ]
+              },
+              "message": {
+                "type": "string"
+              },
+              "details": {
+                "description": "the webhook body of the firing"
+              },
+              "fired_at": {
+                "type": "string",
+                "format": "date-time"
+              },
+              "resolved_at": {
+                "type": [
+                  "string",
+                  "null"
+                ]
+              },
+              "acknowledged_at": {
+                "type": [
+                  "string",
+                  "null"
+                ]
+              },
+              "acknowledged_by": {
+                "type": [
+                  "string",
+                  "null"
+                ]
+              },
+              "notified_at": {
+                "type": "string",
+                "format": "date-time"
+              },
+              "notifications": {
+                "type": "integer"
               }
             }
           },

@@ -137,6 +137,22 @@ public protocol JobStore: AnyObject {
   /// The schedules paused now.
   func pausedSchedules() throws(StoreError) -> Set<String>
 
+  // MARK: Alert history
+
+  /// Records alerts that fired, in one transaction; returns their ids in order.
+  func recordAlerts(_ alerts: [NewAlert]) throws(StoreError) -> [Int64]
+  /// Marks a firing alert resolved at `at` (an already resolved one keeps its time).
+  func resolveAlert(_ id: Int64, at: Timestamp) throws(StoreError)
+  /// Records that an alert was notified again at `at`.
+  func noteAlertNotified(_ id: Int64, at: Timestamp) throws(StoreError)
+  /// Acknowledges an alert (`by` whom, at `at`); an alert that never resolves by itself
+  /// (`job_dead`) is resolved by its acknowledgement. Acknowledging twice keeps the first.
+  ///
+  /// - Throws: `.noSuchAlert`.
+  func ackAlert(_ id: Int64, by: String, at: Timestamp) throws(StoreError) -> AlertRecord
+  /// The history, newest first: every alert, or only the open (unresolved) ones.
+  func alerts(open: Bool, limit: Int) throws(StoreError) -> [AlertRecord]
+
   /// True when a writer other than this store object committed since the previous call (the
   /// first call answers true). The supervisor calls it every tick so a job that reached the
   /// store by any path (a CLI that could not reach the socket, a script) is picked up without

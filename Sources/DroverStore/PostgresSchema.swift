@@ -346,6 +346,27 @@ package enum PostgresSchema {
     """
     ALTER TABLE drover_jobs ADD COLUMN traceparent text;
     """,
+    // v7: the alert history (see `SQLiteSchema`, v9).
+    """
+    CREATE TABLE drover_alerts (
+      id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+      kind text NOT NULL,
+      severity text NOT NULL,
+      pool text,
+      job_id bigint,
+      subject text,
+      message text NOT NULL,
+      details text NOT NULL,
+      fired_at bigint NOT NULL,
+      resolved_at bigint,
+      acked_at bigint,
+      acked_by text,
+      notified_at bigint NOT NULL,
+      notifications integer NOT NULL DEFAULT 1,
+      resolves_by_ack boolean NOT NULL DEFAULT false
+    );
+    CREATE INDEX drover_alerts_open ON drover_alerts (id) WHERE resolved_at IS NULL;
+    """,
   ]
 
   /// Functions the tables' defaults and triggers call, created before the migrations (and

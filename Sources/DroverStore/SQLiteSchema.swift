@@ -190,6 +190,29 @@ package enum SQLiteSchema {
     """
     ALTER TABLE jobs ADD COLUMN traceparent TEXT;
     """,
+    // v9: the alert history. `resolves_by_ack`: an alert that does not clear by itself (a
+    // dead job) is resolved by its acknowledgement. `alerts_open` keeps the firing ones at
+    // hand for the engine's every tick.
+    """
+    CREATE TABLE alerts (
+      id INTEGER PRIMARY KEY AUTOINCREMENT,
+      kind TEXT NOT NULL,
+      severity TEXT NOT NULL,
+      pool TEXT,
+      job_id INTEGER,
+      subject TEXT,
+      message TEXT NOT NULL,
+      details TEXT NOT NULL,
+      fired_at INTEGER NOT NULL,
+      resolved_at INTEGER,
+      acked_at INTEGER,
+      acked_by TEXT,
+      notified_at INTEGER NOT NULL,
+      notifications INTEGER NOT NULL DEFAULT 1,
+      resolves_by_ack INTEGER NOT NULL DEFAULT 0
+    );
+    CREATE INDEX alerts_open ON alerts (id) WHERE resolved_at IS NULL;
+    """,
   ]
 
   /// The schema version this build writes.

@@ -10,6 +10,8 @@ public enum StoreError: Error, Sendable, Equatable, CustomStringConvertible {
   case cannotOpen(path: String, reason: String)
   /// No job has this id (not found).
   case noSuchJob(JobID)
+  /// No alert of the history has this id (not found).
+  case noSuchAlert(Int64)
   /// The job's state forbids the operation, e.g. retry of a completed job (a conflict).
   case invalidState(id: JobID, state: JobState, operation: String, allowed: [JobState])
   /// A bad input value (empty type, payload not an object, limit out of range …).
@@ -40,7 +42,7 @@ public enum StoreError: Error, Sendable, Equatable, CustomStringConvertible {
     switch self {
     case .notADroverDatabase: .corrupt
     case .cannotOpen, .unavailable: .unavailable
-    case .noSuchJob: .notFound
+    case .noSuchJob, .noSuchAlert: .notFound
     case .invalidState, .uniqueKeyTaken, .conflict: .conflict
     case .invalidInput: .invalidInput
     case .busy: .busy
@@ -56,6 +58,7 @@ public enum StoreError: Error, Sendable, Equatable, CustomStringConvertible {
       "\(path) is not a Drover database (\(reason)); it was left untouched"
     case .cannotOpen(let path, let reason): "cannot open store \(path): \(reason)"
     case .noSuchJob(let id): "no job with id \(id)"
+    case .noSuchAlert(let id): "no alert with id \(id)"
     case .invalidState(let id, let state, let op, let allowed):
       "cannot \(op) job \(id): it is \(state.name) (only "
         + allowed.map(\.name).joined(separator: " or ") + " jobs can be)"

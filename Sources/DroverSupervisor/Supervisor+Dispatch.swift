@@ -65,7 +65,8 @@ extension Supervisor {
       enqueues: enqueues.map(\.params), finishes: pendingFinishes, progress: pendingProgress,
       started: pendingStarts, promoteDue: promoteDue, claims: claims, now: now, owner: owner)
     batch.limits = poolLimits
-    batch.sweepLimits = limitSweep.due(clock.monotonic())
+    batch.sweepLimits =
+      sweepLimitsNext || (!poolLimits.isEmpty && limitSweep.due(clock.monotonic()))
     guard !batch.isEmpty else {
       publishPendingEvents()
       return
@@ -90,6 +91,7 @@ extension Supervisor {
       return
     }
     lastCommit = clock.monotonic() - started
+    if batch.sweepLimits { sweepLimitsNext = false }
     commitFailedAt = nil
     commitError = nil
     storeUnreachable = nil

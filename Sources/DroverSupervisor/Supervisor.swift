@@ -87,15 +87,22 @@ final class JitterState: @unchecked Sendable {
 /// and no task hops, and the loop itself is the one owner of every child process.
 public final class Supervisor {
   var config: DroverConfig {
-    didSet { poolLimits = config.pools.compactMap(\.limits) }
+    didSet {
+      poolLimits = config.pools.compactMap(\.limits)
+      // A reload may have removed a limit that holds jobs: the next commit lets them go.
+      sweepLimitsNext = true
+    }
   }
+  /// The next commit sweeps every key holding jobs (the first one, and after a reload).
+  var sweepLimitsNext = true
   /// The config's pools with limits, for every commit (`StoreBatch.limits`).
   var poolLimits: [PoolLimits] = []
   /// When a key holding jobs may start one without a finish (the last commit's answer): the
   /// loop commits again then.
   var nextLimitAt: Timestamp?
-  /// Every key holding jobs is looked at now and then (and at the first commit): what frees
-  /// slots outside a commit (a rescue, a config without the limit) is caught there.
+  /// Every key holding jobs is looked at now and then while pools have limits (and at the
+  /// first commit and after a reload): what frees slots outside a commit (a rescue, a config
+  /// without the limit) is caught there.
   var limitSweep = Periodic(every: .seconds(30))
   let options: SupervisorOptions
   let clock: SupervisorClock

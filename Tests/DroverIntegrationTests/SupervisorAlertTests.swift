@@ -51,7 +51,8 @@ extension SupervisorTests {
         #expect(req.headers["content-type"] == "application/json")
       }
       let first = try #require(r.bodies.first)
-      #expect(Set(first.keys) == ["alert", "state", "pool", "job", "value", "threshold", "at"])
+      #expect(
+        Set(first.keys) == ["alert", "state", "pool", "job", "value", "threshold", "at", "id"])
       #expect(first["job"] is NSNull)
       #expect((first["value"] as? Int ?? 0) > 3)
       #expect(first["threshold"] as? Int == 3)

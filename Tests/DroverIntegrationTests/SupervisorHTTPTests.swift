@@ -261,7 +261,7 @@ struct SupervisorHTTPTests {
         seen += 1
       }
     }
-    #expect(seen == 17)
+    #expect(seen == 19)
     // The server refuses what the document lacks.
     try Self.expectError(try c.request("DELETE", "/jobs/1"), 404)
   }

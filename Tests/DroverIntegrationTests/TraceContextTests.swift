@@ -3,6 +3,7 @@ import DroverCore
 import DroverTestSupport
 import DroverWire
 import Foundation
+import Instrumentation
 import Testing
 
 extension SupervisorTests {
@@ -38,19 +39,28 @@ extension SupervisorTests {
         type: "traced", payload: [:], options: EnqueueOptions(traceparent: Self.trace))
       let flaky = try await client.enqueue(
         type: "traced", payload: ["fail": true], options: EnqueueOptions(traceparent: Self.trace))
+      // From the current span, as a bootstrapped tracer propagates it.
+      TestInstrument.bootstrapOnce()
+      var context = ServiceContext.topLevel
+      context[TestTraceKey.self] = Self.trace
+      let fromSpan = try await ServiceContext.withValue(context) {
+        try await client.enqueue(type: "traced", payload: [:])
+      }
       let plain = try h.enqueue("traced")
       let bad = try h.drover(["enqueue", "traced", "{}", "--traceparent", "00-xyz-01"])
       #expect(bad.exitCode != 0 && bad.stderrText.contains("W3C traceparent"), "\(bad.stderrText)")
       try h.waitUntil("the jobs completed", timeout: .seconds(30)) {
-        try [ok.id, flaky.id, plain].allSatisfy { try h.jobState($0) == "completed" }
+        try [ok.id, flaky.id, plain, fromSpan.id].allSatisfy { try h.jobState($0) == "completed" }
       }
+      #expect(try h.job(fromSpan.id)["traceparent"]?.stringValue == Self.trace)
       #expect(try h.job(ok.id)["traceparent"]?.stringValue == Self.trace)
       #expect(try h.job(plain)["traceparent"] == .null)
       let seen = try String(contentsOfFile: h.dir.file("seen.txt"), encoding: .utf8)
       #expect(seen.contains("\(ok.id) \(Self.trace)"), "\(seen)")
       #expect(seen.contains("\(plain) none"), "\(seen)")
 
-      // Three attempts with a trace (ok, and flaky's failed and retried ones): three spans each.
+      // Four attempts with a trace (ok, fromSpan, and flaky's failed and retried ones): three
+      // spans each.
       var spans: [JSONValue] = []
       try h.waitUntil("the spans arrived", timeout: .seconds(30), every: .milliseconds(200)) {
         spans = receiver.requests.flatMap { r -> [JSONValue] in
@@ -59,11 +69,11 @@ extension SupervisorTests {
             ($0["scopeSpans"]?.arrayValue ?? []).flatMap { $0["spans"]?.arrayValue ?? [] }
           }
         }
-        return spans.count >= 9
+        return spans.count >= 12
       }
-      #expect(spans.count == 9)
+      #expect(spans.count == 12)
       let roots = spans.filter { $0["name"] == "drover.job traced" }
-      #expect(roots.count == 3)
+      #expect(roots.count == 4)
       for s in spans { #expect(s["traceId"] == "4bf92f3577b34da6a3ce929d0e0e4736") }
       for r in roots { #expect(r["parentSpanId"] == "00f067aa0ba902b7") }
       let rootIDs = Set(roots.compactMap { $0["spanId"]?.stringValue })
@@ -76,6 +86,29 @@ extension SupervisorTests {
       #expect(body.contains(#""stringValue":"shop""#))
       await client.close()
       #expect(try h.stop().exitCode == 0)
+    }
+  }
+}
+
+/// A trace context a test puts in the current `ServiceContext`.
+enum TestTraceKey: ServiceContextKey {
+  typealias Value = String
+}
+
+/// An instrument that propagates `TestTraceKey` as `traceparent`, as a real tracer would.
+struct TestInstrument: Instrument {
+  static let once: Void = InstrumentationSystem.bootstrap(TestInstrument())
+  static func bootstrapOnce() { _ = once }
+
+  func extract<Carrier, Extract>(
+    _ carrier: Carrier, into context: inout ServiceContext, using extractor: Extract
+  ) where Extract: Extractor, Extract.Carrier == Carrier {}
+
+  func inject<Carrier, Inject>(
+    _ context: ServiceContext, into carrier: inout Carrier, using injector: Inject
+  ) where Inject: Injector, Inject.Carrier == Carrier {
+    if let t = context[TestTraceKey.self] {
+      injector.inject(t, forKey: "traceparent", into: &carrier)
     }
   }
 }
