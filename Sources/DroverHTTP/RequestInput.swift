@@ -52,6 +52,16 @@ enum RequestInput {
 
   /// Query parameters, refusing a key twice or a key not in `known` (a `payload.` prefix is
   /// allowed where `payloadPrefix`).
+  /// A `true|false` query parameter (absent: false); anything else is a 400 naming it.
+  static func flag(_ q: [String: String], _ name: String) throws -> Bool {
+    switch q[name] {
+    case nil, "false"?: return false
+    case "true"?: return true
+    case let v?:
+      throw APIError.badRequest("\(name) must be true or false, not \"\(v)\"", field: name)
+    }
+  }
+
   static func query(
     _ request: Request, known: Set<String>, payloadPrefix: Bool = false
   ) throws -> [String: String] {
