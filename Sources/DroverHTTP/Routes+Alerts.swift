@@ -8,13 +8,7 @@ extension APIRoutes {
   /// `GET /alerts?open=true&limit=N`: newest first.
   func listAlerts(_ request: Request) async throws -> Response {
     let q = try RequestInput.query(request, known: ["open", "limit"])
-    let open: Bool
-    switch q["open"] {
-    case nil, "false"?: open = false
-    case "true"?: open = true
-    case let v?:
-      throw APIError.badRequest("open must be true or false, not \"\(v)\"", field: "open")
-    }
+    let open = try RequestInput.flag(q, "open")
     var limit = 100
     if let l = q["limit"] {
       guard let n = Int(l), (1...1000).contains(n) else {

@@ -179,13 +179,7 @@ extension APIRoutes {
   func cancelJob(_ request: Request, _ context: some RequestContext) async throws -> Response {
     let id = try Self.jobID(context)
     let q = try RequestInput.query(request, known: ["cascade"])
-    let cascade: Bool
-    switch q["cascade"] {
-    case nil, "false"?: cascade = false
-    case "true"?: cascade = true
-    case let v?:
-      throw APIError.badRequest("cascade must be true or false, not \"\(v)\"", field: "cascade")
-    }
+    let cascade = try RequestInput.flag(q, "cascade")
     let (result, job) = try await link.write { store throws(StoreError) in
       let r = try store.cancel(CancelParams(id: id, cascade: cascade))
       return (r, try store.job(id))
