@@ -32,7 +32,7 @@ import Testing
   @Test func aThrottledEmailComesBackLaterWithoutSpendingAnAttempt() async {
     let job = SendEmail(mailer: FakeMailer(throttleFirst: true))
     let outcome = await TestJobContext().run(job, .init(to: "a@b.c", subject: "hi"))
-    #expect(outcome == .snooze(.seconds(60)))
+    #expect(outcome == .rateLimited(.seconds(60)))
   }
 
   @Test func aBadAddressOrPayloadFailsPermanently() async {
