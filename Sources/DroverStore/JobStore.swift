@@ -350,11 +350,15 @@ public struct FinishParams: Sendable, Hashable {
   /// When the attempt's handler began, as its worker reported: the job's `started_at` from
   /// now on. nil: keep the one recorded at the claim (a job whose worker died, or released).
   public var startedAt: Timestamp?
+  /// What the attempt used, as its worker reported: stored on the job (`cpu_seconds`,
+  /// `peak_rss`). nil (a worker that died, a released job) keeps the figures already there.
+  public var usage: JobUsage?
   public init(
     id: JobID, settlement: Settlement, backoff: BackoffPolicy = .standard, jitter: Double = 0.5,
-    workerPID: Int32? = nil, startedAt: Timestamp? = nil
+    workerPID: Int32? = nil, startedAt: Timestamp? = nil, usage: JobUsage? = nil
   ) {
     self.id = id
+    self.usage = usage
     self.startedAt = startedAt
     self.settlement = settlement
     self.backoff = backoff

@@ -338,6 +338,11 @@ package enum PostgresSchema {
       WHERE ready_at IS NOT NULL;
     CREATE INDEX drover_limit_keys_holding ON drover_limit_keys (pool, key) WHERE holding;
     """,
+    // v5: what the job's last reporting attempt used (see `SQLiteSchema`, v7).
+    """
+    ALTER TABLE drover_jobs ADD COLUMN cpu_seconds double precision;
+    ALTER TABLE drover_jobs ADD COLUMN peak_rss bigint;
+    """,
   ]
 
   /// Functions the tables' defaults and triggers call, created before the migrations (and

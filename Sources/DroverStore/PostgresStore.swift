@@ -413,10 +413,15 @@ public final class PostgresStore: JobStore {
       var job = try Self.decodeJob(r, 0)
       job.errors = try loadErrors([id])[id] ?? []
       let extra = try db.exec(
-        "SELECT on_parent_failure, limit_key, held FROM drover_jobs WHERE id = $1", id)
+        """
+        SELECT on_parent_failure, limit_key, held, cpu_seconds, peak_rss
+        FROM drover_jobs WHERE id = $1
+        """, id)
       job.onParentFailure = ParentFailurePolicy(rawValue: extra.int(0, 0)) ?? .cancel
       job.limitKey = extra.optionalText(0, 1)
       job.held = extra.bool(0, 2) && job.state == .queued
+      job.cpuSeconds = extra.optionalDouble(0, 3)
+      job.peakRSS = extra.optionalInt64(0, 4)
       (job.parents, job.children) = try loadLinks(id)
       return job
     }

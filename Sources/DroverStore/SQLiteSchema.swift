@@ -182,6 +182,12 @@ package enum SQLiteSchema {
     CREATE INDEX limit_keys_ready ON limit_keys (ready_at) WHERE ready_at IS NOT NULL;
     CREATE INDEX limit_keys_holding ON limit_keys (pool, key) WHERE holding = 1;
     """,
+    // v7: what the job's last reporting attempt used: CPU seconds (user + system) and peak
+    // resident set size in bytes, from its worker's outcome frame; NULL when never reported.
+    """
+    ALTER TABLE jobs ADD COLUMN cpu_seconds REAL;
+    ALTER TABLE jobs ADD COLUMN peak_rss INTEGER;
+    """,
   ]
 
   /// The schema version this build writes.

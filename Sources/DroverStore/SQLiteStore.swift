@@ -250,13 +250,15 @@ public final class SQLiteStore: JobStore {
     st.reset()
     job.errors = try loadErrors(id)
     let extra = try db.prepare(
-      "SELECT on_parent_failure, limit_key, held FROM jobs WHERE id = ?1")
+      "SELECT on_parent_failure, limit_key, held, cpu_seconds, peak_rss FROM jobs WHERE id = ?1")
     defer { extra.reset() }
     try extra.bind(id)
     if try extra.step() {
       job.onParentFailure = ParentFailurePolicy(rawValue: extra.int(0)) ?? .cancel
       job.limitKey = extra.optionalText(1)
       job.held = extra.int(2) != 0 && job.state == .queued
+      job.cpuSeconds = extra.optionalDouble(3)
+      job.peakRSS = extra.optionalInt64(4)
     }
     extra.reset()
     (job.parents, job.children) = try loadLinks(id)

@@ -33,6 +33,80 @@ extension ResourceUsage {
   }
 }
 
+/// One reading of a process's resources from `/proc/PID/stat` (one small read).
+public struct ProcessSample: Sendable, Hashable {
+  /// CPU time (user + system) of the process and of the children it has reaped (`cutime`,
+  /// `cstime`): a worker's finished exec commands count, running ones once they exit.
+  /// Clock-tick resolution (10 ms).
+  public var cpu: Duration
+  /// The process's own resident set size in bytes (not its children's).
+  public var rss: UInt64
+  public init(cpu: Duration, rss: UInt64) {
+    self.cpu = cpu
+    self.rss = rss
+  }
+}
+
+extension ResourceUsage {
+  /// CPU time and RSS of process `pid` from `/proc/PID/stat` alone, for the supervisor's
+  /// periodic per-worker sample: one open and read, no `status` parse. nil if the process does
+  /// not exist.
+  public static func sample(of pid: Int32) -> ProcessSample? {
+    guard let text = readSmallFile("/proc/\(pid)/stat") else { return nil }
+    return parseStat(text)
+  }
+
+  /// Parses a `/proc/PID/stat` line. After "(comm)" (which may hold spaces and parentheses,
+  /// hence the last ")"), counting from state as field 3: utime 14, stime 15, cutime 16,
+  /// cstime 17, rss 24 (pages).
+  static func parseStat(_ text: String) -> ProcessSample? {
+    guard let close = text.lastIndex(of: ")") else { return nil }
+    let fields = text[text.index(after: close)...].split(separator: " ")
+    guard fields.count > 21, let user = Int64(fields[11]), let system = Int64(fields[12]),
+      let childUser = Int64(fields[13]), let childSystem = Int64(fields[14]),
+      let pages = Int64(fields[21])
+    else { return nil }
+    let hz = Int64(max(1, sysconf(Int32(_SC_CLK_TCK))))
+    let ticks = user + system + childUser + childSystem
+    return ProcessSample(
+      cpu: .microseconds(ticks * 1_000_000 / hz),
+      rss: UInt64(max(0, pages)) * UInt64(sysconf(Int32(_SC_PAGESIZE))))
+  }
+
+  /// CPU time (user + system) this process has used, all threads (`getrusage(RUSAGE_SELF)`).
+  public static func selfCPU() -> Duration {
+    var ru = rusage()
+    guard getrusage(RUSAGE_SELF.rawValue, &ru) == 0 else { return .zero }
+    return Duration(ru.ru_utime) + Duration(ru.ru_stime)
+  }
+
+  /// This process's peak resident set size in bytes since it started or since the last
+  /// ``resetSelfPeakRSS()`` (`VmHWM` in `/proc/self/status`); nil when unreadable.
+  ///
+  /// Not `getrusage`'s `ru_maxrss`: that also keeps the peak of the memory the process was
+  /// spawned from (posix_spawn's vfork shares the parent's until the exec), never reset.
+  public static func selfPeakRSS() -> UInt64? {
+    guard let text = readSmallFile("/proc/self/status"),
+      let key = text.utf8.firstRange(of: "VmHWM:".utf8)
+    else { return nil }
+    // "VmHWM:\t   12345 kB": the digits after the key's blanks.
+    let digits = text.utf8[key.upperBound...].drop { $0 == 0x20 || $0 == 0x09 }
+      .prefix { $0 >= 0x30 && $0 <= 0x39 }
+    let kb = UInt64(String(decoding: digits, as: UTF8.self))
+    return kb.map { $0 * 1024 }
+  }
+
+  /// Resets this process's peak RSS to its current RSS (`5` into `/proc/self/clear_refs`), so
+  /// the next ``selfPeakRSS()`` is the peak since now. False when the kernel refused.
+  @discardableResult
+  public static func resetSelfPeakRSS() -> Bool {
+    let fd = open("/proc/self/clear_refs", O_WRONLY | O_CLOEXEC)
+    guard fd >= 0 else { return false }
+    defer { FD.close(fd) }
+    return write(fd, "5", 1) == 1
+  }
+}
+
 /// Reads a small text file (under 4 KiB, like `/proc` entries) without Foundation.
 public func readSmallFile(_ path: String) -> String? {
   let fd = open(path, O_RDONLY | O_CLOEXEC)
