@@ -13,10 +13,14 @@ import Testing
     let line =
       "4121 (drover (x) w) S 1 4121 4121 0 -1 4194560 100 0 0 0 100 50 30 20 20 0 3 0 123 "
       + "99999 256 18446744073709551615 1 1 0 0 0 0 0 0 0 0 0 0 17 1 0 0 0 0 0\n"
-    let s = try #require(ResourceUsage.parseStat(line))
+    func parse(_ text: String) -> ProcessSample? {
+      Array(text.utf8).withUnsafeBufferPointer { ResourceUsage.parseStat($0) }
+    }
+    let s = try #require(parse(line))
     #expect(s.cpu == .microseconds(200 * 1_000_000 / hz))
     #expect(s.rss == 256 * page)
-    #expect(ResourceUsage.parseStat("4121 (short) S 1 2 3") == nil)
+    #expect(parse("4121 (short) S 1 2 3") == nil)
+    #expect(parse("no parenthesis") == nil)
   }
 
   @Test func sampleOfSelfAndOfNoProcess() throws {
