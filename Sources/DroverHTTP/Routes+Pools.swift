@@ -1,6 +1,5 @@
 import DroverCore
 import DroverStore
-import DroverSystem
 import DroverWire
 import Hummingbird
 
