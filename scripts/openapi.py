@@ -83,7 +83,9 @@ doc={"openapi":"3.1.0",
     "traceparent":{"type":["string","null"],"description":"the W3C trace context it was enqueued with"},
     "result":{"description":"a completed job's result: the JSON its handler set (Swift: context.setResult; exec: a RESULT <json> line), null when none"},
     "parents":{"type":"array","items":ref("JobLink")},"children":{"type":"array","items":ref("JobLink")},
-    "why":{"type":["string","null"],"description":"what holds a waiting job, e.g. waiting on parents #12, #13 (1 of 3 done)"}}},
+    "why":{"type":["string","null"],"description":"what holds a waiting job, e.g. waiting on parents #12, #13 (1 of 3 done)"},
+    "cpu_seconds":{"type":["number","null"],"description":"CPU seconds (user + system) its last reporting attempt used, as its worker measured (an exec job: its command's); null when unknown"},
+    "peak_rss_bytes":{"type":["integer","null"],"description":"peak resident set size in bytes of its last reporting attempt; null when unknown"}}},
   "Alert":{"type":"object","required":["id","alert","severity","state","message","fired_at","notified_at","notifications"],"properties":{
     "id":{"type":"integer"},"alert":{"type":"string"},"severity":{"type":"string","enum":["warning","critical"]},"state":{"type":"string","enum":["firing","resolved"]},
     "pool":{"type":["string","null"]},"job":{"type":["integer","null"]},"subject":{"type":["string","null"]},"message":{"type":"string"},"details":{"description":"the webhook body of the firing"},
@@ -92,7 +94,7 @@ doc={"openapi":"3.1.0",
   "JobPage":{"type":"object","properties":{"jobs":{"type":"array","items":ref("Job")},"next":{"type":["string","null"]}},"required":["jobs"]},
   "Stats":{"type":"object","properties":{k:{"type":"integer"} for k in ["waiting","scheduled","queued","running","completed","cancelled","dead"]}},
   "Pool":{"type":"object","properties":{"name":{"type":"string"},"target":{"type":"integer"},"min":{"type":"integer"},"max":{"type":"integer"},"auto":{"type":"boolean"},"paused":{"type":"boolean"},"crash_looping":{"type":"boolean"},"types":{"type":"array","items":{"type":"string"}},
-    "workers":{"type":"array","items":{"type":"object","properties":{"pid":{"type":"integer"},"busy":{"type":"boolean"},"jobs_done":{"type":"integer"},"ready":{"type":"boolean"},"retiring":{"type":"boolean"},"job":{"type":["integer","null"]},"job_running_ms":{"type":["number","null"],"description":"how long the current job has run"},"claimed":{"type":"array","items":{"type":"integer"},"description":"jobs handed to the worker, not started (prefetched)"},"rss_bytes":{"type":["integer","null"]}}}}}},
+    "workers":{"type":"array","items":{"type":"object","properties":{"pid":{"type":"integer"},"busy":{"type":"boolean"},"jobs_done":{"type":"integer"},"ready":{"type":"boolean"},"retiring":{"type":"boolean"},"job":{"type":["integer","null"]},"job_running_ms":{"type":["number","null"],"description":"how long the current job has run"},"claimed":{"type":"array","items":{"type":"integer"},"description":"jobs handed to the worker, not started (prefetched)"},"rss_bytes":{"type":["integer","null"],"description":"the worker process's resident set size, sampled every 2 s; null before the first sample"},"cpu_seconds":{"type":["number","null"],"description":"CPU seconds the worker process has used (its reaped exec commands' included), sampled every 2 s"}}}}}},
   "Health":{"type":"object","properties":{"status":{"type":"string","enum":["healthy","degraded","unhealthy"]},"reasons":{"type":"array","items":{"type":"string"}}},"required":["status","reasons"]}}}}
 text=json.dumps(doc,indent=2,ensure_ascii=False)
 open(ROOT+'/docs/openapi.json','w').write(text+"\n")

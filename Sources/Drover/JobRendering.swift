@@ -57,6 +57,14 @@ enum JobRendering {
     if let key = job.limitKey {
       pairs.append(("limit_key", key.isEmpty ? "\"\" (the pool's)" : key))
     }
+    if job.cpuSeconds != nil || job.peakRSS != nil {
+      pairs.append(
+        (
+          "resources",
+          "cpu " + (job.cpuSeconds.map { seconds($0) } ?? "-") + ", peak rss "
+            + (job.peakRSS.map { bytes(UInt64(max(0, $0))) } ?? "-")
+        ))
+    }
     if let why = why ?? DependencyHold.text(state: job.state, parents: job.parents) {
       pairs.append(("why", why))
     }
@@ -81,6 +89,31 @@ enum JobRendering {
   /// The text of `jobs stats`: one `state  count` line per state.
   static func table(stats: [JobState: Int]) -> String {
     align(JobState.allCases.map { [$0.name, String(stats[$0] ?? 0)] }, rightAligned: [1])
+  }
+
+  /// A byte count for people: `812 KiB`, `24.1 MiB`, `1.50 GiB`.
+  static func bytes(_ n: UInt64) -> String {
+    let x = Double(n)
+    let mib = 1_048_576.0
+    if x < mib { return "\(Int((x / 1024).rounded())) KiB" }
+    if x < 1024 * mib { return decimals(x / mib, 1) + " MiB" }
+    return decimals(x / (1024 * mib), 2) + " GiB"
+  }
+
+  /// CPU seconds for people: `0.31 s`, `12.5 s`, `1520 s`.
+  static func seconds(_ s: Double) -> String {
+    s < 10 ? decimals(s, 2) + " s" : s < 1000 ? decimals(s, 1) + " s" : "\(Int(s.rounded())) s"
+  }
+
+  /// `x` with `places` decimals (no Foundation formatter).
+  static func decimals(_ x: Double, _ places: Int) -> String {
+    var scale = 1.0
+    for _ in 0..<places { scale *= 10 }
+    let n = Int((abs(x) * scale).rounded())
+    let whole = n / Int(scale)
+    let frac = String(n % Int(scale))
+    return (x < 0 && n > 0 ? "-" : "") + "\(whole)."
+      + String(repeating: "0", count: places - frac.count) + frac
   }
 
   /// A time to the second, for tables: `2026-11-23T16:11:02Z`.

@@ -115,6 +115,12 @@ public struct Job: Sendable, Hashable {
   public var result: String?
   /// The W3C trace context it was enqueued with (`job(_:)` fills it).
   public var traceparent: String?
+  /// CPU seconds (user + system) its last reporting attempt used; nil when none reported
+  /// (`job(_:)` fills it). See ``JobUsage`` for what is counted.
+  public var cpuSeconds: Double?
+  /// Peak resident set size in bytes of its last reporting attempt; nil when none reported
+  /// (`job(_:)` fills it).
+  public var peakRSS: Int64?
 
   public init(
     id: JobID, type: String, state: JobState, priority: Int = 0, attempts: Int = 0,
@@ -146,5 +152,24 @@ public struct Job: Sendable, Hashable {
     self.backoff = backoff
     self.cancelRequested = cancelRequested
     self.workerPID = workerPID
+  }
+}
+
+/// What one attempt used, as its worker measured it and reported with the outcome.
+///
+/// For an `exec` job it is the command's own: CPU from `wait4(2)` (the command and the
+/// descendants it waited for), peak RSS likewise. posix_spawn's vfork makes the kernel seed a
+/// child's peak with its parent's, so a command smaller than its worker reads as about the
+/// worker's own peak. For an in-process handler it is the worker's: the CPU the process used
+/// during the attempt (with other jobs running at once on the same worker, theirs too) and its
+/// high-water resident size, reset when the attempt began alone on the worker.
+public struct JobUsage: Sendable, Hashable {
+  /// User + system CPU seconds.
+  public var cpuSeconds: Double
+  /// Peak resident set size in bytes.
+  public var peakRSS: Int64
+  public init(cpuSeconds: Double, peakRSS: Int64) {
+    self.cpuSeconds = cpuSeconds
+    self.peakRSS = peakRSS
   }
 }

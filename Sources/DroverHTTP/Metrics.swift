@@ -17,6 +17,8 @@ final class DroverMetrics: Sendable {
   private let subscription: EventSubscription
   /// Finished and failed attempts per second, for the health error rate.
   private let window: Mutex<ErrorRateWindow>
+  /// Each live worker's resource series, by pid (removed when the worker is gone).
+  private let workerSeries = Mutex<[Int32: WorkerSeries]>([:])
 
   static let jobBuckets: [Duration] = [
     .milliseconds(1), .milliseconds(5), .milliseconds(10), .milliseconds(50),
@@ -99,11 +101,75 @@ final class DroverMetrics: Sendable {
       }
       gauge("drover_pool_crash_looping", [("pool", p.name)]).record(p.crashLooping ? 1 : 0)
     }
+    recordWorkers(s)
     // The loop keeps its last commit's duration: one observation per scrape samples it.
     timer("drover_commit_seconds", []).recordNanoseconds(
       Int64(s.loop.lastCommit.fractionalMilliseconds * 1e6))
     gauge("drover_loop_turn_max_seconds", []).record(s.loop.turnMax.fractionalMilliseconds / 1000)
     return registry.emitToString()
+  }
+}
+
+/// One worker's `drover_worker_rss_bytes` and `drover_worker_cpu_seconds_total` series.
+struct WorkerSeries: Sendable {
+  var pool: String
+  var rss: Prometheus.Gauge
+  var cpu: Prometheus.Counter
+  /// The CPU seconds the counter has been raised to.
+  var cpuSeen: Double
+}
+
+extension DroverMetrics {
+  /// Sets each worker's RSS gauge and raises its CPU counter to the loop's last reading (a
+  /// counter only goes up, so by the difference); drops the series of workers that are gone
+  /// (or whose pid now names a worker of another pool).
+  func recordWorkers(_ s: StatusSnapshot) {
+    workerSeries.withLock { series in
+      var live = Set<Int32>()
+      for p in s.pools {
+        for w in p.workers {
+          live.insert(w.pid)
+          if let old = series[w.pid], old.pool != p.name {
+            unregister(old)
+            series[w.pid] = nil
+          }
+          let labels = [("pool", p.name), ("pid", String(w.pid))]
+          var ws =
+            series[w.pid]
+            ?? WorkerSeries(
+              pool: p.name,
+              rss: registry.makeGauge(descriptor: Self.rssName, labels: labels),
+              cpu: registry.makeCounter(descriptor: Self.cpuName, labels: labels),
+              cpuSeen: 0)
+          if let rss = w.rss { ws.rss.set(Double(rss)) }
+          if let cpu = w.cpu.map({ $0.fractionalMilliseconds / 1000 }), cpu > ws.cpuSeen {
+            ws.cpu.increment(by: cpu - ws.cpuSeen)
+            ws.cpuSeen = cpu
+          }
+          series[w.pid] = ws
+        }
+      }
+      for (pid, ws) in series where !live.contains(pid) {
+        unregister(ws)
+        series[pid] = nil
+      }
+    }
+  }
+
+  static var rssName: MetricNameDescriptor {
+    MetricNameDescriptor(
+      metricName: "drover_worker_rss", unitName: "bytes",
+      helpText: "Resident set size of the worker process (sampled every 2 s)")
+  }
+  static var cpuName: MetricNameDescriptor {
+    MetricNameDescriptor(
+      metricName: "drover_worker_cpu_seconds", unitName: "total",
+      helpText: "CPU time of the worker process and its reaped exec commands")
+  }
+
+  private func unregister(_ ws: WorkerSeries) {
+    registry.unregisterGauge(ws.rss)
+    registry.unregisterCounter(ws.cpu)
   }
 }
 

@@ -1325,6 +1325,20 @@ enum OpenAPIDocument {
                   "null"
                 ],
                 "description": "what holds a waiting job, e.g. waiting on parents #12, #13 (1 of 3 done)"
+              },
+              "cpu_seconds": {
+                "type": [
+                  "number",
+                  "null"
+                ],
+                "description": "CPU seconds (user + system) its last reporting attempt used, as its worker measured (an exec job: its command's); null when unknown"
+              },
+              "peak_rss_bytes": {
+                "type": [
+                  "integer",
+                  "null"
+                ],
+                "description": "peak resident set size in bytes of its last reporting attempt; null when unknown"
               }
             }
           },
@@ -1555,7 +1569,15 @@ enum OpenAPIDocument {
                       "type": [
                         "integer",
                         "null"
-                      ]
+                      ],
+                      "description": "the worker process's resident set size, sampled every 2 s; null before the first sample"
+                    },
+                    "cpu_seconds": {
+                      "type": [
+                        "number",
+                        "null"
+                      ],
+                      "description": "CPU seconds the worker process has used (its reaped exec commands' included), sampled every 2 s"
                     }
                   }
                 }

@@ -1,6 +1,5 @@
 import DroverCore
 import DroverStore
-import DroverSystem
 import DroverWire
 import Hummingbird
 
@@ -13,20 +12,16 @@ extension APIRoutes {
     return JSONResponse.make(JobJSON.stats(s))
   }
 
-  /// The loop's status snapshot, with each worker's RSS read from /proc here, off the loop.
+  /// The loop's status snapshot (each worker's RSS and CPU time as the loop last read them).
   func status() async throws -> StatusSnapshot {
-    guard case .status(var s) = await link.ask(.status) else {
+    guard case .status(let s) = await link.ask(.status) else {
       throw APIError(.internalServerError, "no status from the supervisor")
-    }
-    for p in s.pools.indices {
-      for w in s.pools[p].workers.indices {
-        s.pools[p].workers[w].rss = ResourceUsage.rss(of: s.pools[p].workers[w].pid)
-      }
     }
     return s
   }
 
-  /// `GET /pools`: `ctl status`'s pools, workers with pid, busy, current job, RSS, jobs done.
+  /// `GET /pools`: `ctl status`'s pools, workers with pid, busy, current job, RSS, CPU seconds,
+  /// jobs done.
   func pools() async throws -> Response {
     let s = try await status()
     return JSONResponse.make(["pools": .array(s.pools.map(\.json))])

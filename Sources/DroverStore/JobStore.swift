@@ -374,12 +374,17 @@ public struct FinishParams: Sendable, Hashable {
   public var startedAt: Timestamp?
   /// The handler's result (JSON text), kept when the attempt completes.
   public var result: String?
+  /// What the attempt used, as its worker reported: stored on the job (`cpu_seconds`,
+  /// `peak_rss`). nil (a worker that died, a released job) keeps the figures already there.
+  public var usage: JobUsage?
   public init(
     id: JobID, settlement: Settlement, backoff: BackoffPolicy = .standard, jitter: Double = 0.5,
-    workerPID: Int32? = nil, startedAt: Timestamp? = nil, result: String? = nil
+    workerPID: Int32? = nil, startedAt: Timestamp? = nil, result: String? = nil,
+    usage: JobUsage? = nil
   ) {
     self.result = result
     self.id = id
+    self.usage = usage
     self.startedAt = startedAt
     self.settlement = settlement
     self.backoff = backoff

@@ -37,6 +37,13 @@ package enum PGArray {
     "{" + values.map { String($0) }.joined(separator: ",") + "}"
   }
 
+  /// `{0.25,NULL}`: doubles as Swift prints them (round-trip exact), NaN and infinities as NULL.
+  package static func doubles(_ values: [Double?]) -> String {
+    "{"
+      + values.map { v in v.flatMap { $0.isFinite ? "\($0)" : nil } ?? "NULL" }
+      .joined(separator: ",") + "}"
+  }
+
   /// `{"a","b\"c",NULL}`: every element quoted, `"` and `\` escaped.
   package static func texts(_ values: [String?]) -> String {
     var s = "{"
@@ -90,6 +97,10 @@ package final class PGResult {
 
   package func optionalInt64(_ row: Int, _ col: Int) -> Int64? {
     isNull(row, col) ? nil : int64(row, col)
+  }
+
+  package func optionalDouble(_ row: Int, _ col: Int) -> Double? {
+    isNull(row, col) ? nil : Double(text(row, col))
   }
 
   package func bool(_ row: Int, _ col: Int) -> Bool {

@@ -367,6 +367,11 @@ package enum PostgresSchema {
     );
     CREATE INDEX drover_alerts_open ON drover_alerts (id) WHERE resolved_at IS NULL;
     """,
+    // v8: what the job's last reporting attempt used (see `SQLiteSchema`, v7).
+    """
+    ALTER TABLE drover_jobs ADD COLUMN cpu_seconds double precision;
+    ALTER TABLE drover_jobs ADD COLUMN peak_rss bigint;
+    """,
   ]
 
   /// Functions the tables' defaults and triggers call, created before the migrations (and

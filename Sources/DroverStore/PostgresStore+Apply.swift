@@ -33,9 +33,10 @@ extension PostgresStore {
         progress = CASE WHEN f.state = 3 THEN 100 ELSE j.progress END, finished_at = $2,
         worker_pid = coalesce(f.pid, j.worker_pid), owner = NULL,
         started_at = coalesce(f.started, j.started_at),
-        result = CASE WHEN f.state = 3 THEN f.result ELSE j.result END
-      FROM unnest($1::bigint[], $3::smallint[], $4::int[], $7::bigint[], $8::text[])
-        AS f(id, state, pid, started, result)
+        result = CASE WHEN f.state = 3 THEN f.result ELSE j.result END,
+        cpu_seconds = coalesce(f.cpu, j.cpu_seconds), peak_rss = coalesce(f.rss, j.peak_rss)
+      FROM unnest($1::bigint[], $3::smallint[], $4::int[], $7::bigint[], $8::text[],
+        $9::float8[], $10::bigint[]) AS f(id, state, pid, started, result, cpu, rss)
       WHERE j.id = f.id AND j.state = 2 AND ($5::bigint IS NULL OR j.owner = $5)
       RETURNING j.id, j.type, j.attempts, f.state, j.limit_key),
     \(countMoves(
@@ -56,10 +57,11 @@ extension PostgresStore {
     WITH u AS (
       UPDATE drover_jobs AS j SET state = f.state, attempts = j.attempts + f.spend,
         finished_at = f.finished_at, run_at = coalesce(f.run_at, j.run_at), worker_pid = f.pid,
-        owner = NULL, snoozes = j.snoozes + f.snoozed, started_at = coalesce(f.started, j.started_at)
+        owner = NULL, snoozes = j.snoozes + f.snoozed, started_at = coalesce(f.started, j.started_at),
+        cpu_seconds = coalesce(f.cpu, j.cpu_seconds), peak_rss = coalesce(f.rss, j.peak_rss)
       FROM unnest($1::bigint[], $2::smallint[], $3::int[], $4::bigint[], $5::bigint[],
-        $6::int[], $13::int[], $14::bigint[])
-        AS f(id, state, spend, finished_at, run_at, pid, snoozed, started)
+        $6::int[], $13::int[], $14::bigint[], $15::float8[], $16::bigint[])
+        AS f(id, state, spend, finished_at, run_at, pid, snoozed, started, cpu, rss)
       WHERE j.id = f.id
       RETURNING j.type, f.state),
     \(countMoves(
@@ -261,6 +263,8 @@ extension PostgresStore {
             PGArray.ints(direct.map { $0.f.workerPID }), ownerText, String(slot),
             PGArray.ints(direct.map { $0.f.startedAt?.micros }),
             PGArray.texts(direct.map(\.f.result)),
+            PGArray.doubles(direct.map { $0.f.usage?.cpuSeconds }),
+            PGArray.ints(direct.map { $0.f.usage?.peakRSS }),
           ]))
     }
     var wake: [String] = batch.enqueues.filter { $0.parents.isEmpty && $0.runAt <= $0.now }
@@ -391,6 +395,8 @@ extension PostgresStore {
     var spends: [Int] = []
     var snoozed: [Int] = []
     var started: [Int64?] = []
+    var cpus: [Double?] = []
+    var rsses: [Int64?] = []
     var finishedAt: [Int64?] = []
     var runAts: [Int64?] = []
     var pids: [Int64?] = []
@@ -463,6 +469,8 @@ extension PostgresStore {
       spends.append(spend)
       snoozed.append(f.settlement.isSnooze ? 1 : 0)
       started.append(f.startedAt?.micros)
+      cpus.append(f.usage?.cpuSeconds)
+      rsses.append(f.usage?.peakRSS)
       finishedAt.append(done)
       runAts.append(due)
       pids.append(pid)
@@ -482,6 +490,7 @@ extension PostgresStore {
         PGArray.ints(runAts), PGArray.ints(pids), String(slot), String(now.micros),
         PGArray.ints(errIDs), PGArray.ints(errAttempts), PGArray.texts(errMessages),
         PGArray.ints(errPIDs), PGArray.ints(snoozed), PGArray.ints(started),
+        PGArray.doubles(cpus), PGArray.ints(rsses),
       ])
     return (statement, results, requeued)
   }

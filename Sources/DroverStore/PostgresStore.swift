@@ -417,14 +417,16 @@ public final class PostgresStore: JobStore {
       job.errors = try loadErrors([id])[id] ?? []
       let extra = try db.exec(
         """
-        SELECT on_parent_failure, limit_key, held, result, traceparent FROM drover_jobs
-        WHERE id = $1
+        SELECT on_parent_failure, limit_key, held, result, traceparent, cpu_seconds, peak_rss
+        FROM drover_jobs WHERE id = $1
         """, id)
       job.onParentFailure = ParentFailurePolicy(rawValue: extra.int(0, 0)) ?? .cancel
       job.limitKey = extra.optionalText(0, 1)
       job.held = extra.bool(0, 2) && job.state == .queued
       job.result = extra.optionalText(0, 3)
       job.traceparent = extra.optionalText(0, 4)
+      job.cpuSeconds = extra.optionalDouble(0, 5)
+      job.peakRSS = extra.optionalInt64(0, 6)
       (job.parents, job.children) = try loadLinks(id)
       return job
     }

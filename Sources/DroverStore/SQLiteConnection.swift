@@ -258,6 +258,11 @@ final class SQLiteStatement {
     sqlite3_column_type(handle, column) == SQLITE_NULL ? nil : sqlite3_column_int64(handle, column)
   }
 
+  func optionalDouble(_ column: Int32) -> Double? {
+    sqlite3_column_type(handle, column) == SQLITE_NULL
+      ? nil : sqlite3_column_double(handle, column)
+  }
+
   func text(_ column: Int32) -> String { optionalText(column) ?? "" }
 
   func optionalText(_ column: Int32) -> String? {

@@ -213,6 +213,12 @@ package enum SQLiteSchema {
     );
     CREATE INDEX alerts_open ON alerts (id) WHERE resolved_at IS NULL;
     """,
+    // v10: what the job's last reporting attempt used: CPU seconds (user + system) and peak
+    // resident set size in bytes, from its worker's outcome frame; NULL when never reported.
+    """
+    ALTER TABLE jobs ADD COLUMN cpu_seconds REAL;
+    ALTER TABLE jobs ADD COLUMN peak_rss INTEGER;
+    """,
   ]
 
   /// The schema version this build writes.

@@ -88,6 +88,10 @@ extension SQLiteStore {
       type, owner, run_at, limit_key
     FROM jobs WHERE id = ?1
     """
+  /// What the attempt used (`FinishParams.usage`): its own small statement, so the settling
+  /// updates above stay as they are.
+  static let usageSQL: SQLText =
+    "UPDATE jobs SET cpu_seconds = ?2, peak_rss = ?3 WHERE id = ?1"
   static let errorInsertSQL: SQLText =
     "INSERT INTO job_errors (job_id, attempt, message, at, worker_pid) VALUES (?1, ?2, ?3, ?4, ?5)"
 
@@ -116,6 +120,7 @@ extension SQLiteStore {
     let pid = f.workerPID.map(Int64.init) ?? st.optionalInt64(6)
     let limitKey = st.optionalText(10)
     st.reset()
+    if let u = f.usage { try db.run(Self.usageSQL, f.id, u.cpuSeconds, u.peakRSS) }
     if case .outcome(.rateLimited(let pause)) = f.settlement, !cancelRequested, let key = limitKey,
       let l = Limiter.forType(type, in: limits)
     {

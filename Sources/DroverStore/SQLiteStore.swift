@@ -251,7 +251,10 @@ public final class SQLiteStore: JobStore {
     st.reset()
     job.errors = try loadErrors(id)
     let extra = try db.prepare(
-      "SELECT on_parent_failure, limit_key, held, result, traceparent FROM jobs WHERE id = ?1")
+      """
+      SELECT on_parent_failure, limit_key, held, result, traceparent, cpu_seconds, peak_rss
+      FROM jobs WHERE id = ?1
+      """)
     defer { extra.reset() }
     try extra.bind(id)
     if try extra.step() {
@@ -260,6 +263,8 @@ public final class SQLiteStore: JobStore {
       job.held = extra.int(2) != 0 && job.state == .queued
       job.result = extra.optionalText(3)
       job.traceparent = extra.optionalText(4)
+      job.cpuSeconds = extra.optionalDouble(5)
+      job.peakRSS = extra.optionalInt64(6)
     }
     extra.reset()
     (job.parents, job.children) = try loadLinks(id)

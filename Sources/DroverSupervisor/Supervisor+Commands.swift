@@ -168,7 +168,8 @@ extension Supervisor {
               pid: w.pid, busy: w.busy, jobsDone: w.jobsDone, ready: w.phase == .ready,
               retiring: w.phase == .retiring || w.kill != nil, currentJob: current?.id,
               runningFor: current?.startedAt.map { now - $0 },
-              claimed: w.inFlight.filter { $0.startedAt == nil }.map(\.id))
+              claimed: w.inFlight.filter { $0.startedAt == nil }.map(\.id),
+              rss: w.usage?.rss, cpu: w.usage?.cpu)
           })
       },
       jobs: stats,

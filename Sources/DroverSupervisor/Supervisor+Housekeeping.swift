@@ -14,7 +14,7 @@ extension Supervisor {
     escalateKills(now: now)
     checkWorkerHealth(now: now)
     checkJobDeadlines(now: now)
-    recycleByRSS(now: now)
+    sampleWorkers(now: now)
     retireStragglers(now: now)
     steal(now: now)
     dropRefusedPeers(now: now)
@@ -128,12 +128,20 @@ extension Supervisor {
     }
   }
 
-  /// Workers above their pool's `max_rss` are recycled between jobs.
-  func recycleByRSS(now: MonotonicInstant) {
-    for p in pools where p.config.maxRSS > 0 {
-      for w in p.workers where w.kill == nil && w.phase == .ready && w.rssCheck.due(now) {
-        if let rss = ResourceUsage.rss(of: w.pid), rss > p.config.maxRSS {
-          log(.info, "recycling worker: RSS \(rss) bytes above max_rss", ["worker_pid": "\(w.pid)"])
+  /// Reads each worker's CPU time and RSS from /proc/PID/stat, every 2 s per worker (one small
+  /// read: `ctl status`, `/pools` and the metrics show the last reading); a worker above its
+  /// pool's `max_rss` is recycled between jobs. The figures are the worker process's own (its
+  /// reaped exec commands' CPU included, a running command's not: the supervisor does not know
+  /// those pids).
+  func sampleWorkers(now: MonotonicInstant) {
+    for p in pools {
+      for w in p.workers where w.usageCheck.due(now) {
+        guard let sample = ResourceUsage.sample(of: w.pid) else { continue }
+        w.usage = sample
+        if p.config.maxRSS > 0, w.kill == nil, w.phase == .ready, sample.rss > p.config.maxRSS {
+          log(
+            .info, "recycling worker: RSS \(sample.rss) bytes above max_rss",
+            ["worker_pid": "\(w.pid)"])
           retire(w)
         }
       }

@@ -131,7 +131,7 @@ extension Supervisor {
         pendingProgress.append((id, pct))
         pendingProgressTypes.append(w.inFlight[i].type)
       }
-    case .outcome(let id, var outcome, let handlerStart):
+    case .outcome(let id, var outcome, let handlerStart, let usage):
       guard let i = w.index(of: id) else { return }
       let job = w.inFlight.remove(at: i)
       let settlement: Settlement
@@ -160,7 +160,7 @@ extension Supervisor {
       default:
         settlement = .outcome(outcome)
       }
-      settle(job, settlement, worker: w, handlerStart: handlerStart)
+      settle(job, settlement, worker: w, handlerStart: handlerStart, usage: usage)
       if let started = job.startedAt {
         w.averageRun = PoolPolicy.averageRun(previous: w.averageRun, latest: now - started)
       }
@@ -200,17 +200,17 @@ extension Supervisor {
   /// Queues a job's settlement for this turn's group commit (logged and announced once it is
   /// stored: `settled`).
   /// `handlerStart`: when the worker began the attempt's handler (its outcome says), stored as
-  /// the job's `started_at`.
+  /// the job's `started_at`; `usage`: what the attempt used, as the worker measured it.
   func settle(
     _ job: WorkerHandle.InFlight, _ s: Settlement, worker w: WorkerHandle,
-    handlerStart: Timestamp? = nil
+    handlerStart: Timestamp? = nil, usage: JobUsage? = nil
   ) {
     let p = pool(named: w.pool)
     pendingFinishes.append(
       FinishParams(
         id: job.id, settlement: s, backoff: p?.config.backoff ?? .standard,
         jitter: options.jitter(), workerPID: w.pid, startedAt: handlerStart,
-        result: job.result))
+        result: job.result, usage: usage))
     pendingFinishInfo.append(
       FinishInfo(
         type: job.type, pool: w.pool, workerPID: w.pid,

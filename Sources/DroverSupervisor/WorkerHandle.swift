@@ -1,4 +1,5 @@
 import DroverCore
+import DroverSystem
 import DroverWire
 
 /// One child worker process as the supervisor sees it.
@@ -69,7 +70,10 @@ final class WorkerHandle {
   /// Runs the executable of the program image before an in-place upgrade: to be rolled.
   var fromOldBinary = false
   var socketOpen = true
-  var rssCheck = Periodic(every: .seconds(2))
+  /// When the worker's CPU time and RSS are read next (`sampleWorkers`).
+  var usageCheck = Periodic(every: .seconds(2))
+  /// The last reading of its CPU time and RSS from /proc; nil before the first.
+  var usage: ProcessSample?
   /// Recent job run time (EWMA), nil before the first job: sets the prefetch depth.
   var averageRun: Duration?
   /// When prefetched jobs were last asked back (work stealing).

@@ -20,6 +20,11 @@ extension Duration {
     return timespec(tv_sec: Int(ns / 1_000_000_000), tv_nsec: Int(ns % 1_000_000_000))
   }
 
+  /// The duration a `timeval` holds (rusage times).
+  init(_ tv: timeval) {
+    self = .seconds(Int64(tv.tv_sec)) + .microseconds(Int64(tv.tv_usec))
+  }
+
   /// A `timeval` for a non-negative duration; negative durations become zero.
   var timevalValue: timeval {
     let us = Swift.max(0, saturatingMicroseconds)

@@ -14,7 +14,15 @@ public enum ProcessReaper {
   /// - Throws: `ECHILD` if `pid` is not an un-reaped child of this process (already reaped,
   ///   or never ours).
   public static func reap(_ pid: Int32) throws(SystemError) -> ExitStatus? {
-    try wait(pid, options: WNOHANG)
+    var ignored: ChildUsage?
+    return try wait(pid, options: WNOHANG, usage: &ignored)
+  }
+
+  /// ``reap(_:)``, and when it reaped the child, what the child used into `usage`.
+  public static func reap(_ pid: Int32, usage: inout ChildUsage?) throws(SystemError)
+    -> ExitStatus?
+  {
+    try wait(pid, options: WNOHANG, usage: &usage)
   }
 
   /// Blocks until child `pid` exits and reaps it. For the worker's own children and tests;
@@ -22,8 +30,9 @@ public enum ProcessReaper {
   ///
   /// - Throws: `ECHILD` as for ``reap(_:)``.
   public static func waitForExit(_ pid: Int32) throws(SystemError) -> ExitStatus {
+    var ignored: ChildUsage?
     while true {
-      if let status = try wait(pid, options: 0) { return status }
+      if let status = try wait(pid, options: 0, usage: &ignored) { return status }
     }
   }
 
@@ -40,7 +49,16 @@ public enum ProcessReaper {
   public static func waitForExit(_ pid: Int32, timeout: Duration) throws(SystemError)
     -> ExitStatus?
   {
-    if let status = try reap(pid) { return status }
+    var ignored: ChildUsage?
+    return try waitForExit(pid, timeout: timeout, usage: &ignored)
+  }
+
+  /// ``waitForExit(_:timeout:)``, and when it reaped the child, what the child used into
+  /// `usage`.
+  public static func waitForExit(
+    _ pid: Int32, timeout: Duration, usage: inout ChildUsage?
+  ) throws(SystemError) -> ExitStatus? {
+    if let status = try reap(pid, usage: &usage) { return status }
     guard timeout > .zero else { return nil }
     let deadline = Monotonic.now() + timeout
     // Race-free: an un-reaped child's pid cannot name another process.
@@ -49,17 +67,42 @@ public enum ProcessReaper {
     while true {
       let remaining = deadline - Monotonic.now()
       guard remaining > .zero, try FD.waitUntilReadable(pidfd, timeout: remaining) else {
-        return try reap(pid)
+        return try reap(pid, usage: &usage)
       }
-      if let status = try reap(pid) { return status }
+      if let status = try reap(pid, usage: &usage) { return status }
     }
   }
 
-  private static func wait(_ pid: Int32, options: Int32) throws(SystemError) -> ExitStatus? {
+  private static func wait(_ pid: Int32, options: Int32, usage: inout ChildUsage?)
+    throws(SystemError) -> ExitStatus?
+  {
     var status: Int32 = 0
-    let result = retryOnInterrupt { waitpid(pid, &status, options) }
+    var ru = rusage()
+    // wait4 is waitpid that also fills in the child's rusage: no extra syscall.
+    let result = retryOnInterrupt { wait4(pid, &status, options, &ru) }
     if result == 0 { return nil }
     guard result == pid else { throw .current("waitpid", "pid \(pid)") }
+    usage = ChildUsage(ru)
     return ExitStatus(waitStatus: status)
+  }
+}
+
+/// What a reaped child used, from `wait4(2)`: the child and the descendants it waited for.
+public struct ChildUsage: Sendable, Hashable {
+  /// User + system CPU time.
+  public var cpu: Duration
+  /// Peak resident set size in bytes (`ru_maxrss`). posix_spawn's vfork makes the kernel seed
+  /// a spawned child's figure with its parent's peak at the exec: a child smaller than its
+  /// parent reads as about the parent's size.
+  public var peakRSS: UInt64
+
+  public init(cpu: Duration, peakRSS: UInt64) {
+    self.cpu = cpu
+    self.peakRSS = peakRSS
+  }
+
+  init(_ ru: rusage) {
+    cpu = Duration(ru.ru_utime) + Duration(ru.ru_stime)
+    peakRSS = UInt64(max(0, ru.ru_maxrss)) * 1024  // kilobytes on Linux
   }
 }

@@ -50,7 +50,7 @@ public enum FrameEncoder {
       out.append(UInt8(clamping: pct))
     case .heartbeat:
       out.append(FrameType.heartbeat.rawValue)
-    case .outcome(let id, let o, let started):
+    case .outcome(let id, let o, let started, let usage):
       out.append(FrameType.outcome.rawValue)
       putI64(id, &out)
       putI64(started.micros, &out)
@@ -69,6 +69,14 @@ public enum FrameEncoder {
       case .rateLimited(let d):
         out.append(OutcomeKind.rateLimited.rawValue)
         putI64(d.microseconds, &out)
+      }
+      // Then 0, or 1 with the CPU seconds (IEEE 754 bits) and the peak RSS in bytes.
+      if let usage {
+        out.append(1)
+        putI64(Int64(bitPattern: usage.cpuSeconds.bitPattern), &out)
+        putI64(usage.peakRSS, &out)
+      } else {
+        out.append(0)
       }
     case .released(let id):
       out.append(FrameType.released.rawValue)
@@ -198,7 +206,19 @@ public struct FrameDecoder: Sendable {
       case .rateLimited: o = .rateLimited(.microseconds(try r.i64()))
       case nil: throw FrameError("unknown outcome kind")
       }
-      m = .outcome(id, o, started: started)
+      var usage: JobUsage?
+      switch try r.u8() {
+      case 0: break
+      case 1:
+        let cpu = Double(bitPattern: UInt64(bitPattern: try r.i64()))
+        let rss = try r.i64()
+        guard cpu.isFinite, cpu >= 0, rss >= 0 else {
+          throw FrameError("bad usage in outcome (cpu \(cpu) s, rss \(rss) bytes)")
+        }
+        usage = JobUsage(cpuSeconds: cpu, peakRSS: rss)
+      case let b: throw FrameError("bad usage flag \(b) in outcome")
+      }
+      m = .outcome(id, o, started: started, usage: usage)
     default:
       throw FrameError("unexpected frame type \(type) from a worker")
     }

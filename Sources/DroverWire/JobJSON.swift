@@ -6,7 +6,8 @@ public enum JobJSON {
   /// A job as `jobs show --json` prints it. Contract keys first, in the contract's order, then
   /// extras (`unique_key`, `worker_pid`, `cancel_requested`, `snoozes`, `backoff`,
   /// `on_parent_failure`, `parents` and `children` as `{"id", "state"}` objects ascending by
-  /// id, and `why`: what holds a waiting job, or null). `payload` is embedded
+  /// id, `why`: what holds a waiting job, or null, and `cpu_seconds`, `peak_rss_bytes`: what
+  /// its last reporting attempt used, null when unknown). `payload` is embedded
   /// as JSON; a stored payload that does not parse (never written by Drover) is shown as a
   /// string rather than hidden.
   public static func job(_ job: Job) -> JSONValue {
@@ -53,6 +54,8 @@ public enum JobJSON {
       "parents": .array(job.parents.map(link)),
       "children": .array(job.children.map(link)),
       "why": .optional(DependencyHold.text(state: job.state, parents: job.parents)),
+      "cpu_seconds": job.cpuSeconds.map { .double($0) } ?? .null,
+      "peak_rss_bytes": .optional(job.peakRSS),
     ]
   }
 

@@ -17,14 +17,19 @@ public struct StatusSnapshot: Sendable, Hashable {
     /// Jobs claimed and handed to this worker that have not started: they wait behind its
     /// running ones (prefetch). They are not running yet, and a drain gives them back.
     public var claimed: [JobID]
-    /// Resident set size in bytes, from /proc: filled in off the loop by readers that show it
-    /// (HTTP `GET /pools`); nil when not read (the loop does not read /proc for `status`).
+    /// Resident set size in bytes of the worker process, from the loop's last reading of
+    /// /proc (every 2 s per worker); nil before the first.
     public var rss: UInt64?
+    /// CPU time (user + system) the worker process has used, its reaped exec commands'
+    /// included, from the same reading; nil before the first.
+    public var cpu: Duration?
     public init(
       pid: Int32, busy: Bool, jobsDone: Int, ready: Bool, retiring: Bool, currentJob: JobID?,
-      runningFor: Duration? = nil, claimed: [JobID] = [], rss: UInt64? = nil
+      runningFor: Duration? = nil, claimed: [JobID] = [], rss: UInt64? = nil,
+      cpu: Duration? = nil
     ) {
       self.rss = rss
+      self.cpu = cpu
       self.claimed = claimed
       self.runningFor = runningFor
       self.pid = pid
@@ -146,6 +151,8 @@ extension StatusSnapshot.Pool {
                 "job_running_ms", w.runningFor.map { .double($0.fractionalMilliseconds) } ?? .null),
               JSONField("claimed", .array(w.claimed.map { .int($0) })),
               JSONField("rss_bytes", w.rss.map { .int(Int64(clamping: $0)) } ?? .null),
+              JSONField(
+                "cpu_seconds", w.cpu.map { .double($0.fractionalMilliseconds / 1000) } ?? .null),
             ])
           })),
     ])

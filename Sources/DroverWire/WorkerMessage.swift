@@ -3,8 +3,9 @@ public import DroverCore
 /// The version of the supervisor ⇄ worker protocol. A worker whose hello carries another
 /// version is refused (it is a different build of drover). 2: `assign` carries the job's
 /// `max_attempts`. 3: `assign` carries the job's snooze count. 4: `outcome` carries when the
-/// handler began (the job's `started_at`). 5: `result` frames, the `rateLimited` outcome and
-/// the job's `traceparent` in `assign`.
+/// handler began (the job's `started_at`). 5: `result` frames, the `rateLimited` outcome, the
+/// job's `traceparent` in `assign`, and what the attempt used (CPU seconds, peak RSS) in
+/// `outcome`.
 public let workerProtocolVersion: UInt16 = 5
 
 /// The largest frame either side accepts (type byte + body). A larger length prefix is a
@@ -66,7 +67,9 @@ public enum WorkerMessage: Sendable, Hashable {
   case heartbeat
   /// A job's attempt is over. `started` is the wall-clock time read just before the handler
   /// was called: the attempt's `started_at`, so pick-up latency can be read from the store.
-  case outcome(JobID, JobOutcome, started: Timestamp)
+  /// `usage` is what the attempt used as the worker measured it (``JobUsage``); nil when it
+  /// could not tell.
+  case outcome(JobID, JobOutcome, started: Timestamp, usage: JobUsage? = nil)
   /// An assigned job was never started and is given back (answer to `release`/`shutdown`).
   case released(JobID)
   /// The result a job's handler set (JSON text), sent just before its `completed` outcome.

@@ -32,7 +32,17 @@ enum ExecHandler {
   /// How often the I/O loop and the final wait look at the cancel flag.
   static let tick: Duration = .milliseconds(100)
 
-  static func run(command: [String], context ctx: JobContext) -> JobOutcome {
+  /// Runs one attempt; returns its outcome and, once the command was reaped, what it used
+  /// (from `wait4`: see ``ChildUsage``).
+  static func run(command: [String], context ctx: JobContext) -> (JobOutcome, ChildUsage?) {
+    var usage: ChildUsage?
+    let outcome = run(command: command, context: ctx, usage: &usage)
+    return (outcome, usage)
+  }
+
+  private static func run(
+    command: [String], context ctx: JobContext, usage: inout ChildUsage?
+  ) -> JobOutcome {
     var pipes: [Int32] = []
     defer { for fd in pipes { FD.close(fd) } }
     let input: (read: Int32, write: Int32)
@@ -91,10 +101,11 @@ enum ExecHandler {
     // still run (it closed them early, or a cancel is being staged). Keep watching the
     // cancel while it does.
     var status: ExitStatus? = io.exitStatus
+    usage = io.usage
     while status == nil {
       if ctx.isCancelled { io.stageKill() }
       do {
-        status = try ProcessReaper.waitForExit(pid, timeout: tick)
+        status = try ProcessReaper.waitForExit(pid, timeout: tick, usage: &usage)
       } catch {
         // No pidfd to wait on (EMFILE, say): do not leave the command running unwatched.
         try? Signals.send(signal: Signals.kill, to: pid)
@@ -168,6 +179,8 @@ struct CommandIO {
   /// Set when the command was reaped while its pipes were still open (a descendant holds
   /// them: a daemon it started).
   private(set) var exitStatus: ExitStatus?
+  /// What the command used, once reaped here.
+  private(set) var usage: ChildUsage?
 
   init(
     pid: Int32, stdin: Int32, stdout: Int32, stderr: Int32, epoll: Epoll, payload: [UInt8],
@@ -200,7 +213,7 @@ struct CommandIO {
       } catch {
         break  // Cannot happen with valid descriptors; the caller's wait still reaps.
       }
-      if ready.isEmpty, let status = (try? ProcessReaper.reap(pid)) ?? nil {
+      if ready.isEmpty, let status = (try? ProcessReaper.reap(pid, usage: &usage)) ?? nil {
         exitStatus = status
         break
       }

@@ -58,10 +58,13 @@ public enum WorkerRuntime {
       }
       let command = options.command
       handler = Executor(parsesPayload: false) { ctx in
-        ExecHandler.run(command: command, context: ctx)
+        let (outcome, used) = ExecHandler.run(command: command, context: ctx)
+        return (outcome, AttemptMeter.usage(used))
       }
     } else if let body = registry.handlers[options.handler] {
-      handler = Executor(parsesPayload: true) { ctx in AsyncBridge.run(body, ctx) }
+      handler = Executor(parsesPayload: true, inProcess: true) { ctx in
+        (AsyncBridge.run(body, ctx), nil)
+      }
     } else {
       bootFailure(
         "pool \(options.pool): no handler named \"\(options.handler)\" (registered: "
@@ -157,7 +160,11 @@ public enum WorkerRuntime {
   /// `exec`, which hands the text to its command).
   struct Executor: Sendable {
     var parsesPayload: Bool
-    var run: @Sendable (JobContext) -> JobOutcome
+    /// Runs in this process: what an attempt used is measured here (``AttemptMeter``), not
+    /// reported by the handler.
+    var inProcess = false
+    /// The outcome, and what the attempt used when the handler measured it (`exec`).
+    var run: @Sendable (JobContext) -> (JobOutcome, JobUsage?)
   }
 
   static func executorLoop(
@@ -176,23 +183,28 @@ public enum WorkerRuntime {
         snoozes: a.snoozes, payload: a.payload, parsed: parsed, logger: logger,
         traceparent: a.traceparent.isEmpty ? nil : a.traceparent,
         reportProgress: { id, pct in out.send(.progress(id, pct)) })
-      state.started(ctx)
+      let alone = state.started(ctx)
       // The handler's first line, as near as the runtime can read it: the job's `started_at`.
       let started = Timestamp.now()
       let outcome: JobOutcome
+      var usage: JobUsage?
       if ctx.isCancelled {
         outcome = .cancelled
       } else if let parseError {
         // Running the handler on a stand-in `{}` would hide the problem; the bytes will not
         // parse on a retry either.
         outcome = .permanent(parseError)
+      } else if handler.inProcess {
+        let meter = AttemptMeter(alone: alone)
+        outcome = handler.run(ctx).0
+        usage = meter.finish()
       } else {
-        outcome = handler.run(ctx)
+        (outcome, usage) = handler.run(ctx)
       }
       // The outcome is on the socket before the job stops counting as in flight: a shutting-down
       // worker exits as soon as nothing is in flight, and must not take an outcome with it.
       if case .completed = outcome, let result = ctx.result { out.send(.result(a.id, result)) }
-      out.send(.outcome(a.id, outcome, started: started))
+      out.send(.outcome(a.id, outcome, started: started, usage: usage))
       state.finished(a.id)
       if state.shutdownComplete() {
         ExecChildren.shared.sweepAll()
@@ -241,10 +253,13 @@ final class WorkerState: @unchecked Sendable {
     }
   }
 
-  func started(_ ctx: JobContext) {
+  /// Records a job as running; returns true when no other job runs now.
+  @discardableResult
+  func started(_ ctx: JobContext) -> Bool {
     monitor.locked {
       running[ctx.id] = ctx
       if cancelledEarly.remove(ctx.id) != nil { ctx.cancel() }
+      return running.count == 1
     }
   }
 

@@ -12,6 +12,8 @@ import Testing
       .outcome(3, .permanent(""), started: Timestamp(micros: 0)),
       .outcome(4, .snooze(.milliseconds(1500)), started: t), .outcome(5, .cancelled, started: t),
       .released(9), .outcome(Int64.max, .completed, started: Timestamp(micros: Int64.max)),
+      .outcome(6, .completed, started: t, usage: JobUsage(cpuSeconds: 0.31, peakRSS: 52_428_800)),
+      .outcome(7, .retryable("x"), started: t, usage: JobUsage(cpuSeconds: 0, peakRSS: 0)),
     ]
     var bytes: [UInt8] = []
     for m in messages { FrameEncoder.append(m, to: &bytes) }
@@ -69,10 +71,30 @@ import Testing
     var bytes: [UInt8] = []
     FrameEncoder.append(
       WorkerMessage.outcome(1, .retryable("ab"), started: Timestamp(micros: 1)), to: &bytes)
-    bytes[bytes.count - 1] = 0xFF
+    // The message's last byte (the usage flag follows it).
+    bytes[bytes.count - 2] = 0xFF
     var b = FrameDecoder()
     b.feed(bytes)
     #expect(throws: FrameError.self) { try b.nextWorkerMessage() }
+  }
+
+  @Test func badUsageInAnOutcomeIsAnError() {
+    for usage in [JobUsage(cpuSeconds: -1, peakRSS: 1), JobUsage(cpuSeconds: .nan, peakRSS: 1)] {
+      var bytes: [UInt8] = []
+      FrameEncoder.append(
+        WorkerMessage.outcome(1, .completed, started: Timestamp(micros: 1), usage: usage),
+        to: &bytes)
+      var d = FrameDecoder()
+      d.feed(bytes)
+      #expect(throws: FrameError.self) { try d.nextWorkerMessage() }
+    }
+    var bytes: [UInt8] = []
+    FrameEncoder.append(
+      WorkerMessage.outcome(1, .completed, started: Timestamp(micros: 1)), to: &bytes)
+    bytes[bytes.count - 1] = 2  // neither 0 (none) nor 1 (figures follow)
+    var d = FrameDecoder()
+    d.feed(bytes)
+    #expect(throws: FrameError.self) { try d.nextWorkerMessage() }
   }
 
   @Test func incompleteFrameWaitsForMoreBytes() throws {

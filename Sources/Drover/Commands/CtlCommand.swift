@@ -44,12 +44,29 @@ struct CtlCommand: ParsableCommand {
           "  pool \(p["name"]?.stringValue ?? "?"): \(workers.count) workers (\(busy) busy), "
             + "target \(p["target"]?.intValue ?? 0) [\(p["min"]?.intValue ?? 0)-\(p["max"]?.intValue ?? 0)] "
             + flags.joined(separator: " "))
+        for w in workers { Output.out("    " + Self.workerLine(w)) }
       }
       let jobs = reply["jobs"]
       Output.out(
         "  jobs: "
           + JobState.allCases.map { "\($0.name) \(jobs?[$0.name]?.intValue ?? 0)" }
           .joined(separator: ", "))
+    }
+
+    /// `worker 4121: busy #17, 3 done, rss 24.1 MiB, cpu 0.42 s`.
+    static func workerLine(_ w: JSONValue) -> String {
+      let state =
+        w["retiring"]?.boolValue == true
+        ? "retiring"
+        : w["ready"]?.boolValue != true
+          ? "starting" : w["busy"]?.boolValue == true ? "busy" : "idle"
+      var s = "worker \(w["pid"]?.intValue ?? 0): \(state)"
+      if let job = w["job"]?.intValue { s += " #\(job)" }
+      s += ", \(w["jobs_done"]?.intValue ?? 0) done"
+      s +=
+        ", rss " + (w["rss_bytes"]?.intValue.map { JobRendering.bytes(UInt64(max(0, $0))) } ?? "-")
+      s += ", cpu " + (w["cpu_seconds"]?.doubleValue.map { JobRendering.seconds($0) } ?? "-")
+      return s
     }
   }
 

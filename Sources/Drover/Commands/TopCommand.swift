@@ -93,7 +93,7 @@ struct TopView {
       "jobs: " + JobState.allCases.map { "\($0.name) \(totals[$0] ?? 0)" }.joined(separator: "  "))
     lines.append("")
 
-    lines.append("POOL / WORKER          STATE       JOBS DONE  JOB")
+    lines.append("POOL / WORKER          STATE       JOBS DONE  RSS        CPU       JOB")
     for p in status?["pools"]?.arrayValue ?? [] {
       var flags = [p["auto"]?.boolValue == true ? "auto" : "pinned"]
       if p["paused"]?.boolValue == true { flags.append("paused") }
@@ -116,7 +116,11 @@ struct TopView {
           + (claimed > 0 ? " (+\(claimed) claimed, not started)" : "")
         lines.append(
           "  pid " + pad("\(w["pid"]?.intValue ?? 0)", 17) + pad(state, 12)
-            + pad("\(w["jobs_done"]?.intValue ?? 0)", 11) + job)
+            + pad("\(w["jobs_done"]?.intValue ?? 0)", 11)
+            + pad(
+              w["rss_bytes"]?.intValue.map { JobRendering.bytes(UInt64(max(0, $0))) } ?? "-", 11)
+            + pad(w["cpu_seconds"]?.doubleValue.map { JobRendering.seconds($0) } ?? "-", 10)
+            + job)
       }
     }
     lines.append("")

@@ -1,0 +1,40 @@
+import DroverCore
+import DroverSystem
+
+/// Measures what one attempt used, for the outcome frame (``JobUsage``).
+///
+/// An `exec` attempt's figures are its command's, from `wait4` (``ChildUsage``). An in-process
+/// handler's are the worker's own: the process's CPU time over the attempt (every thread, so
+/// jobs running beside it on the same worker count too) and its peak RSS, whose high-water mark
+/// is reset when the attempt starts alone on the worker (otherwise the peak runs from the last
+/// reset, which a sibling job made). Two `getrusage` calls, a `clear_refs` write and one read
+/// of `/proc/self/status` per attempt.
+struct AttemptMeter {
+  private let cpuAtStart: Duration
+
+  /// Call just before the handler. `alone`: no other job runs on this worker now.
+  init(alone: Bool) {
+    if alone { ResourceUsage.resetSelfPeakRSS() }
+    cpuAtStart = ResourceUsage.selfCPU()
+  }
+
+  /// The in-process figures, read just after the handler returned.
+  func finish() -> JobUsage? {
+    let cpu = ResourceUsage.selfCPU() - cpuAtStart
+    guard let peak = ResourceUsage.selfPeakRSS() else { return nil }
+    return JobUsage(cpu: cpu, peakRSS: peak)
+  }
+
+  /// An `exec` command's figures.
+  static func usage(_ child: ChildUsage?) -> JobUsage? {
+    child.map { JobUsage(cpu: $0.cpu, peakRSS: $0.peakRSS) }
+  }
+}
+
+extension JobUsage {
+  init(cpu: Duration, peakRSS: UInt64) {
+    let (s, a) = max(.zero, cpu).components
+    self.init(
+      cpuSeconds: Double(s) + Double(a) / 1e18, peakRSS: Int64(clamping: peakRSS))
+  }
+}
