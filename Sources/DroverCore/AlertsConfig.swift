@@ -40,6 +40,9 @@ public struct AlertsConfig: Sendable, Equatable {
   public var backlogAbove: Int?
   /// A pool whose oldest ready job has waited longer than this (since its run_at).
   public var oldestReadyAbove: Duration?
+  /// `GET /health` degrades when a pool has workers and ready jobs but nothing finished for
+  /// longer than this (`idle_with_backlog`). nil: the 5m default.
+  public var idleWithBacklog: Duration?
 
   /// An `[alerts]` table; thresholds left nil are not evaluated.
   public init(

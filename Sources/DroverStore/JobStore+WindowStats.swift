@@ -2,7 +2,8 @@ public import DroverCore
 
 /// What `JobStore.windowStats` reads.
 public struct WindowStatsParams: Sendable, Hashable {
-  /// The window's length: it starts at the minute boundary at or before `now − window`.
+  /// The window's length: it starts at the minute boundary at or before `now − window` and
+  /// ends with the minute of `now` (later minutes, from a clock ahead of ours, are left out).
   public var window: Duration
   public var now: Timestamp
   /// A running job started more than this before `now` is stuck, unless its type has its own

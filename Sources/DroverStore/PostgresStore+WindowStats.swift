@@ -39,15 +39,16 @@ extension PostgresStore {
   /// See `JobStore.windowStats`.
   public func windowStats(_ p: WindowStatsParams) throws(StoreError) -> WindowStats {
     let since = p.sinceMinute
+    let until = WindowStats.minute(of: p.now)
     return try read { () throws(StoreError) in
       var out = WindowStats(since: Timestamp(micros: since * 60_000_000), now: p.now)
       let r = try db.exec(
         """
         SELECT type, priority, sum(completed), sum(failed), sum(dead), sum(run_count),
           sum(run_sum_us), sum(wait_count), sum(wait_sum_us)
-        FROM drover_job_minutes WHERE minute >= $1 GROUP BY type, priority
+        FROM drover_job_minutes WHERE minute BETWEEN $1 AND $2 GROUP BY type, priority
         ORDER BY type, priority DESC
-        """, since)
+        """, since, until)
       for i in 0..<r.count {
         out.rows.append(
           WindowCounts(
@@ -57,9 +58,9 @@ extension PostgresStore {
       }
       let h = try db.exec(
         """
-        SELECT type, kind, bucket, sum(n) FROM drover_job_minute_hist WHERE minute >= $1
+        SELECT type, kind, bucket, sum(n) FROM drover_job_minute_hist WHERE minute BETWEEN $1 AND $2
         GROUP BY type, kind, bucket
-        """, since)
+        """, since, until)
       for i in 0..<h.count {
         let type = h.text(i, 0)
         if h.int(i, 1) == 0 {

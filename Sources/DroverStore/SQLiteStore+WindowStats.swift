@@ -47,10 +47,10 @@ extension SQLiteStore {
   static let windowRowsSQL: SQLText = """
     SELECT type, priority, sum(completed), sum(failed), sum(dead), sum(run_count),
       sum(run_sum_us), sum(wait_count), sum(wait_sum_us)
-    FROM job_minutes WHERE minute >= ?1 GROUP BY type, priority
+    FROM job_minutes WHERE minute BETWEEN ?1 AND ?2 GROUP BY type, priority
     """
   static let windowHistSQL: SQLText = """
-    SELECT type, kind, bucket, sum(n) FROM job_minute_hist WHERE minute >= ?1
+    SELECT type, kind, bucket, sum(n) FROM job_minute_hist WHERE minute BETWEEN ?1 AND ?2
     GROUP BY type, kind, bucket
     """
   static let lastFinishSQL: SQLText = """
@@ -62,10 +62,11 @@ extension SQLiteStore {
   /// See `JobStore.windowStats`: reads O(minutes × types) aggregate rows and the running set.
   public func windowStats(_ p: WindowStatsParams) throws(StoreError) -> WindowStats {
     let since = p.sinceMinute
+    let until = WindowStats.minute(of: p.now)
     return try db.transaction(write: false) { () throws(StoreError) in
       var out = WindowStats(since: Timestamp(micros: since * 60_000_000), now: p.now)
       let st = try db.prepare(Self.windowRowsSQL)
-      try st.bind(since)
+      try st.bind(since, until)
       while try st.step() {
         out.rows.append(
           WindowCounts(
@@ -75,7 +76,7 @@ extension SQLiteStore {
       }
       st.reset()
       let h = try db.prepare(Self.windowHistSQL)
-      try h.bind(since)
+      try h.bind(since, until)
       while try h.step() {
         let type = h.text(0)
         if h.int(1) == 0 {
