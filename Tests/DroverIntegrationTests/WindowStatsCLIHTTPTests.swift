@@ -56,7 +56,8 @@ struct WindowStatsCLIHTTPTests {
     let lone = try f.drover(["jobs", "stats", "--stuck-after", "5m"])
     #expect(lone.exitCode == 64 && lone.stderrText.contains("--stuck-after"))
     // A running job past --stuck-after is reported.
-    _ = try store.apply(StoreBatch(claims: [ClaimParams(types: ["email"], limit: 1)], now: now))
+    _ = try store.apply(
+      StoreBatch(claims: [ClaimParams(types: ["email"], limit: 1)], now: now.adding(.seconds(-10))))
     let stuck = try f.drover(["jobs", "stats", "--window", "1h", "--stuck-after", "1s", "--json"])
     let list = try JSONValue.parse(stuck.stdoutText)["stuck"]?.arrayValue
     #expect(list?.map { $0["type"]?.stringValue } == ["email"], "\(stuck.stdoutText)")
