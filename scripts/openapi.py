@@ -19,6 +19,8 @@ idp={"name":"id","in":"path","required":True,"schema":{"type":"integer","minimum
 namep={"name":"name","in":"path","required":True,"schema":{"type":"string"}}
 q=lambda n,t,d:{"name":n,"in":"query","required":False,"schema":t,"description":d}
 ts={"type":"string","format":"date-time"}
+COUNTS={"completed":{"type":"integer"},"failed":{"type":"integer","description":"failed attempts that will retry"},"dead":{"type":"integer"},"finished":{"type":"integer"},"error_rate":{"type":["number","null"],"description":"(failed + dead) / finished"}}
+TIMING={"type":"object","properties":{"avg":{"type":["number","null"]},"p95":{"type":["integer","null"]}},"description":"milliseconds"}
 filters=[q("state",{"type":"string","enum":["waiting","scheduled","queued","running","completed","cancelled","dead"]},"job state"),
  q("type",{"type":"string"},"job type"),
  q("priority_min",{"type":"integer"},"priority at least"),q("priority_max",{"type":"integer"},"priority at most"),
@@ -47,7 +49,10 @@ doc={"openapi":"3.1.0",
 "/dead/requeue":{"post":op("Requeue dead jobs: {ids} (all or nothing), {all: true}, or a filter (type, priority_min, priority_max, created_after, created_before, finished_after, finished_before, payload.FIELD, limit ≤ 1000000, default 10000)",
    {"200":r("how many",{"type":"object","properties":{"requeued":{"type":"integer"}},"required":["requeued"]}),**E,"404":err,"409":err,"413":err,"415":err,"422":err},
    body={"required":True,"content":{"application/json":{"schema":{"type":"object","properties":{"ids":{"type":"array","items":{"type":"integer"},"maxItems":10000},"all":{"const":True},"type":{"type":"string"},"limit":{"type":"integer"}}}}}},tag="dead")},
-"/stats":{"get":op("Counts by state, as `jobs stats --json`",{"200":r("counts",ref("Stats")),**E},tag="jobs")},
+"/stats":{"get":op("Counts by state, as `jobs stats --json`; with `window`, the window's finished attempts as `jobs stats --window --json` (per-minute aggregates; p95 is the upper edge of its power-of-two bucket: at most twice the true value)",
+   {"200":r("counts, or the window's stats",{"oneOf":[ref("Stats"),ref("WindowStats")]}),**E},
+   params=[q("window",{"type":"string","examples":["1h"]},"a duration (15m, 1h, 7d): report this window's finished attempts"),
+     q("stuck_after",{"type":"string","examples":["10m"]},"with window: a running job is stuck after this (default: its pool's timeout)")],tag="jobs")},
 "/pools":{"get":op("Pools and their workers (pid, busy, current job, RSS, jobs done), as `ctl status`'s pools",{"200":r("pools",{"type":"object","properties":{"pools":{"type":"array","items":ref("Pool")}}}),**E},tag="pools")},
 "/pools/{name}/scale":{"post":op("Pin a pool's worker count (min ≤ N ≤ max) or return it to autoscaling",{"200":r("scaled",{"type":"object","properties":{"pool":{"type":"string"},"target":{"type":"integer"},"auto":{"type":"boolean"}}}),**E,"404":err,"413":err,"415":err,"422":err},
    params=[namep],body={"required":True,"content":{"application/json":{"schema":{"type":"object","properties":{"workers":{"oneOf":[{"type":"integer","minimum":0},{"const":"auto"}]}},"required":["workers"],"additionalProperties":False}}}},tag="pools")},
@@ -93,6 +98,12 @@ doc={"openapi":"3.1.0",
   "JobLink":{"type":"object","properties":{"id":{"type":"integer"},"state":{"type":["string","null"],"description":"null: pruned"}},"required":["id","state"]},
   "JobPage":{"type":"object","properties":{"jobs":{"type":"array","items":ref("Job")},"next":{"type":["string","null"]}},"required":["jobs"]},
   "Stats":{"type":"object","properties":{k:{"type":"integer"} for k in ["waiting","scheduled","queued","running","completed","cancelled","dead"]}},
+  "WindowStats":{"type":"object","properties":{"window_seconds":{"type":"integer"},"since":ts,"now":ts,
+    **COUNTS,"run_ms":TIMING,"wait_ms":TIMING,
+    "last_finished_at":{"oneOf":[ts,{"type":"null"}]},"minutes_since_last_finish":{"type":["number","null"]},
+    "stuck":{"type":"array","items":{"type":"object","properties":{"id":{"type":"integer"},"type":{"type":"string"},"started_at":ts,"running_seconds":{"type":"integer"}}}},
+    "types":{"type":"array","items":{"type":"object","properties":{"type":{"type":"string"},**COUNTS,"run_ms":TIMING,"wait_ms":TIMING}}},
+    "priorities":{"type":"array","items":{"type":"object","properties":{"priority":{"type":"integer"},**COUNTS}}}}},
   "Pool":{"type":"object","properties":{"name":{"type":"string"},"target":{"type":"integer"},"min":{"type":"integer"},"max":{"type":"integer"},"auto":{"type":"boolean"},"paused":{"type":"boolean"},"crash_looping":{"type":"boolean"},"types":{"type":"array","items":{"type":"string"}},
     "workers":{"type":"array","items":{"type":"object","properties":{"pid":{"type":"integer"},"busy":{"type":"boolean"},"jobs_done":{"type":"integer"},"ready":{"type":"boolean"},"retiring":{"type":"boolean"},"job":{"type":["integer","null"]},"job_running_ms":{"type":["number","null"],"description":"how long the current job has run"},"claimed":{"type":"array","items":{"type":"integer"},"description":"jobs handed to the worker, not started (prefetched)"},"rss_bytes":{"type":["integer","null"],"description":"the worker process's resident set size, sampled every 2 s; null before the first sample"},"cpu_seconds":{"type":["number","null"],"description":"CPU seconds the worker process has used (its reaped exec commands' included), sampled every 2 s"}}}}}},
   "Health":{"type":"object","properties":{"status":{"type":"string","enum":["healthy","degraded","unhealthy"]},"reasons":{"type":"array","items":{"type":"string"}}},"required":["status","reasons"]}}}}

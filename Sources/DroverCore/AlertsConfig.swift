@@ -43,6 +43,9 @@ public struct AlertsConfig: Sendable, Equatable {
   /// A firing alert nobody acknowledged is sent again this often (`renotify`, default 4h;
   /// zero: never). An acknowledged one is not, until it resolves and fires anew.
   public var renotify: Duration = .seconds(4 * 3600)
+  /// `GET /health` degrades when a pool has workers and ready jobs but nothing finished for
+  /// longer than this (`idle_with_backlog`). nil: the 5m default.
+  public var idleWithBacklog: Duration?
 
   /// An `[alerts]` table; thresholds left nil are not evaluated.
   public init(

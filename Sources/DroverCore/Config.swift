@@ -69,6 +69,9 @@ public struct StoreConfig: Sendable, Equatable {
   /// The largest job result (bytes of its JSON text) kept (`max_result`, default 64 KiB): a
   /// completed attempt with a larger one fails permanently, saying so.
   public var maxResult: Int = ConfigLimits.defaultMaxResult
+  /// Per-minute stats (`jobs stats --window`) older than this are pruned (`retain_stats`).
+  /// Default 30d.
+  public var retainStats: Duration = .seconds(30 * 86400)
 
   public init(
     path: String, synchronous: Synchronous = .normal,

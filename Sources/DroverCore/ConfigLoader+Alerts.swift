@@ -1,7 +1,7 @@
 extension ConfigLoader {
   static let alertKeys = [
     "webhooks", "secret", "stuck_after", "error_rate", "backlog_above", "oldest_ready_above",
-    "link_base", "slack", "pagerduty", "email", "renotify",
+    "link_base", "slack", "pagerduty", "email", "renotify", "idle_with_backlog",
   ]
   static let errorRateKeys = ["above", "window", "min_jobs"]
 
@@ -46,6 +46,10 @@ extension ConfigLoader {
     problems.check { () throws(ConfigError) in
       config.oldestReadyAbove =
         try s.duration("oldest_ready_above", in: ConfigLimits.alertAge)?.value
+    }
+    problems.check { () throws(ConfigError) in
+      config.idleWithBacklog =
+        try s.duration("idle_with_backlog", in: ConfigLimits.alertAge)?.value
     }
     problems.check { () throws(ConfigError) in
       config.backlogAbove = try s.integer("backlog_above", in: ConfigLimits.backlogAbove)?.value

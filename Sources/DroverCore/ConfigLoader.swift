@@ -134,7 +134,7 @@ public enum ConfigLoader {
     guard let s else { return store }
     try s.rejectUnknownKeys([
       "path", "synchronous", "retain_completed", "retain_dead", "url", "max_payload", "max_result",
-      "allow_symlink", "file_mode", "heartbeat", "lease",
+      "allow_symlink", "file_mode", "heartbeat", "lease", "retain_stats",
     ])
     if let p = try s.nonEmptyString("path") { store.path = absolutePath(p.value, relativeTo: base) }
     if let sync = try s.string("synchronous") {
@@ -149,6 +149,9 @@ public enum ConfigLoader {
       store.retainCompleted = d.value
     }
     if let d = try s.duration("retain_dead", in: ConfigLimits.retain) { store.retainDead = d.value }
+    if let d = try s.duration("retain_stats", in: ConfigLimits.retain) {
+      store.retainStats = d.value
+    }
     if let url = try s.nonEmptyString("url") {
       guard url.value.hasPrefix("postgres://") || url.value.hasPrefix("postgresql://") else {
         throw s.error(

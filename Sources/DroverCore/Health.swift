@@ -12,6 +12,9 @@ public struct HealthThresholds: Sendable, Hashable {
   public var errorWindow: Duration
   /// Fewer finished attempts than this in the window: the rate is not judged (too few to say).
   public var errorMinJobs: Int
+  /// A pool with live workers and ready jobs while nothing finished for longer than this:
+  /// degraded (`[alerts] idle_with_backlog`, default 5m). nil: not judged.
+  public var idleWithBacklog: Duration? = .seconds(300)
 
   /// The defaults: CONTRACT.md's example `[alerts]` values (`backlog_above = 500`,
   /// `oldest_ready_above = "10m"`, `error_rate = { above = 0.2, window = "5m", min_jobs = 20 }`).
@@ -73,6 +76,9 @@ public struct HealthInput: Sendable, Hashable {
   /// Attempts that failed and attempts that finished in the error window.
   public var failedInWindow: Int
   public var finishedInWindow: Int
+  /// How long ago the newest attempt finished (from the store's per-minute aggregates); nil
+  /// when none ever did or it is unknown.
+  public var sinceLastFinish: Duration? = nil
 
   public init(
     storeProblem: String?, loopAlive: Bool, state: String, pools: [Pool], failedInWindow: Int,
@@ -102,7 +108,8 @@ public enum Health {
   /// Judges `input` by `thresholds`. Unhealthy: the store cannot be written, the loop does not
   /// turn, or every pool crash-loops (nothing can run). Degraded: a pool crash-loops, has fewer
   /// live workers than `min` while running, a backlog or an oldest-job age above its threshold,
-  /// or the error rate over the window above its threshold (with at least `errorMinJobs`).
+  /// the error rate over the window above its threshold (with at least `errorMinJobs`), or a
+  /// pool with live workers and ready jobs while nothing finished for over `idleWithBacklog`.
   public static func evaluate(_ input: HealthInput, thresholds t: HealthThresholds)
     -> HealthReport
   {
@@ -131,6 +138,15 @@ public enum Health {
           .degraded,
           "pool \(p.name) oldest ready job waits \(DurationText.format(age.wholeSeconds)), "
             + "above \(DurationText.format(limit))")
+      }
+    }
+    if let limit = t.idleWithBacklog, let idle = input.sinceLastFinish, idle > limit {
+      for p in input.pools where p.liveWorkers > 0 && p.backlog > 0 {
+        note(
+          .degraded,
+          "pool \(p.name) has \(p.liveWorkers) workers and \(p.backlog) ready jobs but nothing "
+            + "finished for \(DurationText.format(idle.wholeSeconds)), above "
+            + DurationText.format(limit))
       }
     }
     if let limit = t.errorRateAbove, input.finishedInWindow >= t.errorMinJobs,
@@ -207,6 +223,7 @@ extension HealthThresholds {
     guard let alerts = config.alerts else { return }
     if let v = alerts.backlogAbove { backlogAbove = v }
     if let v = alerts.oldestReadyAbove { oldestReadyAbove = v }
+    if let v = alerts.idleWithBacklog { idleWithBacklog = v }
     if let rate = alerts.errorRate {
       errorRateAbove = rate.above
       errorWindow = rate.window

@@ -9,6 +9,8 @@ struct APIRoutes: Sendable {
   let thresholds: HealthThresholds
   /// `store.max_payload`: each job's payload at most.
   let maxPayload: Int
+  /// Each type's stuck threshold for `GET /stats?window=` (its pool's timeout, at start).
+  var stuckAfterByType: [String: Duration] = [:]
   /// A body at most: eight payloads' worth plus room for the rest of the lines (the same
   /// 8 MiB + 64 KiB as a control-socket line at the default `max_payload`).
   var bodyLimit: Int { 8 * maxPayload + (64 << 10) }
@@ -36,7 +38,7 @@ struct APIRoutes: Sendable {
     case (.post, "/jobs/{id}/cancel"): return try await cancelJob(request, context)
     case (.post, "/jobs/{id}/retry"): return try await retryJob(context)
     case (.post, "/dead/requeue"): return try await requeueDead(request)
-    case (.get, "/stats"): return try await stats()
+    case (.get, "/stats"): return try await stats(request)
     case (.get, "/pools"): return try await pools()
     case (.post, "/pools/{name}/scale"): return try await scale(request, context)
     case (.post, "/pools/{name}/drain"): return try await quiet(true, context)

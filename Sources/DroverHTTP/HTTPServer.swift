@@ -1,4 +1,5 @@
 public import DroverCore
+import DroverStore
 public import DroverSupervisor
 import DroverSystem
 import Hummingbird
@@ -42,7 +43,8 @@ public final class HTTPServer: Sendable {
       storeConfig: config.store)
     metrics = DroverMetrics(events: supervisor.events, errorWindow: thresholds.errorWindow)
     let routes = APIRoutes(
-      link: link, metrics: metrics, thresholds: thresholds, maxPayload: config.store.maxPayload)
+      link: link, metrics: metrics, thresholds: thresholds, maxPayload: config.store.maxPayload,
+      stuckAfterByType: WindowStatsParams.poolTimeouts(config))
     let router = Router(context: BasicRequestContext.self)
     router.add(middleware: ErrorMiddleware())
     router.add(middleware: AccessMiddleware(policy: policy))

@@ -614,17 +614,24 @@ enum OpenAPIDocument {
         },
         "/stats": {
           "get": {
-            "summary": "Counts by state, as `jobs stats --json`",
+            "summary": "Counts by state, as `jobs stats --json`; with `window`, the window's finished attempts as `jobs stats --window --json` (per-minute aggregates; p95 is the upper edge of its power-of-two bucket: at most twice the true value)",
             "tags": [
               "jobs"
             ],
             "responses": {
               "200": {
-                "description": "counts",
+                "description": "counts, or the window's stats",
                 "content": {
                   "application/json": {
                     "schema": {
-                      "$ref": "#/components/schemas/Stats"
+                      "oneOf": [
+                        {
+                          "$ref": "#/components/schemas/Stats"
+                        },
+                        {
+                          "$ref": "#/components/schemas/WindowStats"
+                        }
+                      ]
                     }
                   }
                 }
@@ -638,7 +645,33 @@ enum OpenAPIDocument {
               "403": {
                 "$ref": "#/components/responses/Error"
               }
-            }
+            },
+            "parameters": [
+              {
+                "name": "window",
+                "in": "query",
+                "required": false,
+                "schema": {
+                  "type": "string",
+                  "examples": [
+                    "1h"
+                  ]
+                },
+                "description": "a duration (15m, 1h, 7d): report this window's finished attempts"
+              },
+              {
+                "name": "stuck_after",
+                "in": "query",
+                "required": false,
+                "schema": {
+                  "type": "string",
+                  "examples": [
+                    "10m"
+                  ]
+                },
+                "description": "with window: a running job is stuck after this (default: its pool's timeout)"
+              }
+            ]
           }
         },
         "/pools": {
@@ -1492,6 +1525,214 @@ enum OpenAPIDocument {
               },
               "dead": {
                 "type": "integer"
+              }
+            }
+          },
+          "WindowStats": {
+            "type": "object",
+            "properties": {
+              "window_seconds": {
+                "type": "integer"
+              },
+              "since": {
+                "type": "string",
+                "format": "date-time"
+              },
+              "now": {
+                "type": "string",
+                "format": "date-time"
+              },
+              "completed": {
+                "type": "integer"
+              },
+              "failed": {
+                "type": "integer",
+                "description": "failed attempts that will retry"
+              },
+              "dead": {
+                "type": "integer"
+              },
+              "finished": {
+                "type": "integer"
+              },
+              "error_rate": {
+                "type": [
+                  "number",
+                  "null"
+                ],
+                "description": "(failed + dead) / finished"
+              },
+              "run_ms": {
+                "type": "object",
+                "properties": {
+                  "avg": {
+                    "type": [
+                      "number",
+                      "null"
+                    ]
+                  },
+                  "p95": {
+                    "type": [
+                      "integer",
+                      "null"
+                    ]
+                  }
+                },
+                "description": "milliseconds"
+              },
+              "wait_ms": {
+                "type": "object",
+                "properties": {
+                  "avg": {
+                    "type": [
+                      "number",
+                      "null"
+                    ]
+                  },
+                  "p95": {
+                    "type": [
+                      "integer",
+                      "null"
+                    ]
+                  }
+                },
+                "description": "milliseconds"
+              },
+              "last_finished_at": {
+                "oneOf": [
+                  {
+                    "type": "string",
+                    "format": "date-time"
+                  },
+                  {
+                    "type": "null"
+                  }
+                ]
+              },
+              "minutes_since_last_finish": {
+                "type": [
+                  "number",
+                  "null"
+                ]
+              },
+              "stuck": {
+                "type": "array",
+                "items": {
+                  "type": "object",
+                  "properties": {
+                    "id": {
+                      "type": "integer"
+                    },
+                    "type": {
+                      "type": "string"
+                    },
+                    "started_at": {
+                      "type": "string",
+                      "format": "date-time"
+                    },
+                    "running_seconds": {
+                      "type": "integer"
+                    }
+                  }
+                }
+              },
+              "types": {
+                "type": "array",
+                "items": {
+                  "type": "object",
+                  "properties": {
+                    "type": {
+                      "type": "string"
+                    },
+                    "completed": {
+                      "type": "integer"
+                    },
+                    "failed": {
+                      "type": "integer",
+                      "description": "failed attempts that will retry"
+                    },
+                    "dead": {
+                      "type": "integer"
+                    },
+                    "finished": {
+                      "type": "integer"
+                    },
+                    "error_rate": {
+                      "type": [
+                        "number",
+                        "null"
+                      ],
+                      "description": "(failed + dead) / finished"
+                    },
+                    "run_ms": {
+                      "type": "object",
+                      "properties": {
+                        "avg": {
+                          "type": [
+                            "number",
+                            "null"
+                          ]
+                        },
+                        "p95": {
+                          "type": [
+                            "integer",
+                            "null"
+                          ]
+                        }
+                      },
+                      "description": "milliseconds"
+                    },
+                    "wait_ms": {
+                      "type": "object",
+                      "properties": {
+                        "avg": {
+                          "type": [
+                            "number",
+                            "null"
+                          ]
+                        },
+                        "p95": {
+                          "type": [
+                            "integer",
+                            "null"
+                          ]
+                        }
+                      },
+                      "description": "milliseconds"
+                    }
+                  }
+                }
+              },
+              "priorities": {
+                "type": "array",
+                "items": {
+                  "type": "object",
+                  "properties": {
+                    "priority": {
+                      "type": "integer"
+                    },
+                    "completed": {
+                      "type": "integer"
+                    },
+                    "failed": {
+                      "type": "integer",
+                      "description": "failed attempts that will retry"
+                    },
+                    "dead": {
+                      "type": "integer"
+                    },
+                    "finished": {
+                      "type": "integer"
+                    },
+                    "error_rate": {
+                      "type": [
+                        "number",
+                        "null"
+                      ],
+                      "description": "(failed + dead) / finished"
+                    }
+                  }
+                }
               }
             }
           },

@@ -66,7 +66,7 @@ extension APIRoutes {
       readProblem = "cannot read it: \((error as? APIError)?.message ?? "\(error)")"
     }
     let (failed, finished) = metrics.errorTotals()
-    let input = HealthInput(
+    var input = HealthInput(
       storeProblem: s.storeProblem ?? readProblem, loopAlive: true, state: s.state,
       pools: s.pools.map { p in
         HealthInput.Pool(
@@ -75,6 +75,7 @@ extension APIRoutes {
           crashLooping: p.crashLooping, backlog: facts.backlog[p.name] ?? 0,
           oldestReady: facts.oldest[p.name])
       }, failedInWindow: failed, finishedInWindow: finished)
+    input.sinceLastFinish = facts.sinceLastFinish
     return Health.evaluate(input, thresholds: thresholds)
   }
 
@@ -100,6 +101,9 @@ extension APIRoutes {
         }
       }
       f.counts = try store.counts()
+      f.lastFinishedAt = try store.windowStats(
+        WindowStatsParams(window: .seconds(60), now: now)
+      ).lastFinishedAt
       return f
     }
     if cached == nil { factsCache.set(facts) }
@@ -121,6 +125,13 @@ struct PoolFacts: Sendable {
   /// The `run_at` of each pool's oldest queued job (absent: none queued).
   var oldestRunAt: [String: Timestamp] = [:]
   var counts: [String: [JobState: Int]] = [:]
+  /// When the newest attempt finished (the store's per-minute aggregates), nil: never.
+  var lastFinishedAt: Timestamp?
+
+  /// How long ago that was, nil when never.
+  var sinceLastFinish: Duration? {
+    lastFinishedAt.map { .microseconds(max(0, Timestamp.now().micros - $0.micros)) }
+  }
 
   /// Each pool's oldest queued job's age now (a job due in the future counts as 0).
   var oldest: [String: Duration] {

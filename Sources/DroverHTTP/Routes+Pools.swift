@@ -6,10 +6,32 @@ import Hummingbird
 /// `/stats`, `/pools`, pool actions and reload.
 extension APIRoutes {
   /// `GET /stats`: as `jobs stats --json`, from the store's counters (works while the loop is
-  /// busy).
-  func stats() async throws -> Response {
-    let s = try await link.read { store throws(StoreError) in try store.stats() }
-    return JSONResponse.make(JobJSON.stats(s))
+  /// busy). With `window` (and `stuck_after`), as `jobs stats --window --json`.
+  func stats(_ request: Request) async throws -> Response {
+    let q = try RequestInput.query(request, known: ["window", "stuck_after"])
+    guard let w = q["window"] else {
+      if q["stuck_after"] != nil {
+        throw APIError.badRequest("needs window", field: "stuck_after")
+      }
+      let s = try await link.read { store throws(StoreError) in try store.stats() }
+      return JSONResponse.make(JobJSON.stats(s))
+    }
+    func duration(_ key: String, _ text: String) throws -> Duration {
+      guard let d = DurationText.parse(text), d > .zero else {
+        throw APIError.badRequest(
+          "must be a positive duration such as 15m, 1h or 7d, got \"\(text)\"", field: key)
+      }
+      return d
+    }
+    var p = WindowStatsParams(window: try duration("window", w), now: .now())
+    if let s = q["stuck_after"] {
+      p.stuckAfter = try duration("stuck_after", s)
+    } else {
+      p.stuckAfterByType = stuckAfterByType
+    }
+    let params = p
+    let s = try await link.read { store throws(StoreError) in try store.windowStats(params) }
+    return JSONResponse.make(JobJSON.windowStats(s, window: params.window))
   }
 
   /// The loop's status snapshot (each worker's RSS and CPU time as the loop last read them).

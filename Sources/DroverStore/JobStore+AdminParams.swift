@@ -139,9 +139,15 @@ public struct PruneParams: Sendable, Hashable {
   public var deadBefore: Timestamp
   /// At most this many jobs per call (bounded work per transaction); at least 1.
   public var limit: Int
-  public init(completedBefore: Timestamp, deadBefore: Timestamp, limit: Int = 1000) {
+  /// Per-minute stats buckets (`windowStats`) older than this go too; nil keeps them all.
+  public var statsBefore: Timestamp?
+  public init(
+    completedBefore: Timestamp, deadBefore: Timestamp, limit: Int = 1000,
+    statsBefore: Timestamp? = nil
+  ) {
     self.completedBefore = completedBefore
     self.deadBefore = deadBefore
     self.limit = limit
+    self.statsBefore = statsBefore
   }
 }

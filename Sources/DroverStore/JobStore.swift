@@ -88,6 +88,11 @@ public protocol JobStore: AnyObject {
   /// calls again while a call returns `p.limit`); returns how many were deleted.
   func prune(_ p: PruneParams) throws(StoreError) -> Int
 
+  /// A window's finished attempts from the per-minute aggregates the group commit keeps (no
+  /// scan of `jobs`), the newest finish, and the running jobs past their stuck threshold (read
+  /// from the running set).
+  func windowStats(_ p: WindowStatsParams) throws(StoreError) -> WindowStats
+
   // MARK: Owners, leases, leadership
 
   /// Registers a supervisor instance as an owner of leases and returns its id. Its lease runs

@@ -372,6 +372,34 @@ package enum PostgresSchema {
     ALTER TABLE drover_jobs ADD COLUMN cpu_seconds double precision;
     ALTER TABLE drover_jobs ADD COLUMN peak_rss bigint;
     """,
+    // v9: per-minute aggregates of finished attempts (see `SQLiteSchema`, v11), with a `slot`
+    // per connection like `drover_job_counts`, so concurrent supervisors never wait on one row.
+    """
+    CREATE TABLE drover_job_minutes (
+      minute bigint NOT NULL,
+      type text NOT NULL,
+      priority integer NOT NULL,
+      slot integer NOT NULL,
+      completed bigint NOT NULL DEFAULT 0,
+      failed bigint NOT NULL DEFAULT 0,
+      dead bigint NOT NULL DEFAULT 0,
+      run_count bigint NOT NULL DEFAULT 0,
+      run_sum_us bigint NOT NULL DEFAULT 0,
+      wait_count bigint NOT NULL DEFAULT 0,
+      wait_sum_us bigint NOT NULL DEFAULT 0,
+      last_at bigint NOT NULL,
+      PRIMARY KEY (minute, type, priority, slot)
+    );
+    CREATE TABLE drover_job_minute_hist (
+      minute bigint NOT NULL,
+      type text NOT NULL,
+      kind smallint NOT NULL,
+      bucket smallint NOT NULL,
+      slot integer NOT NULL,
+      n bigint NOT NULL,
+      PRIMARY KEY (minute, type, kind, bucket, slot)
+    );
+    """,
   ]
 
   /// Functions the tables' defaults and triggers call, created before the migrations (and

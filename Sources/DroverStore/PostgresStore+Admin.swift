@@ -195,6 +195,7 @@ extension PostgresStore {
     try requireWritable()
     guard p.limit >= 1 else { throw .invalidInput("prune: the limit must be at least 1") }
     return try transaction { () throws(StoreError) in
+      if let before = p.statsBefore { try pruneMinutes(before: before) }
       var deleted = 0
       let steps: [(JobState, Timestamp)] = [
         (.completed, p.completedBefore), (.cancelled, p.completedBefore), (.dead, p.deadBefore),

@@ -38,10 +38,17 @@ extension PostgresStore {
       FROM unnest($1::bigint[], $3::smallint[], $4::int[], $7::bigint[], $8::text[],
         $9::float8[], $10::bigint[]) AS f(id, state, pid, started, result, cpu, rss)
       WHERE j.id = f.id AND j.state = 2 AND ($5::bigint IS NULL OR j.owner = $5)
-      RETURNING j.id, j.type, j.attempts, f.state, j.limit_key),
+      RETURNING j.id, j.type, j.attempts, f.state, j.limit_key, j.priority, j.started_at, j.run_at),
     \(countMoves(
       "SELECT type, 2::smallint AS st, -1 AS d FROM u UNION ALL SELECT type, state, 1 FROM u",
-      slot: 6))
+      slot: 6)),
+    \(minuteStats(
+      """
+      SELECT type, priority, state AS k,
+        CASE WHEN started_at IS NOT NULL THEN greatest(0, $2 - started_at) END AS run_us,
+        CASE WHEN started_at IS NOT NULL THEN greatest(0, started_at - run_at) END AS wait_us
+      FROM u WHERE state = 3
+      """, now: 2, slot: 6))
     SELECT id, type, attempts, limit_key FROM u
     """
 
@@ -49,7 +56,7 @@ extension PostgresStore {
   /// read and locked first, in claim-free order (by id) so two writers never deadlock.
   static let finishLookupSQL = """
     SELECT id, state, attempts, max_attempts, backoff_base, backoff_cap, cancel_requested,
-      worker_pid, type, owner, run_at, limit_key
+      worker_pid, type, owner, run_at, limit_key, priority, started_at
     FROM drover_jobs WHERE id = ANY($1::bigint[]) ORDER BY id FOR UPDATE
     """
 
@@ -60,13 +67,17 @@ extension PostgresStore {
         owner = NULL, snoozes = j.snoozes + f.snoozed, started_at = coalesce(f.started, j.started_at),
         cpu_seconds = coalesce(f.cpu, j.cpu_seconds), peak_rss = coalesce(f.rss, j.peak_rss)
       FROM unnest($1::bigint[], $2::smallint[], $3::int[], $4::bigint[], $5::bigint[],
-        $6::int[], $13::int[], $14::bigint[], $15::float8[], $16::bigint[])
-        AS f(id, state, spend, finished_at, run_at, pid, snoozed, started, cpu, rss)
+        $6::int[], $13::int[], $14::bigint[], $15::float8[], $16::bigint[], $17::int[],
+        $18::bigint[], $19::bigint[])
+        AS f(id, state, spend, finished_at, run_at, pid, snoozed, started, cpu, rss, k, run_us,
+          wait_us)
       WHERE j.id = f.id
-      RETURNING j.type, f.state),
+      RETURNING j.type, f.state, j.priority, f.k, f.run_us, f.wait_us),
     \(countMoves(
       "SELECT type, 2::smallint AS st, -1 AS d FROM u UNION ALL SELECT type, state, 1 FROM u",
       slot: 7)),
+    \(minuteStats(
+      "SELECT type, priority, k, run_us, wait_us FROM u WHERE k > 0", now: 8, slot: 7)),
     errs AS (
       INSERT INTO drover_job_errors (job_id, attempt, message, at, worker_pid)
       SELECT e.id, e.attempt, e.message, $8, e.pid
@@ -208,7 +219,8 @@ extension PostgresStore {
             backoffBase: l.optionalInt64(i, 4), backoffCap: l.optionalInt64(i, 5),
             cancelRequested: l.bool(i, 6), workerPID: l.optionalInt64(i, 7), type: l.text(i, 8),
             owner: l.optionalInt64(i, 9), runAt: Timestamp(micros: l.int64(i, 10)),
-            limitKey: l.optionalText(i, 11))
+            limitKey: l.optionalText(i, 11), priority: l.int(i, 12),
+            startedAt: l.optionalInt64(i, 13).map(Timestamp.init(micros:)))
         }
       }
     }
@@ -381,6 +393,8 @@ extension PostgresStore {
     var owner: Int64?
     var runAt: Timestamp
     var limitKey: String?
+    var priority: Int
+    var startedAt: Timestamp?
   }
 
   /// Applies `RetryRule` to the finishes whose rows were read; returns one update statement
@@ -404,6 +418,9 @@ extension PostgresStore {
     var errAttempts: [Int] = []
     var errMessages: [String?] = []
     var errPIDs: [Int64?] = []
+    var kinds: [Int] = []
+    var runs: [Int64?] = []
+    var waits: [Int64?] = []
     var results: [(Int, FinishResult)] = []
     var requeued: [String] = []
     for (index, f) in finishes {
@@ -474,6 +491,12 @@ extension PostgresStore {
       finishedAt.append(done)
       runAts.append(due)
       pids.append(pid)
+      let sample = StatSample.of(
+        decision, cancelRequested: row.cancelRequested, type: row.type, priority: row.priority,
+        startedAt: f.startedAt ?? row.startedAt, runAt: row.runAt, now: now)
+      kinds.append(sample?.kind ?? 0)
+      runs.append(sample?.runMicros)
+      waits.append(sample?.waitMicros)
       results.append(
         (
           index,
@@ -490,7 +513,8 @@ extension PostgresStore {
         PGArray.ints(runAts), PGArray.ints(pids), String(slot), String(now.micros),
         PGArray.ints(errIDs), PGArray.ints(errAttempts), PGArray.texts(errMessages),
         PGArray.ints(errPIDs), PGArray.ints(snoozed), PGArray.ints(started),
-        PGArray.doubles(cpus), PGArray.ints(rsses),
+        PGArray.doubles(cpus), PGArray.ints(rsses), PGArray.ints(kinds), PGArray.ints(runs),
+        PGArray.ints(waits),
       ])
     return (statement, results, requeued)
   }

@@ -219,6 +219,34 @@ package enum SQLiteSchema {
     ALTER TABLE jobs ADD COLUMN cpu_seconds REAL;
     ALTER TABLE jobs ADD COLUMN peak_rss INTEGER;
     """,
+    // v11: per-minute aggregates of finished attempts (`windowStats`), written by the group
+    // commit in the transaction of the finishes: `minute` is minutes since the epoch of the
+    // finish; `job_minute_hist` holds the run-time (kind 0) and queue-wait (kind 1) histograms
+    // per type (`DurationHistogram` buckets, only the non-zero ones).
+    """
+    CREATE TABLE job_minutes (
+      minute INTEGER NOT NULL,
+      type TEXT NOT NULL,
+      priority INTEGER NOT NULL,
+      completed INTEGER NOT NULL DEFAULT 0,
+      failed INTEGER NOT NULL DEFAULT 0,
+      dead INTEGER NOT NULL DEFAULT 0,
+      run_count INTEGER NOT NULL DEFAULT 0,
+      run_sum_us INTEGER NOT NULL DEFAULT 0,
+      wait_count INTEGER NOT NULL DEFAULT 0,
+      wait_sum_us INTEGER NOT NULL DEFAULT 0,
+      last_at INTEGER NOT NULL,
+      PRIMARY KEY (minute, type, priority)
+    ) WITHOUT ROWID;
+    CREATE TABLE job_minute_hist (
+      minute INTEGER NOT NULL,
+      type TEXT NOT NULL,
+      kind INTEGER NOT NULL,
+      bucket INTEGER NOT NULL,
+      n INTEGER NOT NULL,
+      PRIMARY KEY (minute, type, kind, bucket)
+    ) WITHOUT ROWID;
+    """,
   ]
 
   /// The schema version this build writes.

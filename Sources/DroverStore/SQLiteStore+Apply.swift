@@ -44,12 +44,16 @@ extension SQLiteStore {
       var settled: [JobID] = []
       var settledKeys: [(type: String, key: String)] = []
       let limits = SQLiteLimits(store: self)
+      var minutes = MinuteAccumulator()
       for f in batch.finishes {
-        let (r, key) = try finish(f, now: now, owner: owner, limits: batch.limits, on: limits)
+        let (r, key, sample) = try finish(
+          f, now: now, owner: owner, limits: batch.limits, on: limits)
+        if let sample { minutes.add(sample) }
         if r.state?.isFinal == true { settled.append(r.id) }
         if let key, r.state != nil { settledKeys.append((r.type, key)) }
         result.finished.append(r)
       }
+      if !minutes.isEmpty { try flushMinutes(minutes, now: now) }
       if !settled.isEmpty {
         // In the same transaction as the finishes: a child is released (or cancelled) exactly
         // when its last parent's outcome becomes durable.
@@ -85,7 +89,7 @@ extension SQLiteStore {
 
   static let finishLookupSQL: SQLText = """
     SELECT state, attempts, max_attempts, backoff_base, backoff_cap, cancel_requested, worker_pid,
-      type, owner, run_at, limit_key
+      type, owner, run_at, limit_key, priority, started_at
     FROM jobs WHERE id = ?1
     """
   /// What the attempt used (`FinishParams.usage`): its own small statement, so the settling
@@ -95,17 +99,18 @@ extension SQLiteStore {
   static let errorInsertSQL: SQLText =
     "INSERT INTO job_errors (job_id, attempt, message, at, worker_pid) VALUES (?1, ?2, ?3, ?4, ?5)"
 
-  /// Settles one finish; returns also the job's limit key, when it has one.
+  /// Settles one finish; returns also the job's limit key, when it has one, and the attempt as
+  /// the per-minute stats count it.
   private func finish(
     _ f: FinishParams, now: Timestamp, owner: OwnerID?, limits: [PoolLimits], on d: SQLiteLimits
-  ) throws(StoreError) -> (FinishResult, String?) {
+  ) throws(StoreError) -> (FinishResult, String?, StatSample?) {
     let st = try db.prepare(Self.finishLookupSQL)
     try st.bind(f.id)
     guard try st.step(), st.int(0) == JobState.running.rawValue,
       owner == nil || st.optionalInt64(8) == owner
     else {
       st.reset()
-      return (FinishResult(id: f.id, state: nil, attempt: 0), nil)
+      return (FinishResult(id: f.id, state: nil, attempt: 0), nil, nil)
     }
     let type = st.text(7)
     let runAt = Timestamp(micros: st.int64(9))
@@ -119,6 +124,8 @@ extension SQLiteStore {
     let cancelRequested = st.int64(5) != 0
     let pid = f.workerPID.map(Int64.init) ?? st.optionalInt64(6)
     let limitKey = st.optionalText(10)
+    let priority = st.int(11)
+    let startedAt = f.startedAt ?? st.optionalInt64(12).map(Timestamp.init(micros:))
     st.reset()
     if let u = f.usage { try db.run(Self.usageSQL, f.id, u.cpuSeconds, u.peakRSS) }
     if case .outcome(.rateLimited(let pause)) = f.settlement, !cancelRequested, let key = limitKey,
@@ -136,7 +143,7 @@ extension SQLiteStore {
       try Limiter.block(l, key: key, until: until, on: d, now: now)
       return (
         FinishResult(id: f.id, state: .queued, attempt: attempts + 1, type: type, retryAt: until),
-        key
+        key, nil
       )
     }
 
@@ -205,10 +212,13 @@ extension SQLiteStore {
       }
     }
     move(type, from: .running, to: state)
+    let sample = StatSample.of(
+      decision, cancelRequested: cancelRequested, type: type, priority: priority,
+      startedAt: startedAt, runAt: runAt, now: now)
     return (
       FinishResult(
         id: f.id, state: state, attempt: attempt, type: type, retryAt: retryAt, error: recorded),
-      limitKey
+      limitKey, sample
     )
   }
 

@@ -269,7 +269,8 @@ extension Supervisor {
       let n = try store.prune(
         PruneParams(
           completedBefore: wall.adding(.zero - config.store.retainCompleted),
-          deadBefore: wall.adding(.zero - config.store.retainDead), limit: pruneLimit))
+          deadBefore: wall.adding(.zero - config.store.retainDead), limit: pruneLimit,
+          statsBefore: wall.adding(.zero - config.store.retainStats)))
       let took = clock.monotonic() - started
       pruneBehind = n >= pruneLimit
       // A batch holds the loop: keep it to a few milliseconds (a status request or a job

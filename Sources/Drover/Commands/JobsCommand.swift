@@ -138,13 +138,16 @@ extension JobsCommand {
     }
   }
 
-  /// `jobs stats [--json]`.
+  /// `jobs stats [--window D [--stuck-after D]] [--json]`.
   struct Stats: ParsableCommand {
     static let configuration = CommandConfiguration(
-      abstract: "Count jobs by state (works with no supervisor).",
+      abstract: "Count jobs by state, or a window's finished attempts (works with no supervisor).",
       discussion: """
         --json prints {"waiting": n, "scheduled": n, "queued": n, "running": n, "completed": n, \
-        "cancelled": n, "dead": n}.
+        "cancelled": n, "dead": n}. With --window (1h, 15m, 7d): completed, failed (will retry) \
+        and dead attempts per type and priority, the error rate, average and p95 run time and \
+        queue wait, the last finish, and running jobs past their pool's timeout (or \
+        --stuck-after), from per-minute aggregates (see README, "Windowed stats").
         """)
 
     @OptionGroup var options: ConfigOptions
@@ -152,7 +155,18 @@ extension JobsCommand {
     @Flag(help: "Print JSON instead of a table.")
     var json = false
 
+    @Option(help: "Report the finished attempts of this window (e.g. 1h) instead of counts.")
+    var window: String?
+
+    @Option(help: "With --window: a running job is stuck after this (default: its pool's timeout).")
+    var stuckAfter: String?
+
     func run() throws {
+      if let window {
+        return try WindowStatsCommand.run(
+          options: options, window: window, stuckAfter: stuckAfter, json: json)
+      }
+      guard stuckAfter == nil else { throw CLIError.usage("--stuck-after needs --window") }
       let context = try CommandContext(options)
       let stats = try context.run { store throws(StoreError) in try store.stats() }
       Output.out(
