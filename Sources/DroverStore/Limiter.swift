@@ -1,4 +1,4 @@
-public import DroverCore
+import DroverCore
 
 /// A ready job a limited claim looks at, in claim order.
 struct LimitCandidate {

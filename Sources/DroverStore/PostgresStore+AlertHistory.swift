@@ -29,7 +29,7 @@ extension PostgresStore {
 
   public func resolveAlert(_ id: Int64, at: Timestamp) throws(StoreError) {
     try requireWritable()
-    try transaction { () throws(StoreError) in
+    _ = try transaction { () throws(StoreError) in
       try db.exec(
         "UPDATE drover_alerts SET resolved_at = $2 WHERE id = $1 AND resolved_at IS NULL", id, at)
     }
@@ -37,7 +37,7 @@ extension PostgresStore {
 
   public func noteAlertNotified(_ id: Int64, at: Timestamp) throws(StoreError) {
     try requireWritable()
-    try transaction { () throws(StoreError) in
+    _ = try transaction { () throws(StoreError) in
       try db.exec(
         """
         UPDATE drover_alerts SET notified_at = $2, notifications = notifications + 1

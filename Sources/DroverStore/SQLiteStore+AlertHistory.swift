@@ -29,7 +29,7 @@ extension SQLiteStore {
 
   public func resolveAlert(_ id: Int64, at: Timestamp) throws(StoreError) {
     try requireWritable()
-    try write { () throws(StoreError) in
+    _ = try write { () throws(StoreError) in
       try db.run(
         "UPDATE alerts SET resolved_at = ?2 WHERE id = ?1 AND resolved_at IS NULL", id, at)
     }
@@ -37,7 +37,7 @@ extension SQLiteStore {
 
   public func noteAlertNotified(_ id: Int64, at: Timestamp) throws(StoreError) {
     try requireWritable()
-    try write { () throws(StoreError) in
+    _ = try write { () throws(StoreError) in
       try db.run(
         "UPDATE alerts SET notified_at = ?2, notifications = notifications + 1 WHERE id = ?1",
         id, at)

@@ -69,7 +69,7 @@ import Testing
   func p95FromTheSummedHistogramIsWithinItsBucket(_ kind: StoreKind) throws {
     let f = try StoreFixture(kind)
     let n = 100
-    try f.store.enqueue(
+    _ = try f.store.enqueue(
       (0..<n).map { _ in EnqueueParams(type: "email", runAt: f.at(0), now: f.at(0)) })
     let claimed = try f.claim(["email"], limit: n, now: f.at(0))
     try #require(claimed.count == n)
