@@ -75,12 +75,24 @@ public final class SQLiteStore: JobStore {
     let db = try SQLiteConnection(path: path, create: false, noFollow: !allowSymlink)
     db.setBusyTimeout(busyTimeout)
     let identity = StoreFiles.identity(of: path)
-    try SQLiteSchema.migrate(db)
-    StoreFiles.ensureMarker(
-      storePath: path, highestID: try db.int64("SELECT max(id) FROM jobs"))
-    // Only now, with the file known to be Drover's, may the journal mode change.
-    guard try db.strings("PRAGMA journal_mode = WAL").first?.lowercased() == "wal" else {
-      throw .cannotOpen(path: path, reason: "cannot switch to WAL journal mode")
+    // Processes opening a new file at once race for its schema and its journal mode; SQLite
+    // answers some of those races "busy" at once instead of waiting (a lock upgrade that
+    // would deadlock). Each step is idempotent: on busy, the whole sequence is tried again.
+    var tries = 0
+    while true {
+      do throws(StoreError) {
+        try SQLiteSchema.migrate(db)
+        StoreFiles.ensureMarker(
+          storePath: path, highestID: try db.int64("SELECT max(id) FROM jobs"))
+        // Only now, with the file known to be Drover's, may the journal mode change.
+        guard try db.strings("PRAGMA journal_mode = WAL").first?.lowercased() == "wal" else {
+          throw .cannotOpen(path: path, reason: "cannot switch to WAL journal mode")
+        }
+        break
+      } catch let e where e.kind == .busy && tries < 50 {
+        tries += 1
+        usleep(UInt32(min(tries, 10)) * 10_000)
+      }
     }
     try db.execute(
       """

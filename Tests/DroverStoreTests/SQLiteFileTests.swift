@@ -57,7 +57,9 @@ import Testing
     // No file yet: the threads also race to create it and its schema.
     DispatchQueue.concurrentPerform(iterations: threads) { thread in
       do {
-        let store = try SQLiteStore(path: path)
+        // A generous wait for the write lock: on a loaded disk three writers that fsync every
+        // job can starve one of them past the default 10 s (a "busy" that is not a loss).
+        let store = try SQLiteStore(path: path, busyTimeout: .seconds(120))
         for i in 0..<perThread {
           // Each job is its own transaction, so the writers interleave; every fifth one
           // races the other threads for the same unique key.
