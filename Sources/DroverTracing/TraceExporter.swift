@@ -50,11 +50,10 @@ public final class TraceExporter: Sendable {
         guard e.traceparent != nil else { return false }
         open.ids.withLock { _ = $0.insert(id) }
         return true
-      case .completed(let id, _, _, _, _), .failed(let id, _, _, _, _, _, _),
-        .dead(let id, _, _, _, _, _), .snoozed(let id, _, _), .cancelled(let id, _),
-        .rescued(let id, _, _):
+      default:
+        // An attempt's end: the one place that knows which events end one.
+        guard let id = Self.jobID(e) else { return false }
         return open.ids.withLock { $0.remove(id) != nil }
-      default: return false
       }
     }.subscription
     state.withLock { $0.subscription = sub }
