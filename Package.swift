@@ -165,6 +165,11 @@ let package = Package(
         "DroverClient", .product(name: "Instrumentation", package: "swift-distributed-tracing"),
       ],
       swiftSettings: strict),
+    // The dashboard in a real headless Chromium (Debian's package) against a real `drover serve`.
+    .testTarget(
+      name: "DroverBrowserTests",
+      dependencies: ["DroverCore", "DroverSystem", "DroverTestSupport"],
+      swiftSettings: strict),
     // The deployment under a real systemd (a booted Debian container): slow, needs root.
     .testTarget(
       name: "DroverSystemdTests", dependencies: ["DroverCore", "DroverTestSupport"],
