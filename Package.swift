@@ -98,6 +98,7 @@ let package = Package(
       name: "DroverHTTP",
       dependencies: [
         "DroverCore", "DroverWire", "DroverStore", "DroverSupervisor", "DroverSystem",
+        "DroverSchedule",
         .product(name: "Hummingbird", package: "hummingbird"),
         .product(name: "NIOCore", package: "swift-nio"),
         .product(name: "NIOPosix", package: "swift-nio"),
@@ -108,6 +109,7 @@ let package = Package(
         .product(name: "Mustache", package: "swift-mustache"),
         .product(name: "Crypto", package: "swift-crypto"),
       ],
+      exclude: ["Dashboard/MARKUP.md"],
       swiftSettings: strict),
     .target(
       name: "Drover",
