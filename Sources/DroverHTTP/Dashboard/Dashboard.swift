@@ -41,6 +41,7 @@ struct Dashboard: Sendable {
     router.post("/ui/pools/:name/:action") { r, c in try await d.poolAction(r, c) }
     router.get("/ui/processes") { r, _ in try await d.processes(r) }
     router.get("/ui/schedules") { r, _ in try await d.schedules(r) }
+    router.post("/ui/schedules/:name/:action") { r, c in try await d.scheduleAction(r, c) }
     router.get("/ui/metrics") { r, _ in try await d.metricsPage(r) }
     router.get("/ui/audit") { r, _ in try await d.audit(r) }
     router.get("/ui/login") { r, _ in d.loginPage(r) }
@@ -103,9 +104,11 @@ struct Dashboard: Sendable {
     let known = [
       "cancel": "Cancelled", "retry": "Retried", "requeue": "Requeued", "scale": "Scaled",
       "drain": "Drained", "resume": "Resumed", "login": "Logged in", "logout": "Logged out",
+      "pause": "Paused", "trigger": "Triggered",
     ]
     guard let verb = known[done] else { return nil }
     if done == "scale" { return "Scaled: target \(n ?? 0)" }
+    if done == "trigger" { return "Triggered: 1 job enqueued" }
     guard let n else { return verb }
     return "\(verb) \(n) job\(n == 1 ? "" : "s")"
   }

@@ -187,7 +187,10 @@ enum DashboardTemplates {
     <main id="page-schedules">
     <h1>Schedules</h1>
     <table class="schedules"><thead><tr><th>Name</th><th>Rule</th><th>Zone</th><th>Job type</th><th>State</th><th>Last slot</th><th>Next fires</th></tr></thead><tbody>
-    {{#schedules}}<tr data-schedule="{{name}}"><td>{{name}}</td><td><code>{{rule}}</code></td><td>{{zone}}</td><td>{{type}}</td><td>{{state}}</td><td>{{last}}</td><td><ul class="fires">{{#fires}}<li>{{local}}{{#dst}} <abbr class="dst" title="{{dst}}">DST</abbr>{{/dst}}</li>{{/fires}}</ul></td></tr>
+    {{#schedules}}<tr data-schedule="{{name}}"><td>{{name}}</td><td><code>{{rule}}</code></td><td>{{zone}}</td><td>{{type}}</td><td>{{state}}{{#canAct}}<br>
+    {{#paused}}<form method="post" action="/ui/schedules/{{name}}/resume" data-action="resume" class="inline"><input type="hidden" name="csrf" value="{{csrf}}"><input type="hidden" name="back" value="{{back}}"><button>Resume</button></form>{{/paused}}
+    {{^paused}}<form method="post" action="/ui/schedules/{{name}}/pause" data-action="pause" class="inline"><input type="hidden" name="csrf" value="{{csrf}}"><input type="hidden" name="back" value="{{back}}"><button>Pause</button></form>{{/paused}}
+    <form method="post" action="/ui/schedules/{{name}}/trigger" data-action="trigger" class="inline"><input type="hidden" name="csrf" value="{{csrf}}"><input type="hidden" name="back" value="{{back}}"><button>Trigger now</button></form>{{/canAct}}</td><td>{{last}}</td><td><ul class="fires">{{#fires}}<li title="{{utc}}">{{local}}{{#dst}} <abbr class="dst" data-dst="{{dst}}" title="{{dst}}">DST</abbr>{{/dst}}</li>{{/fires}}</ul></td></tr>
     {{/schedules}}
     {{^schedules}}<tr><td colspan="7">No schedules configured.</td></tr>{{/schedules}}
     </tbody></table>
