@@ -40,8 +40,9 @@ public struct ListParams: Sendable, Hashable {
     state: JobState? = nil, type: String? = nil, limit: Int = 100, beforeID: JobID? = nil,
     priorityMin: Int? = nil, priorityMax: Int? = nil, createdFrom: Timestamp? = nil,
     createdTo: Timestamp? = nil, finishedFrom: Timestamp? = nil, finishedTo: Timestamp? = nil,
-    payloadMatch: PayloadMatch? = nil
+    payloadMatch: PayloadMatch? = nil, payloadContains: String? = nil
   ) {
+    self.payloadContains = payloadContains
     self.state = state
     self.type = type
     self.limit = limit
