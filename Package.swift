@@ -29,6 +29,8 @@ let package = Package(
     .package(url: "https://github.com/apple/swift-distributed-tracing", from: "1.7.3"),
     // Already resolved for async-http-client; named for the SMTP client's STARTTLS.
     .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.37.6"),
+    // The dashboard's server-rendered pages (templates compiled into the binary).
+    .package(url: "https://github.com/hummingbird-project/swift-mustache", from: "2.1.1"),
   ],
   targets: [
     .systemLibrary(name: "CSQLite", path: "Sources/CSQLite"),
@@ -96,6 +98,7 @@ let package = Package(
       name: "DroverHTTP",
       dependencies: [
         "DroverCore", "DroverWire", "DroverStore", "DroverSupervisor", "DroverSystem",
+        "DroverSchedule",
         .product(name: "Hummingbird", package: "hummingbird"),
         .product(name: "NIOCore", package: "swift-nio"),
         .product(name: "NIOPosix", package: "swift-nio"),
@@ -103,7 +106,10 @@ let package = Package(
         .product(name: "Metrics", package: "swift-metrics"),
         .product(name: "Prometheus", package: "swift-prometheus"),
         .product(name: "Logging", package: "swift-log"),
+        .product(name: "Mustache", package: "swift-mustache"),
+        .product(name: "Crypto", package: "swift-crypto"),
       ],
+      exclude: ["Dashboard/MARKUP.md"],
       swiftSettings: strict),
     .target(
       name: "Drover",

@@ -11,28 +11,10 @@ enum JobWhy {
   }
 
   static func facts(_ job: Job, context: CommandContext, now: Timestamp) -> WhyFacts {
-    let pool = context.config.pool(forType: job.type)
-    var facts = WhyFacts(pool: pool?.name, pools: context.config.pools.map(\.name))
-    guard job.state == .queued || job.state == .scheduled, let pool else { return facts }
-    facts.supervisor = supervisorView(pool: pool.name, socket: context.config.control.socket)
-    if job.state == .queued, job.held, let limits = pool.limits {
-      let key = job.limitKey ?? limits.key(explicit: nil, payload: job.payload)
-      let cap = 10_000
-      if let s = try? context.store.limitState(limits, key: key, now: now, cap: cap) {
-        facts.limitHold = WhyFacts.LimitHold(
-          limits: limits, key: key, state: s, capped: s.held >= cap)
-      }
-    }
-    if job.state == .queued, !job.held {
-      let cap = 10_000
-      let params = ReadyAheadParams(
-        types: pool.types, priority: job.priority, runAt: job.runAt, id: job.id, cap: cap)
-      if let n = try? context.store.readyAhead(params) {
-        facts.readyAhead = n
-        facts.readyAheadCapped = n >= cap
-      }
-    }
-    return facts
+    WhyFacts.gather(
+      job, pool: context.config.pool(forType: job.type), pools: context.config.pools.map(\.name),
+      store: context.store, now: now
+    ) { supervisorView(pool: $0, socket: context.config.control.socket) }
   }
 
   /// The supervisor's state and one pool's workers from `status`; nil when none answers.

@@ -27,14 +27,35 @@ struct AccessPolicy: Sendable {
 
 /// Bearer-token checks on every route but `/livez` (a liveness probe must work without
 /// secrets): 401 without a valid token, 403 for the read token on a route that acts.
+///
+/// Under `/ui` (the dashboard) a session cookie from `/ui/login` counts as its token too; the
+/// login page and the assets need none; a page asked for without one redirects to the login.
 struct AccessMiddleware<Context: RequestContext>: RouterMiddleware {
   let policy: AccessPolicy
+  var sessions = DashboardSessions()
 
   func handle(
     _ request: Request, context: Context,
     next: (Request, Context) async throws -> Response
   ) async throws -> Response {
-    if policy.isOpen || request.uri.path == "/livez" { return try await next(request, context) }
+    let path = request.uri.path
+    if policy.isOpen || path == "/livez" { return try await next(request, context) }
+    if path == "/ui" || path.hasPrefix("/ui/") {
+      if path == "/ui/login" || path.hasPrefix("/ui/assets/") {
+        return try await next(request, context)
+      }
+      guard let who = policy.dashboardWho(request, sessions) else {
+        if request.method == .get || request.method == .head {
+          return Response(status: .seeOther, headers: [.location: "/ui/login"])
+        }
+        throw APIError(.unauthorized, "log in first (/ui/login)")
+      }
+      guard
+        who.mayAct || request.method == .get || request.method == .head
+          || path == "/ui/logout"
+      else { throw APIError(.forbidden, "the read token may read, not act") }
+      return try await next(request, context)
+    }
     guard let header = request.headers[.authorization], header.hasPrefix("Bearer ") else {
       var e = APIError(.unauthorized, "missing bearer token (Authorization: Bearer TOKEN)")
       e.headers[.wwwAuthenticate] = "Bearer"

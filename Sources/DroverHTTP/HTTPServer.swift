@@ -46,9 +46,11 @@ public final class HTTPServer: Sendable {
       link: link, metrics: metrics, thresholds: thresholds, maxPayload: config.store.maxPayload,
       stuckAfterByType: WindowStatsParams.poolTimeouts(config))
     let router = Router(context: BasicRequestContext.self)
+    let sessions = DashboardSessions()
     router.add(middleware: ErrorMiddleware())
-    router.add(middleware: AccessMiddleware(policy: policy))
+    router.add(middleware: AccessMiddleware(policy: policy, sessions: sessions))
     routes.register(on: router)
+    Dashboard(api: routes, policy: policy, sessions: sessions, config: config).register(on: router)
     let bound = Mutex<Result<String, any Error>?>(nil)
     let ready = DispatchLikeSemaphore()
     // One event loop thread is plenty for an API beside a job loop on a small machine; the

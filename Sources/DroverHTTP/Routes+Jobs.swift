@@ -180,6 +180,18 @@ extension APIRoutes {
     let id = try Self.jobID(context)
     let q = try RequestInput.query(request, known: ["cascade"])
     let cascade = try RequestInput.flag(q, "cascade")
+    let (result, job) = try await cancel(id, cascade: cascade)
+    var v = job.map(JobJSON.job) ?? ["id": .int(id)]
+    if case .object(var f) = v {
+      f.append(JSONField("cancel", .string(result == .cancelled ? "cancelled" : "requested")))
+      v = .object(f)
+    }
+    return JSONResponse.make(v)
+  }
+
+  /// Cancels one job (the API's and the dashboard's one path), announcing a cancellation
+  /// once it is durable.
+  func cancel(_ id: JobID, cascade: Bool = false) async throws -> (CancelResult, Job?) {
     let (result, job) = try await link.write { store throws(StoreError) in
       let r = try store.cancel(CancelParams(id: id, cascade: cascade))
       return (r, try store.job(id))
@@ -188,12 +200,7 @@ extension APIRoutes {
       // Durable now: announce it as the loop announces its own (metrics, `drover events`).
       link.events.publish([LifecycleEvent(at: .now(), .cancelled(id: id, type: job.type))])
     }
-    var v = job.map(JobJSON.job) ?? ["id": .int(id)]
-    if case .object(var f) = v {
-      f.append(JSONField("cancel", .string(result == .cancelled ? "cancelled" : "requested")))
-      v = .object(f)
-    }
-    return JSONResponse.make(v)
+    return (result, job)
   }
 
   /// `POST /jobs/{id}/retry`: a dead or cancelled job back to queued.
@@ -267,6 +274,14 @@ extension APIRoutes {
     }
     let limit = try RequestInput.int(q, "limit", in: 1...1_000_000) ?? 10_000
     filter.state = .dead
+    return JSONResponse.make(["requeued": .int(Int64(try await requeueDead(filter, limit: limit)))])
+  }
+
+  /// Requeues the dead jobs matching `filter` (its state is taken as dead), at most `limit`,
+  /// in transactions of at most 1000 jobs; returns how many were requeued.
+  func requeueDead(_ filter: ListParams, limit: Int) async throws -> Int {
+    var filter = filter
+    filter.state = .dead
     var total = 0
     var before: JobID? = nil
     while total < limit {
@@ -289,7 +304,7 @@ extension APIRoutes {
       if ids.count < params.limit { break }
       before = ids.last
     }
-    return JSONResponse.make(["requeued": .int(Int64(total))])
+    return total
   }
 
   static func jobID(_ context: some RequestContext) throws -> JobID {

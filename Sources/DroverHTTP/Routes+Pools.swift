@@ -67,11 +67,15 @@ extension APIRoutes {
     case nil: throw APIError.invalid("missing: a whole number or \"auto\"", field: "workers")
     default: throw APIError.invalid("must be a whole number or \"auto\"", field: "workers")
     }
+    let (pool, t, auto) = try await scale(name, target)
+    return JSONResponse.make(["pool": .string(pool), "target": .int(Int64(t)), "auto": .bool(auto)])
+  }
+
+  /// Scales one pool on the loop (the API's and the dashboard's one path): its name, target
+  /// and whether autoscaling.
+  func scale(_ name: String, _ target: ScaleTarget) async throws -> (String, Int, Bool) {
     switch await link.ask(.scale(pool: name, target: target)) {
-    case .scaled(let pool, let t, let auto):
-      return JSONResponse.make([
-        "pool": .string(pool), "target": .int(Int64(t)), "auto": .bool(auto),
-      ])
+    case .scaled(let pool, let t, let auto): return (pool, t, auto)
     case .failure(let m):
       if m.hasPrefix("no pool named") { throw APIError.notFound(m) }
       throw APIError.invalid(m, field: "workers")
@@ -81,9 +85,14 @@ extension APIRoutes {
 
   /// `POST /pools/{name}/drain` and `/resume`.
   func quiet(_ drain: Bool, _ context: some RequestContext) async throws -> Response {
-    let name = try Self.poolName(context)
+    let names = try await quiet(drain, pool: try Self.poolName(context))
+    return JSONResponse.make(["pools": .array(names.map { .string($0) })])
+  }
+
+  /// Drains or resumes one pool on the loop; the pools it names.
+  func quiet(_ drain: Bool, pool name: String) async throws -> [String] {
     switch await link.ask(drain ? .drain(pool: name) : .resume(pool: name)) {
-    case .pools(let names): return JSONResponse.make(["pools": .array(names.map { .string($0) })])
+    case .pools(let names): return names
     case .failure(let m): throw APIError.notFound(m)
     default: throw APIError(.internalServerError, "unexpected reply")
     }

@@ -22,6 +22,9 @@ public struct ListParams: Sendable, Hashable {
   /// Payload field match: the payload's value at `path` (a JSON path such as `$.account_id`)
   /// rendered as compact JSON text equals `json` (`42`, `"bob"`, `true`).
   public var payloadMatch: PayloadMatch?
+  /// Payload text: the payload's JSON text contains this (case-sensitive, as stored; the
+  /// dashboard's free-text search). A scan of the walk, bounded by `limit` like the rest.
+  public var payloadContains: String?
 
   /// One payload field and the JSON text its value must equal.
   public struct PayloadMatch: Sendable, Hashable {
@@ -37,8 +40,9 @@ public struct ListParams: Sendable, Hashable {
     state: JobState? = nil, type: String? = nil, limit: Int = 100, beforeID: JobID? = nil,
     priorityMin: Int? = nil, priorityMax: Int? = nil, createdFrom: Timestamp? = nil,
     createdTo: Timestamp? = nil, finishedFrom: Timestamp? = nil, finishedTo: Timestamp? = nil,
-    payloadMatch: PayloadMatch? = nil
+    payloadMatch: PayloadMatch? = nil, payloadContains: String? = nil
   ) {
+    self.payloadContains = payloadContains
     self.state = state
     self.type = type
     self.limit = limit

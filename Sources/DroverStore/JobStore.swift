@@ -93,6 +93,18 @@ public protocol JobStore: AnyObject {
   /// from the running set).
   func windowStats(_ p: WindowStatsParams) throws(StoreError) -> WindowStats
 
+  /// The per-minute aggregates `windowStats` sums, as a time series (the dashboard's charts):
+  /// one point per bucket that had a finish, oldest first. O(minutes × types) rows read.
+  func minuteSeries(_ p: MinuteSeriesParams) throws(StoreError) -> [MinutePoint]
+
+  // MARK: Audit log
+
+  /// Appends one dashboard action to the audit log; returns its id.
+  func recordAudit(_ entry: AuditEntry) throws(StoreError) -> Int64
+
+  /// The audit log, newest first: at most `limit` entries with an id below `beforeID`.
+  func auditEntries(limit: Int, beforeID: Int64?) throws(StoreError) -> [AuditEntry]
+
   // MARK: Owners, leases, leadership
 
   /// Registers a supervisor instance as an owner of leases and returns its id. Its lease runs

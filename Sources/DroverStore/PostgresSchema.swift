@@ -400,6 +400,17 @@ package enum PostgresSchema {
       PRIMARY KEY (minute, type, kind, bucket, slot)
     );
     """,
+    // v10: the dashboard's audit log (see `SQLiteSchema`, v12).
+    """
+    CREATE TABLE drover_audit_log (
+      id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+      at bigint NOT NULL,
+      who text NOT NULL,
+      action text NOT NULL,
+      target text NOT NULL,
+      count bigint NOT NULL
+    );
+    """,
   ]
 
   /// Functions the tables' defaults and triggers call, created before the migrations (and

@@ -466,11 +466,12 @@ public final class PostgresStore: JobStore {
         AND ($9::bigint IS NULL OR finished_at >= $9)
         AND ($10::bigint IS NULL OR finished_at < $10)
         AND ($11::text[] IS NULL OR payload::jsonb #> $11::text[] = $12::jsonb)
+        AND ($13::text IS NULL OR strpos(payload, $13) > 0)
         ORDER BY id DESC LIMIT $3
         """, filter.state?.rawValue, filter.type, filter.limit, filter.beforeID,
         filter.priorityMin, filter.priorityMax, filter.createdFrom, filter.createdTo,
         filter.finishedFrom, filter.finishedTo, filter.payloadMatch.map { Self.jsonPath($0.path) },
-        filter.payloadMatch?.json)
+        filter.payloadMatch?.json, filter.payloadContains)
       var jobs: [Job] = []
       jobs.reserveCapacity(r.count)
       for i in 0..<r.count { jobs.append(try Self.decodeJob(r, i)) }

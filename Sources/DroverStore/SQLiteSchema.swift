@@ -247,6 +247,17 @@ package enum SQLiteSchema {
       PRIMARY KEY (minute, type, kind, bucket)
     ) WITHOUT ROWID;
     """,
+    // v12: the dashboard's audit log: who (which credential) did what to which jobs, when.
+    """
+    CREATE TABLE audit_log (
+      id INTEGER PRIMARY KEY AUTOINCREMENT,
+      at INTEGER NOT NULL,
+      who TEXT NOT NULL,
+      action TEXT NOT NULL,
+      target TEXT NOT NULL,
+      count INTEGER NOT NULL
+    );
+    """,
   ]
 
   /// The schema version this build writes.

@@ -336,7 +336,7 @@ public final class SQLiteStore: JobStore {
     AND id < ?4 AND (?5 IS NULL OR priority >= ?5) AND (?6 IS NULL OR priority <= ?6)
     AND (?7 IS NULL OR created_at >= ?7) AND (?8 IS NULL OR created_at < ?8)
     AND (?9 IS NULL OR finished_at >= ?9) AND (?10 IS NULL OR finished_at < ?10)
-    AND (?11 IS NULL OR payload -> ?11 = ?12)
+    AND (?11 IS NULL OR payload -> ?11 = ?12) AND (?13 IS NULL OR instr(payload, ?13) > 0)
     ORDER BY id DESC LIMIT ?3
     """
   /// Scheduled, queued and completed jobs: the same walk, filtered. Queued and scheduled jobs
@@ -350,7 +350,7 @@ public final class SQLiteStore: JobStore {
     AND id < ?4 AND (?5 IS NULL OR priority >= ?5) AND (?6 IS NULL OR priority <= ?6)
     AND (?7 IS NULL OR created_at >= ?7) AND (?8 IS NULL OR created_at < ?8)
     AND (?9 IS NULL OR finished_at >= ?9) AND (?10 IS NULL OR finished_at < ?10)
-    AND (?11 IS NULL OR payload -> ?11 = ?12)
+    AND (?11 IS NULL OR payload -> ?11 = ?12) AND (?13 IS NULL OR instr(payload, ?13) > 0)
     ORDER BY id DESC LIMIT ?3
     """
   static let listRunningSQL: SQLText = """
@@ -361,7 +361,7 @@ public final class SQLiteStore: JobStore {
     AND id < ?4 AND (?5 IS NULL OR priority >= ?5) AND (?6 IS NULL OR priority <= ?6)
     AND (?7 IS NULL OR created_at >= ?7) AND (?8 IS NULL OR created_at < ?8)
     AND (?9 IS NULL OR finished_at >= ?9) AND (?10 IS NULL OR finished_at < ?10)
-    AND (?11 IS NULL OR payload -> ?11 = ?12)
+    AND (?11 IS NULL OR payload -> ?11 = ?12) AND (?13 IS NULL OR instr(payload, ?13) > 0)
     ORDER BY id DESC LIMIT ?3
     """
   /// Cancelled and dead jobs: their range of `jobs_finished`, sorted (dead-letter lists are
@@ -375,7 +375,7 @@ public final class SQLiteStore: JobStore {
     AND id < ?4 AND (?5 IS NULL OR priority >= ?5) AND (?6 IS NULL OR priority <= ?6)
     AND (?7 IS NULL OR created_at >= ?7) AND (?8 IS NULL OR created_at < ?8)
     AND (?9 IS NULL OR finished_at >= ?9) AND (?10 IS NULL OR finished_at < ?10)
-    AND (?11 IS NULL OR payload -> ?11 = ?12)
+    AND (?11 IS NULL OR payload -> ?11 = ?12) AND (?13 IS NULL OR instr(payload, ?13) > 0)
     ORDER BY id DESC LIMIT ?3
     """
 
@@ -400,7 +400,7 @@ public final class SQLiteStore: JobStore {
           filter.state?.rawValue, filter.type, filter.limit, filter.beforeID ?? .max,
           filter.priorityMin, filter.priorityMax, filter.createdFrom, filter.createdTo,
           filter.finishedFrom, filter.finishedTo, filter.payloadMatch?.path,
-          filter.payloadMatch?.json)
+          filter.payloadMatch?.json, filter.payloadContains)
         while try st.step() { jobs.append(try Self.decodeJob(st)) }
       }
       for i in jobs.indices {

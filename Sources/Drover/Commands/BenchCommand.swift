@@ -34,12 +34,12 @@ struct BenchCommand: ParsableCommand {
   func run() throws {
     let all = [
       "store", "enqueue", "drain", "latency", "scale", "spawn", "rss", "stall", "wakeup", "http",
-      "pg",
+      "ui", "pg",
       "pg-driver",
     ]
     var chosen =
       scenarios.isEmpty
-      ? all.filter { !["store", "stall", "pg", "pg-driver"].contains($0) } : scenarios
+      ? all.filter { !["store", "stall", "ui", "pg", "pg-driver"].contains($0) } : scenarios
     if chosen == ["all"] { chosen = all }
     for s in chosen where !all.contains(s) {
       throw CLIError.usage("unknown scenario \"\(s)\" (\(all.joined(separator: ", ")), all)")
@@ -65,6 +65,7 @@ struct BenchCommand: ParsableCommand {
       case "stall": figures += try b.stall(retained: stallRows)
       case "wakeup": figures += try b.wakeup()
       case "http": figures += try b.http()
+      case "ui": figures += try b.ui()
       case "pg-driver":
         guard let pgURL else { throw CLIError.usage("bench pg-driver needs --pg-url") }
         figures += try BenchPostgres(
