@@ -159,9 +159,19 @@ public final class Browser: Sendable {
 
   /// A new tab at about:blank with a 1280x800 viewport, attached in flat-session mode, its
   /// Page, Runtime and Log domains enabled (so loads, console errors and exceptions are
-  /// recorded from the start).
-  public func newPage() throws -> BrowserPage {
-    let target = try command("Target.createTarget", ["url": "about:blank"])
+  /// recorded from the start). With `isolated`, the tab gets a browser context of its own
+  /// (an incognito-like profile): no cookies shared with other tabs, so a second user can
+  /// be logged in beside the first.
+  public func newPage(isolated: Bool = false) throws -> BrowserPage {
+    var params: [JSONField] = [JSONField("url", "about:blank")]
+    if isolated {
+      let context = try command("Target.createBrowserContext")
+      guard let id = context["browserContextId"]?.stringValue else {
+        throw BrowserError("Target.createBrowserContext gave no id: \(context.render())")
+      }
+      params.append(JSONField("browserContextId", .string(id)))
+    }
+    let target = try command("Target.createTarget", .object(params))
     guard let targetID = target["targetId"]?.stringValue else {
       throw BrowserError("Target.createTarget gave no targetId: \(target.render())")
     }
