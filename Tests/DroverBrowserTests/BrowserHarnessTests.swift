@@ -28,6 +28,10 @@ struct BrowserHarnessTests {
         headers: ["Set-Cookie: session=abc123; HttpOnly; SameSite=Strict; Path=/"],
         body: Self.page),
       "/done": .init(body: "<!doctype html><title>done</title><p id=done>done</p>"),
+      // What the dashboard tests must never see: stored text rendered as markup.
+      "/raw": .init(
+        body: #"<!doctype html><p><img src="data:," onerror="window.__xss=2">"#
+          + #"<script>window.__xss=1;alert('injected')</script></p>"#),
     ])
     let browser = try Browser.launch()
     let page = try browser.newPage()
@@ -90,6 +94,11 @@ struct BrowserHarnessTests {
     let html = try page.evaluate("document.documentElement.outerHTML")
     #expect(try page.text("#done") == "done", "\(html)")
     #expect(site.requests.contains("GET /done?q=x+y"), "\(site.requests)")
+
+    // An injection that does run is seen (so the dashboard's XSS checks can fail).
+    try page.navigate(site.base + "/raw")
+    #expect(try page.evaluate("typeof window.__xss").stringValue == "number")
+    #expect(page.dialogs.last == "alert: injected")
 
     let pid = browser.pid
     #expect(!SupervisorHarness.children(of: pid).isEmpty)

@@ -156,9 +156,10 @@ final class DashboardFixture: @unchecked Sendable {
     return p
   }
 
-  /// Writes a screenshot of `page` as `NAME.png` in the screenshot folder.
+  /// Writes a screenshot of `page` as `NAME.png` in the screenshot folder: the first
+  /// 1280x800 of it (the README shows these; small files).
   func shot(_ page: BrowserPage, _ name: String) throws {
-    try page.screenshot(to: screenshots + "/\(name).png")
+    try page.screenshot(to: screenshots + "/\(name).png", maxHeight: Browser.viewport.height)
   }
 
   /// Every problem the page reported (console errors, exceptions), which must be none.
