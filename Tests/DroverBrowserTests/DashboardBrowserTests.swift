@@ -102,7 +102,7 @@ struct DashboardBrowserTests {
         "Number(document.querySelector('[data-live=\"events.count\"]').textContent)"
       ).intValue ?? 0 >= 1)
     // A long job: the sleepy pool's busy count goes to 1 and back to 0, live.
-    let sleeper = try f.enqueue(#"{"type":"sleep","payload":{"ms":2500}}"#)
+    let sleeper = try f.enqueue(#"{"type":"sleep","payload":{"ms":3000}}"#)
     try page.waitFor(
       "document.querySelector('[data-live=\"pool.sleepy.busy\"]').textContent === '1'")
     try f.shot(page, "overview")

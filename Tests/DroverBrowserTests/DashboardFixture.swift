@@ -48,7 +48,6 @@ final class DashboardFixture: @unchecked Sendable {
   let screenshots: String
   /// The default browser context, logged in as admin through the login form.
   let admin: BrowserPage
-  let started = ContinuousClock.now
 
   /// The fixture of the running suite.
   static func get() throws -> DashboardFixture {
