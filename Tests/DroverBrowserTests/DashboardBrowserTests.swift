@@ -45,15 +45,19 @@ struct DashboardBrowserTests {
     for pool in ["work", "bad", "sleepy"] {
       #expect(try page.count("tr[data-pool=\(pool)]") == 1, "pool \(pool)")
     }
-    // The work pool's live counts add up to its workers in the API.
-    let workers = try f.pool("work")["workers"]?.arrayValue?.count ?? -1
-    let shown = try page.evaluate(
-      """
-      ["busy", "idle", "starting", "retiring"].map(k =>
-        Number(document.querySelector('[data-live="pool.work.' + k + '"]').textContent))
-        .reduce((a, b) => a + b, 0)
-      """)
-    #expect(shown.intValue == Int64(workers), "\(shown.render()) shown, \(workers) in the API")
+    // The work pool's counts add up to its workers in the API (reloading while another
+    // test's scale-down still retires one: the two reads are not one snapshot).
+    try f.harness.waitUntil("the overview's work pool counts match the API") {
+      try page.reload()
+      let shown = try page.evaluate(
+        """
+        ["busy", "idle", "starting", "retiring"].map(k =>
+          Number(document.querySelector('[data-live="pool.work.' + k + '"]').textContent))
+          .reduce((a, b) => a + b, 0)
+        """)
+      let workers = try f.pool("work")["workers"]?.arrayValue?.count ?? -1
+      return shown.intValue == Int64(workers) && workers >= 1
+    }
     #expect(try page.text("[data-live='pool.work.state']")?.isEmpty == false)
     // Queues by type with the store's counts (other tests of the suite may have added jobs).
     let noopCompleted = try Self.cell(page, type: "noop", column: "Completed")
@@ -101,6 +105,10 @@ struct DashboardBrowserTests {
       try page.evaluate(
         "Number(document.querySelector('[data-live=\"events.count\"]').textContent)"
       ).intValue ?? 0 >= 1)
+    // One from the CLI too.
+    let viaCLI = try f.harness.enqueue("noop", #"{"live":"cli"}"#)
+    try page.waitFor(
+      "document.querySelector('[data-live=\"last-event\"]').textContent.includes('#\(viaCLI)')")
     // A long job: the sleepy pool's busy count goes to 1 and back to 0, live.
     let sleeper = try f.enqueue(#"{"type":"sleep","payload":{"ms":3000}}"#)
     try page.waitFor(
