@@ -219,7 +219,7 @@ struct DashboardTests {
     // The read token: pages without a single action form; its POSTs are refused.
     let reader = Browser(try h.httpClient())
     #expect(try reader.login("reader").status == 303)
-    for path in ["/ui", "/ui/jobs", "/ui/jobs/\(later)", "/ui/processes"] {
+    for path in ["/ui", "/ui/jobs", "/ui/jobs/\(later)", "/ui/processes", "/ui/schedules"] {
       let page = try reader.get(path)
       #expect(page.status == 200, "\(path)")
       #expect(!page.text.contains("data-action="), "\(path)")
