@@ -134,7 +134,8 @@ struct DashboardTests {
     #expect(try b.get("/ui/jobs/999999").status == 404)
 
     // CSRF: missing or wrong is a 403 and nothing changes.
-    #expect(try b.post("/ui/jobs/\(later)/cancel", []).status == 403)
+    let refused = try b.post("/ui/jobs/\(later)/cancel", [])
+    #expect(refused.status == 403 && refused.text.contains(#"<main id="page-error">"#))
     #expect(try b.post("/ui/jobs/\(later)/cancel", [("csrf", "00ff")]).status == 403)
     #expect(try h.jobState(later) == "scheduled")
     // Cancel one: the store changes, an audit row is written.
