@@ -75,6 +75,7 @@ struct ErrorMiddleware<Context: RequestContext>: RouterMiddleware {
     do {
       return try await next(request, context)
     } catch let e as APIError {
+      if Dashboard.isPage(request) { return Dashboard.errorPage(e) }
       return e.response
     } catch let e as HTTPError {
       let message =

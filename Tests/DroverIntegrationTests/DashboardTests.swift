@@ -134,7 +134,8 @@ struct DashboardTests {
     #expect(try b.get("/ui/jobs/999999").status == 404)
 
     // CSRF: missing or wrong is a 403 and nothing changes.
-    #expect(try b.post("/ui/jobs/\(later)/cancel", []).status == 403)
+    let refused = try b.post("/ui/jobs/\(later)/cancel", [])
+    #expect(refused.status == 403 && refused.text.contains(#"<main id="page-error">"#))
     #expect(try b.post("/ui/jobs/\(later)/cancel", [("csrf", "00ff")]).status == 403)
     #expect(try h.jobState(later) == "scheduled")
     // Cancel one: the store changes, an audit row is written.
@@ -219,7 +220,7 @@ struct DashboardTests {
     // The read token: pages without a single action form; its POSTs are refused.
     let reader = Browser(try h.httpClient())
     #expect(try reader.login("reader").status == 303)
-    for path in ["/ui", "/ui/jobs", "/ui/jobs/\(later)", "/ui/processes"] {
+    for path in ["/ui", "/ui/jobs", "/ui/jobs/\(later)", "/ui/processes", "/ui/schedules"] {
       let page = try reader.get(path)
       #expect(page.status == 200, "\(path)")
       #expect(!page.text.contains("data-action="), "\(path)")

@@ -133,6 +133,32 @@ struct Dashboard: Sendable {
       status: .seeOther, headers: [.location: path + "?" + query.joined(separator: "&")])
   }
 
+  /// Whether a request is for a dashboard page (its errors are shown as a page, not JSON):
+  /// under `/ui`, but not the JSON of `/ui/live` or the event stream.
+  static func isPage(_ request: Request) -> Bool {
+    let p = request.uri.path
+    return (p == "/ui" || p.hasPrefix("/ui/")) && p != "/ui/live" && p != "/ui/events"
+  }
+
+  /// A refused dashboard request as a page: its status, and its message escaped.
+  static func errorPage(_ e: APIError) -> Response {
+    let message = (e.field.map { "\($0): " } ?? "") + e.message
+    let body =
+      DashboardTemplates.library.render(
+        ["status": "\(e.status.code) \(e.status.reasonPhrase)", "message": message],
+        withTemplate: "error") ?? ""
+    let html =
+      DashboardTemplates.library.render(
+        ["title": "Error", "body": body, "who": "—"] as [String: Any], withTemplate: "layout")
+      ?? ""
+    var headers: HTTPFields = [
+      .contentType: "text/html; charset=utf-8", .cacheControl: "no-store",
+    ]
+    for h in e.headers { headers.append(h) }
+    return Response(
+      status: e.status, headers: headers, body: ResponseBody(byteBuffer: ByteBuffer(string: html)))
+  }
+
   // MARK: Forms
 
   /// A POST's urlencoded form (fields may repeat: `id=1&id=2`), after the CSRF check: the

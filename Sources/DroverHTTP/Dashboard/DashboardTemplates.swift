@@ -97,7 +97,7 @@ enum DashboardTemplates {
     <button name="scope" value="filter" data-action="retry" data-scope="filter" formaction="/ui/actions/retry">Retry…</button>
     <button name="scope" value="filter" data-action="requeue" data-scope="filter" formaction="/ui/actions/requeue">Requeue dead…</button>
     </div>{{/canAct}}
-    <table class="jobs"><thead><tr>{{#canAct}}<th></th>{{/canAct}}<th>Id</th><th>Type</th><th>State</th><th>Attempts</th><th>Created</th><th>Payload</th><th>Last error</th></tr></thead>
+    <table class="jobs"><thead><tr>{{#canAct}}<th><input type="checkbox" data-select-all aria-label="select every job on this page"></th>{{/canAct}}<th>Id</th><th>Type</th><th>State</th><th>Attempts</th><th>Created</th><th>Payload</th><th>Last error</th></tr></thead>
     <tbody>
     {{#jobs}}<tr data-job-id="{{id}}" data-state="{{state}}">{{#canAct}}<td><input type="checkbox" name="id" value="{{id}}"></td>{{/canAct}}<td><a href="/ui/jobs/{{id}}">{{id}}</a></td><td>{{type}}</td><td class="state state-{{state}}">{{state}}</td><td>{{attempts}}/{{maxAttempts}}</td><td title="{{createdAt}}">{{created}}</td><td class="payload">{{payload}}</td><td class="error">{{lastError}}</td></tr>
     {{/jobs}}
