@@ -91,8 +91,11 @@ package final class SQLiteCheckpointer: @unchecked Sendable {
         return stopping
       }
       if stop { break }
-      let complete = checkpoint()
+      // Cleared before the checkpoint, so a commit during it asks for the next one (else a
+      // burst that ends while this one runs would leave its frames for a commit that may not
+      // come).
       wanted.store(false, ordering: .relaxed)
+      let complete = checkpoint()
       if !complete {
         // A reader pins frames: let it finish before trying again, not at every commit.
         monitor.locked {
