@@ -44,7 +44,7 @@ let package = Package(
       dependencies: ["DroverCore", "CSystemd", "CDroverShim"],
       swiftSettings: strict),
     .target(
-      name: "DroverStore", dependencies: ["DroverCore", "CSQLite", "CLibPQ"],
+      name: "DroverStore", dependencies: ["DroverCore", "DroverSystem", "CSQLite", "CLibPQ"],
       swiftSettings: strict),
     .target(name: "DroverSchedule", dependencies: ["DroverCore"], swiftSettings: strict),
     .target(

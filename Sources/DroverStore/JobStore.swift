@@ -182,6 +182,11 @@ public protocol JobStore: AnyObject {
   /// driver reconnects: compare the whole value (its generation too) after each call.
   var wakeSource: StoreWakeSource? { get }
 
+  /// For the one long-lived writer (the supervisor's loop): moves the driver's housekeeping
+  /// I/O off the calling thread where it can (SQLite: WAL checkpoints go to a thread of their
+  /// own, see `SQLiteCheckpointer`). A driver with none does nothing.
+  func checkpointInBackground()
+
   // MARK: Health
 
   /// Cheap (the supervisor calls it every tick): throws when the store this object opened can
@@ -216,6 +221,7 @@ public struct StoreWakeSource: Sendable, Hashable {
 extension JobStore {
   /// No descriptor: the caller polls `othersWrote` (the SQLite driver).
   public var wakeSource: StoreWakeSource? { nil }
+  public func checkpointInBackground() {}
 }
 
 /// One job to enqueue.

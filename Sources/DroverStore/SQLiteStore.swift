@@ -38,6 +38,8 @@ public final class SQLiteStore: JobStore {
   var lastDataVersion: Int64?
   /// What `path` named once opened: `checkStorage` notices when it names another file.
   let fileIdentity: StoreFiles.Identity?
+  /// The checkpoint thread, once `checkpointInBackground` started it.
+  var checkpointer: SQLiteCheckpointer?
 
   /// Opens (creating when missing) the store at `path`.
   ///
@@ -144,6 +146,7 @@ public final class SQLiteStore: JobStore {
   }
 
   deinit {
+    checkpointer?.stop(unhooking: db)
     // The kernel drops the flock with the descriptor; the owner row stays until the next
     // `openSession` (which ends every other owner's lease) or a peer's rescue.
     if lockFD >= 0 { close(lockFD) }

@@ -53,9 +53,15 @@ extension Supervisor {
     }
     var claimPools: [(pool: PoolState, plan: [WorkerHandle])] = []
     var claims: [ClaimParams] = []
-    for p in pools where dispatching(p) && p.maybeHasWork {
+    // A pool left out here (paused, stopping, removed) is listed again by whatever lets it
+    // dispatch again (resume, reload), which sets `maybeHasWork`.
+    for p in workList.take() where dispatching(p) && p.maybeHasWork {
       let plan = p.handOutPlan()
-      guard !plan.isEmpty else { continue }
+      guard !plan.isEmpty else {
+        // No free slot now: try again next turn, as a finish may free one.
+        workList.add(p)
+        continue
+      }
       claimPools.append((p, plan))
       claims.append(
         ClaimParams(types: p.config.types, workers: plan.map(\.pid), limits: p.config.limits))
@@ -79,6 +85,7 @@ extension Supervisor {
       // Keep the finishes for the next turn: nothing is lost, only later. The enqueues were
       // not acknowledged, so their clients hear that they failed.
       for e in enqueues { e.reply(.failure("not enqueued: \(error)")) }
+      for (p, _) in claimPools { workList.add(p) }
       if error.kind == .corrupt {
         // Retrying a damaged file only repeats the error forever.
         storageFailed(error)
@@ -116,7 +123,7 @@ extension Supervisor {
     let handedAt = clock.monotonic()
     for (i, (p, plan)) in claimPools.enumerated() {
       let jobs = result.claimed[i]
-      if jobs.count < claims[i].limit { p.maybeHasWork = false }
+      if jobs.count < claims[i].limit { p.maybeHasWork = false } else { workList.add(p) }
       hand(jobs, to: p, plan: plan, now: handedAt, at: now)
     }
     noteLimitWork(result.limitWork)
@@ -278,6 +285,7 @@ extension Supervisor {
         pendingFinishInfo.append(FinishInfo(type: j.type, pool: p.name, workerPID: 0))
         continue
       }
+      noteOutput(w)
       w.inFlight.append(
         WorkerHandle.InFlight(
           id: j.id, attempt: j.attempt, type: j.type, snoozes: j.snoozes, assignedAt: now))

@@ -16,7 +16,7 @@ extension Supervisor {
     for p in targets where !p.paused {
       p.paused = true
       for w in p.workers where w.socketOpen && w.phase == .ready && w.inFlight.count > 0 {
-        FrameEncoder.append(SupervisorMessage.release, to: &w.outBuffer)
+        send(.release, to: w)
       }
       log(.notice, "pool drained: dispatch stopped", ["pool": "\(p.name)"])
     }

@@ -12,9 +12,13 @@ import Logging
 extension Supervisor {
   func housekeeping(now: MonotonicInstant) {
     escalateKills(now: now)
-    checkWorkerHealth(now: now)
+    // Heartbeat silence and /proc samples are judged in seconds: not every tick, so an idle
+    // supervisor's tick does not walk every worker for them.
+    if workerCheck.due(now) {
+      checkWorkerHealth(now: now)
+      sampleWorkers(now: now)
+    }
     checkJobDeadlines(now: now)
-    sampleWorkers(now: now)
     retireStragglers(now: now)
     steal(now: now)
     dropRefusedPeers(now: now)
@@ -22,7 +26,13 @@ extension Supervisor {
     resumeAccepting(now: now)
     advanceUpgrade(now: now)
     rollOldWorkers()
-    if strayCheck.due(now) { reapStrays() }
+    // Strays appear when a worker dies (its commands' orphans come here): looked for every
+    // second while a worker died in the last 10 s or a dead one's group lives on, else
+    // every 10 s.
+    let recentDeath = lastWorkerExit.map { now - $0 < .seconds(10) } ?? false
+    if strayCheck.due(now) && (recentDeath || !deadGroups.isEmpty || strayIdleCheck.due(now)) {
+      reapStrays()
+    }
     if checkCancels || cancelCheck.due(now) {
       checkCancels = false
       applyCancelRequests(now: now)
@@ -92,7 +102,8 @@ extension Supervisor {
   /// Children of this process that are not workers: orphans of commands whose worker died,
   /// re-parented here (this process is a child subreaper). Killed and reaped.
   func reapStrays() {
-    let killed = Subreaper.killStrays(keep: isWorkerPID)
+    let workers = Set(pools.lazy.flatMap(\.workers).map(\.pid))
+    let killed = Subreaper.killStrays(keep: workers.contains)
     if !killed.isEmpty {
       log(.warning, "killed \(killed.count) processes left behind by dead workers: \(killed)")
     }
@@ -114,7 +125,7 @@ extension Supervisor {
           if w.inFlight[i].stop == nil, now - started > p.config.timeout {
             w.inFlight[i].stop = .timeout(p.config.timeout)
             w.inFlight[i].stopDeadline = now + options.stopGrace
-            FrameEncoder.append(SupervisorMessage.cancel(w.inFlight[i].id), to: &w.outBuffer)
+            send(.cancel(w.inFlight[i].id), to: w)
             log(
               .warning, "job timed out after \(DurationText.format(p.config.timeout)); cancelling",
               ["job_id": "\(w.inFlight[i].id)", "worker_pid": "\(w.pid)"])
@@ -136,6 +147,13 @@ extension Supervisor {
   func sampleWorkers(now: MonotonicInstant) {
     for p in pools {
       for w in p.workers where w.usageCheck.due(now) {
+        // An idle worker's figures hardly move: read every 10 s instead of every 2 s.
+        if w.inFlight.isEmpty && w.jobsDone == w.jobsAtSample && w.idleSamplesSkipped < 4 {
+          w.idleSamplesSkipped += 1
+          continue
+        }
+        w.idleSamplesSkipped = 0
+        w.jobsAtSample = w.jobsDone
         guard let sample = ResourceUsage.sample(of: w.pid) else { continue }
         w.usage = sample
         if p.config.maxRSS > 0, w.kill == nil, w.phase == .ready, sample.rss > p.config.maxRSS {
@@ -168,7 +186,7 @@ extension Supervisor {
         if let last = w.lastRelease, now - last <= after { continue }
         guard let started = w.inFlight.first?.startedAt, now - started > after else { continue }
         w.lastRelease = now
-        FrameEncoder.append(SupervisorMessage.release, to: &w.outBuffer)
+        send(.release, to: w)
       }
     }
   }
@@ -192,7 +210,7 @@ extension Supervisor {
         where wanted.contains(w.inFlight[i].id) && w.inFlight[i].stop == nil {
           w.inFlight[i].stop = .cancel
           w.inFlight[i].stopDeadline = now + options.stopGrace
-          FrameEncoder.append(SupervisorMessage.cancel(w.inFlight[i].id), to: &w.outBuffer)
+          send(.cancel(w.inFlight[i].id), to: w)
           log(
             .info, "cancelling running job",
             ["job_id": "\(w.inFlight[i].id)", "worker_pid": "\(w.pid)"])
@@ -228,7 +246,15 @@ extension Supervisor {
     if (try? store.othersWrote()) == true {
       noteStoreChanged()
     } else if recheck.due(now) {
-      for p in pools { p.maybeHasWork = true }
+      // The fallback for a missed wake-up: only pools whose types have ready jobs by the
+      // counters claim (a claim per pool each second is most of an idle many-pool turn).
+      if let ready = try? store.backlog(now: clock.wall()) {
+        for p in pools where p.config.types.contains(where: { ready[$0, default: 0] > 0 }) {
+          p.maybeHasWork = true
+        }
+      } else {
+        for p in pools { p.maybeHasWork = true }
+      }
       promoteDue = true
     }
   }

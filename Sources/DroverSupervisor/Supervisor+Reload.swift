@@ -69,7 +69,7 @@ extension Supervisor {
         p.maybeHasWork = true
       } else {
         pools.removeAll { $0.name == pc.name && $0.removed && $0.workers.isEmpty }
-        let p = PoolState(config: pc)
+        let p = PoolState(config: pc, workList: workList)
         if state == .stopping { p.paused = true }
         pools.append(p)
       }

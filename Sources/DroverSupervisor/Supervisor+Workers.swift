@@ -17,6 +17,10 @@ extension Supervisor {
     var args = [
       "worker", "--pool", c.name, "--handler", c.handler, "--concurrency", String(c.concurrency),
       "--heartbeat-ms", String(options.heartbeatInterval.milliseconds),
+      // Idle workers beat a quarter of the hung limit apart: an idle supervisor's wake-ups
+      // are mostly heartbeats, so with many pools this is most of its CPU.
+      "--idle-heartbeat-ms",
+      String(max(options.heartbeatInterval, options.heartbeatTimeout / 4).milliseconds),
       // The worker logs (handlers' `context.logger`, exec output) at the supervisor's level.
       "--log-level", logger.logLevel.rawValue,
     ]
@@ -233,6 +237,7 @@ extension Supervisor {
     try? Signals.send(signal: SIGKILL, toGroup: w.pid)
     guard let status = (try? ProcessReaper.reap(w.pid)) ?? nil else { return }
     let now = clock.monotonic()
+    lastWorkerExit = now
     deadGroups.append(w.pid)
     closeSocket(w)
     unregister(w.pidfd)
@@ -345,7 +350,7 @@ extension Supervisor {
       return
     }
     w.phase = .retiring
-    FrameEncoder.append(SupervisorMessage.shutdown, to: &w.outBuffer)
+    send(.shutdown, to: w)
   }
 
   /// Reads into `readBuffer`: nil when nothing is there now, 0 at EOF or on an error.
@@ -356,6 +361,34 @@ extension Supervisor {
   /// Writes what the socket takes: nil when full now, 0 on an error (peer gone).
   func writeSome(_ fd: Int32, _ bytes: UnsafeRawBufferPointer) -> Int? {
     do { return try FD.write(fd, from: bytes) } catch { return 0 }
+  }
+
+  /// Queues a frame for `w`, written at the end of the turn.
+  func send(_ message: SupervisorMessage, to w: WorkerHandle) {
+    FrameEncoder.append(message, to: &w.outBuffer)
+    noteOutput(w)
+  }
+
+  /// `w` has frames to write: the end of the turn flushes the workers listed here, not every
+  /// worker (an idle supervisor with many pools wakes for each heartbeat).
+  func noteOutput(_ w: WorkerHandle) {
+    guard !w.flushListed else { return }
+    w.flushListed = true
+    flushList.append(w)
+  }
+
+  /// Writes the pending frames of the workers `noteOutput` listed; one whose socket is full
+  /// stays listed for the next turn.
+  func flushListed() {
+    guard !flushList.isEmpty else { return }
+    let listed = flushList
+    flushList.removeAll(keepingCapacity: true)
+    for w in listed {
+      w.flushListed = false
+      guard !w.outBuffer.isEmpty else { continue }
+      flush(w)
+      if !w.outBuffer.isEmpty && w.socketOpen { noteOutput(w) }
+    }
   }
 
   /// Writes a worker's pending frames. A worker that cannot take them (socket full for long,

@@ -128,6 +128,10 @@ public final class Supervisor {
   }
   var pools: [PoolState] = []
   var workersByFD: [Int32: WorkerHandle] = [:]
+  /// Workers with frames waiting to be written (`noteOutput`).
+  var flushList: [WorkerHandle] = []
+  /// Pools a commit may claim for (`PoolState.maybeHasWork` set since their last short claim).
+  let workList = WorkList()
   var sources: [Int32: EventSource] = [:]
   var connections: [Int32: ControlConnection] = [:]
   let epoll: Epoll
@@ -145,6 +149,11 @@ public final class Supervisor {
   /// come back to this subreaper and are killed).
   var deadGroups: [Int32] = []
   var strayCheck = Periodic(every: .seconds(1))
+  var strayIdleCheck = Periodic(every: .seconds(10))
+  /// When a worker last exited (strays are looked for often for a while after).
+  var lastWorkerExit: MonotonicInstant?
+  /// Heartbeat silence and resource samples: checked at this pace, not every tick.
+  var workerCheck = Periodic(every: .seconds(1))
 
   // Group commit, filled during a turn and written at its end.
   var pendingFinishes: [FinishParams] = []
@@ -246,6 +255,8 @@ public final class Supervisor {
           name: "\(Self.hostName()):\(getpid())", pid: getpid(), lease: options.lease,
           now: options.clock.wall()))
     }
+    // Checkpoints (the commit path's only fsyncs under synchronous = NORMAL) off the loop.
+    store.checkpointInBackground()
     self.store = store
     self.handover = handover
     do {
@@ -261,11 +272,12 @@ public final class Supervisor {
     leaseRenewedAt = lastTick
     pruning = Periodic(every: options.pruneInterval)
     recheck = Periodic(every: options.recheckInterval)
+    workerCheck = Periodic(every: min(.seconds(1), options.heartbeatTimeout / 4))
     leaseRenewal = Periodic(every: options.leaseRenewal ?? options.lease / 3)
     rescueCheck = Periodic(every: options.lease)
     // The start-up rescue has just run: the next one is a lease away.
     rescueCheck.last = options.clock.monotonic()
-    pools = config.pools.map { PoolState(config: $0) }
+    pools = config.pools.map { PoolState(config: $0, workList: workList) }
   }
 
   static func hostName() -> String {
@@ -328,7 +340,7 @@ public final class Supervisor {
       reconcileDue = false
       reconcile()
     }
-    for w in workersByFD.values where !w.outBuffer.isEmpty { flush(w) }
+    flushListed()
     for c in connections.values where !c.output.isEmpty { flush(c) }
     advanceStop()
     updateState()

@@ -58,6 +58,8 @@ final class WorkerHandle {
   var inFlight: [InFlight] = []
   var decoder = FrameDecoder()
   var outBuffer: [UInt8] = []
+  /// In the supervisor's `flushList`.
+  var flushListed = false
   var lastHeard: MonotonicInstant
   /// When the worker last became idle (or was spawned).
   var idleSince: MonotonicInstant
@@ -74,6 +76,9 @@ final class WorkerHandle {
   var usageCheck = Periodic(every: .seconds(2))
   /// The last reading of its CPU time and RSS from /proc; nil before the first.
   var usage: ProcessSample?
+  /// `jobsDone` at the last sample, and the samples skipped since while idle.
+  var jobsAtSample = -1
+  var idleSamplesSkipped = 0
   /// Recent job run time (EWMA), nil before the first job: sets the prefetch depth.
   var averageRun: Duration?
   /// When prefetched jobs were last asked back (work stealing).
@@ -131,6 +136,26 @@ final class WorkerHandle {
   func index(of id: JobID) -> Int? { inFlight.firstIndex { $0.id == id } }
 }
 
+/// The pools whose `maybeHasWork` is set, in the order it was set: a commit tries to claim
+/// for these, not for every pool, so a turn costs the same with 1,000 idle pools as with one.
+final class WorkList {
+  private(set) var pools: [PoolState] = []
+
+  func add(_ p: PoolState) {
+    guard !p.listed else { return }
+    p.listed = true
+    pools.append(p)
+  }
+
+  /// The listed pools, leaving the list empty (a pool that still may have work is added again).
+  func take() -> [PoolState] {
+    let taken = pools
+    pools.removeAll(keepingCapacity: true)
+    for p in taken { p.listed = false }
+    return taken
+  }
+}
+
 /// One pool: its config, desired state, and workers.
 final class PoolState {
   var config: PoolConfig
@@ -148,14 +173,22 @@ final class PoolState {
   /// No replacement is spawned before this.
   var restartNotBefore: MonotonicInstant?
   /// A claim may find work (set by wake-ups, releases, retries; cleared by a short claim).
-  var maybeHasWork = true
+  /// Setting it lists the pool in the supervisor's `WorkList`.
+  var maybeHasWork = true {
+    didSet { if maybeHasWork { workList?.add(self) } }
+  }
+  /// In `workList` now.
+  fileprivate(set) var listed = false
+  private weak var workList: WorkList?
   /// Removed by a reload: retire every worker, then forget the pool.
   var removed = false
   var workers: [WorkerHandle] = []
 
-  init(config: PoolConfig) {
+  init(config: PoolConfig, workList: WorkList) {
     self.config = config
     self.target = config.min
+    self.workList = workList
+    workList.add(self)
   }
 
   var name: String { config.name }

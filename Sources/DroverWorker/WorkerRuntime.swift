@@ -20,11 +20,15 @@ public struct WorkerOptions: Sendable {
   public var concurrency: Int
   /// How often to send a heartbeat.
   public var heartbeat: Duration
+  /// How often while no job is in hand (longer than `heartbeat`: a supervisor with many idle
+  /// pools wakes for every heartbeat); nil for `heartbeat`.
+  public var idleHeartbeat: Duration?
 
   public init(
     fd: Int32 = 3, pool: String, handler: String, command: [String] = [], concurrency: Int = 1,
-    heartbeat: Duration = .seconds(1)
+    heartbeat: Duration = .seconds(1), idleHeartbeat: Duration? = nil
   ) {
+    self.idleHeartbeat = idleHeartbeat
     self.fd = fd
     self.pool = pool
     self.handler = handler
@@ -88,12 +92,17 @@ public enum WorkerRuntime {
       }
     }
     let interval = options.heartbeat
+    let idleInterval = max(interval, options.idleHeartbeat ?? interval)
     startThread {
+      var sinceBeat = Duration.zero
       while true {
         let ns = max(interval.microseconds * 1000, 1_000_000)
         var ts = timespec(tv_sec: Int(ns / 1_000_000_000), tv_nsec: Int(ns % 1_000_000_000))
         nanosleep(&ts, nil)
+        sinceBeat += interval
+        if sinceBeat < idleInterval && state.isIdle { continue }
         out.send(.heartbeat)
+        sinceBeat = .zero
       }
     }
     readLoop(fd: options.fd, state: state, out: out)
@@ -226,6 +235,9 @@ final class WorkerState: @unchecked Sendable {
   private var inFlight = 0
   private var cancelledEarly: Set<JobID> = []
   private var shuttingDown = false
+
+  /// No job assigned, running or waiting.
+  var isIdle: Bool { monitor.locked { inFlight == 0 && head == pending.count } }
 
   func enqueue(_ a: Assignment) {
     monitor.locked {

@@ -19,6 +19,7 @@ struct WorkerCommand: ParsableCommand {
   @Option var handler: String
   @Option var concurrency: Int = 1
   @Option(name: .customLong("heartbeat-ms")) var heartbeatMS: Int = 1000
+  @Option(name: .customLong("idle-heartbeat-ms")) var idleHeartbeatMS: Int?
   @Option(name: .customLong("arg"), parsing: .singleValue) var command: [String] = []
   @Option var fd: Int32 = 3
   @Option(name: .customLong("log-level")) var logLevel: String = "info"
@@ -39,7 +40,8 @@ struct WorkerCommand: ParsableCommand {
     WorkerRuntime.run(
       WorkerOptions(
         fd: fd, pool: pool, handler: handler, command: command, concurrency: concurrency,
-        heartbeat: .milliseconds(heartbeatMS)),
+        heartbeat: .milliseconds(heartbeatMS),
+        idleHeartbeat: idleHeartbeatMS.map { .milliseconds($0) }),
       registry: DroverCLI.handlers)
   }
 }
