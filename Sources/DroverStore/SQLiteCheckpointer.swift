@@ -25,9 +25,15 @@ package final class SQLiteCheckpointer: @unchecked Sendable {
   private var stopping = false
   private var ended = false
   private let wanted = Atomic<Bool>(false)
+  /// Runs the checkpoints (never writes).
   private let db: SQLiteConnection
+  /// Makes the restarting writes; its WAL hook records the WAL's size after each.
+  private let restarter: SQLiteConnection
+  private let restarterFrames = Atomic<Int32>(0)
   /// A checkpoint is asked for once the WAL holds this many frames.
   let threshold: Int32
+  /// Past this many frames the restart no longer waits for a gap between commits.
+  let cap: Int32
   private let countsLock = Mutex(Counts())
 
   /// What the thread did, for tests and `bench`.
@@ -38,6 +44,11 @@ package final class SQLiteCheckpointer: @unchecked Sendable {
     /// Checkpoints that could not copy every frame (a reader holds an old snapshot).
     package var partial = 0
     package var failures = 0
+    /// Restarts that had to hold the write lock (the WAL had reached `cap`).
+    package var forced = 0
+    /// Complete checkpoints after which the WAL could not restart: the writer had added frames
+    /// while they ran.
+    package var missed = 0
     package init() {}
   }
 
@@ -48,9 +59,23 @@ package final class SQLiteCheckpointer: @unchecked Sendable {
   {
     db = try SQLiteConnection(path: path, create: false, noFollow: noFollow)
     db.setBusyTimeout(busyTimeout)
-    // When the WAL restarts after a burst grew it, its file is cut back to this size.
-    try db.execute("PRAGMA journal_size_limit = \(64 << 20)")
+    // A connection learns the file is in WAL mode only when it first reads it; until then a
+    // checkpoint on it answers "not in WAL mode" (-1 frames) and does nothing.
+    _ = try db.int64("SELECT count(*) FROM sqlite_master")
+    restarter = try SQLiteConnection(path: path, create: false, noFollow: noFollow)
+    restarter.setBusyTimeout(busyTimeout)
+    // The restart that cuts a WAL grown by a burst back to `journal_size_limit` is this one's.
+    try restarter.execute("PRAGMA journal_size_limit = \(64 << 20)")
     self.threshold = threshold
+    self.cap = threshold * 8
+    let me = Unmanaged.passUnretained(self).toOpaque()
+    sqlite3_wal_hook(
+      restarter.handle,
+      { context, _, _, frames in
+        let c = Unmanaged<SQLiteCheckpointer>.fromOpaque(context!).takeUnretainedValue()
+        c.restarterFrames.store(frames, ordering: .relaxed)
+        return SQLITE_OK
+      }, me)
   }
 
   /// Hooks `writer` (its auto-checkpoint ends here) and starts the thread.
@@ -110,39 +135,66 @@ package final class SQLiteCheckpointer: @unchecked Sendable {
   }
 
   /// One PASSIVE checkpoint, then the WAL restart when it copied every frame. True when the
-  /// WAL was restarted (or had nothing to copy).
+  /// WAL was restarted (or had nothing to copy); false when a reader pinned frames.
   private func checkpoint() -> Bool {
-    var log: Int32 = 0
-    var copied: Int32 = 0
-    let rc = sqlite3_wal_checkpoint_v2(db.handle, "main", SQLITE_CHECKPOINT_PASSIVE, &log, &copied)
-    guard rc == SQLITE_OK else {
-      countsLock.withLock { $0.failures += 1 }
-      return false
-    }
+    guard let (log, copied) = passive() else { return true }
     guard log > 0, copied == log else {
       countsLock.withLock {
         $0.checkpoints += 1
         if log > 0 { $0.partial += 1 }
       }
-      return log <= 0
+      return log == 0
     }
-    var restarted = false
-    do throws(StoreError) {
-      try db.transaction(write: true) { () throws(StoreError) in
-        // Rewriting page 1 with the same value: the smallest write there is, and under the
-        // write lock nobody can change the value in between.
-        let version = try db.int64("PRAGMA user_version") ?? 0
-        try db.execute("PRAGMA user_version = \(version)")
-      }
-      restarted = true
-    } catch {
-      countsLock.withLock { $0.failures += 1 }
-    }
+    // Every frame is copied, but the writer may have added more since: then the WAL cannot
+    // restart. It would grow for as long as commits keep coming, so past `cap` frames the
+    // restart holds the write lock while it copies the last frames (the writer waits for
+    // that, rarely: once per `cap` frames of a sustained burst).
+    let forced = log >= cap
+    let restarted = restart(forced: forced)
     countsLock.withLock {
       $0.checkpoints += 1
-      if restarted { $0.restarts += 1 }
+      if restarted {
+        $0.restarts += 1
+        if forced { $0.forced += 1 }
+      } else {
+        $0.missed += 1
+      }
     }
-    return restarted
+    return true
+  }
+
+  /// A PASSIVE checkpoint on `db`: the WAL's frames and how many are copied back; nil (counted
+  /// as a failure) when it failed or the connection sees no WAL.
+  private func passive() -> (log: Int32, copied: Int32)? {
+    var log: Int32 = 0
+    var copied: Int32 = 0
+    let rc = sqlite3_wal_checkpoint_v2(db.handle, "main", SQLITE_CHECKPOINT_PASSIVE, &log, &copied)
+    guard rc == SQLITE_OK, log >= 0 else {
+      // -1 frames: the connection does not see a WAL (the file left WAL mode).
+      countsLock.withLock { $0.failures += 1 }
+      return nil
+    }
+    return (log, copied)
+  }
+
+  /// The restarting write on `restarter`: it rewrites `user_version` with its own value (page
+  /// 1, the smallest write there is; under the write lock nobody changes it in between). When
+  /// every frame is copied back as it begins, this write starts the WAL over, and syncs its
+  /// header, here rather than in a commit of the writer. `forced`: first copy what the writer
+  /// added since, under this transaction's write lock. True when the WAL did restart.
+  private func restart(forced: Bool) -> Bool {
+    do throws(StoreError) {
+      try restarter.transaction(write: true) { () throws(StoreError) in
+        if forced { _ = passive() }
+        let version = try restarter.int64("PRAGMA user_version") ?? 0
+        try restarter.execute("PRAGMA user_version = \(version)")
+      }
+    } catch {
+      countsLock.withLock { $0.failures += 1 }
+      return false
+    }
+    // A restarted WAL holds only this write's frames.
+    return restarterFrames.load(ordering: .relaxed) <= 2
   }
 }
 
