@@ -139,7 +139,8 @@ extension Supervisor {
     }
   }
 
-  /// Reads each worker's CPU time and RSS from /proc/PID/stat, every 2 s per worker (one small
+  /// Reads each worker's CPU time and RSS from /proc/PID/stat, every 2 s per busy worker and
+  /// every 30 s per idle one (one small
   /// read: `ctl status`, `/pools` and the metrics show the last reading); a worker above its
   /// pool's `max_rss` is recycled between jobs. The figures are the worker process's own (its
   /// reaped exec commands' CPU included, a running command's not: the supervisor does not know
@@ -147,8 +148,8 @@ extension Supervisor {
   func sampleWorkers(now: MonotonicInstant) {
     for p in pools {
       for w in p.workers where w.usageCheck.due(now) {
-        // An idle worker's figures hardly move: read every 10 s instead of every 2 s.
-        if w.inFlight.isEmpty && w.jobsDone == w.jobsAtSample && w.idleSamplesSkipped < 4 {
+        // An idle worker's figures hardly move: read every 30 s instead of every 2 s.
+        if w.inFlight.isEmpty && w.jobsDone == w.jobsAtSample && w.idleSamplesSkipped < 14 {
           w.idleSamplesSkipped += 1
           continue
         }

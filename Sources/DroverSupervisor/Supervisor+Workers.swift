@@ -17,10 +17,11 @@ extension Supervisor {
     var args = [
       "worker", "--pool", c.name, "--handler", c.handler, "--concurrency", String(c.concurrency),
       "--heartbeat-ms", String(options.heartbeatInterval.milliseconds),
-      // Idle workers beat a quarter of the hung limit apart: an idle supervisor's wake-ups
-      // are mostly heartbeats, so with many pools this is most of its CPU.
+      // Idle workers beat a third of the hung limit apart (two may be late before one is
+      // judged hung): an idle supervisor's wake-ups are mostly heartbeats, so with many pools
+      // this is most of its CPU.
       "--idle-heartbeat-ms",
-      String(max(options.heartbeatInterval, options.heartbeatTimeout / 4).milliseconds),
+      String(max(options.heartbeatInterval, options.heartbeatTimeout / 3).milliseconds),
       // The worker logs (handlers' `context.logger`, exec output) at the supervisor's level.
       "--log-level", logger.logLevel.rawValue,
     ]

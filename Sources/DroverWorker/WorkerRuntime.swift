@@ -94,15 +94,24 @@ public enum WorkerRuntime {
     let interval = options.heartbeat
     let idleInterval = max(interval, options.idleHeartbeat ?? interval)
     startThread {
-      var sinceBeat = Duration.zero
+      // Beats fall on multiples of the interval of the monotonic clock, which every worker of
+      // the host shares: their beats arrive together, and an idle supervisor with many workers
+      // wakes once for a crowd of them instead of once for each. An idle worker beats once per
+      // multiple of `idleInterval` (at most `idleInterval + interval` apart).
+      let step = max(interval.microseconds * 1000, 1_000_000)
+      let idleStep = max(idleInterval.microseconds * 1000, step)
+      var lastWindow: Int64 = -1
       while true {
-        let ns = max(interval.microseconds * 1000, 1_000_000)
-        var ts = timespec(tv_sec: Int(ns / 1_000_000_000), tv_nsec: Int(ns % 1_000_000_000))
-        nanosleep(&ts, nil)
-        sinceBeat += interval
-        if sinceBeat < idleInterval && state.isIdle { continue }
+        var now = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &now)
+        let nowNS = Int64(now.tv_sec) * 1_000_000_000 + Int64(now.tv_nsec)
+        let next = (nowNS / step + 1) * step
+        var at = timespec(tv_sec: Int(next / 1_000_000_000), tv_nsec: Int(next % 1_000_000_000))
+        while clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &at, nil) == EINTR {}
+        let window = next / idleStep
+        if state.isIdle && window == lastWindow { continue }
         out.send(.heartbeat)
-        sinceBeat = .zero
+        lastWindow = window
       }
     }
     readLoop(fd: options.fd, state: state, out: out)

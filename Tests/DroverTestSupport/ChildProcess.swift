@@ -151,7 +151,8 @@ public enum ChildProcess {
     return unsafeBitCast(symbol, to: AddChdir.self)
   }()
 
-  private static func withCStrings<R>(
+  /// A NULL-terminated array of C strings copied from `strings`, for `posix_spawn`.
+  static func withCStrings<R>(
     _ strings: [String], _ body: (UnsafePointer<UnsafeMutablePointer<CChar>?>) -> R
   ) -> R {
     var pointers: [UnsafeMutablePointer<CChar>?] = strings.map { strdup($0) }
@@ -235,6 +236,16 @@ public final class RunningChild: Sendable {
 
   /// `waitpid` on this child only; records and returns the status once it ended.
   private func reap(blocking: Bool) -> ExitStatus? {
+    ExitStatus.reap(pid, blocking: blocking, into: status)
+  }
+}
+
+extension ExitStatus {
+  /// `waitpid` on `pid` only, the status recorded in `status` once it ended (later calls
+  /// answer from there). Nil while it runs (`blocking: false`).
+  static func reap(_ pid: pid_t, blocking: Bool, into status: borrowing Mutex<ExitStatus?>)
+    -> ExitStatus?
+  {
     status.withLock { s in
       if let s { return s }
       var raw: Int32 = 0
@@ -248,11 +259,7 @@ public final class RunningChild: Sendable {
         return s
       }
       // WIFEXITED / WTERMSIG are C macros that Swift does not import.
-      if raw & 0x7f == 0 {
-        s = .exited((raw >> 8) & 0xff)
-      } else {
-        s = .signaled(raw & 0x7f)
-      }
+      s = raw & 0x7f == 0 ? .exited((raw >> 8) & 0xff) : .signaled(raw & 0x7f)
       return s
     }
   }

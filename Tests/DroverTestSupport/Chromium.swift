@@ -122,8 +122,8 @@ public final class Browser: Sendable {
     let argv = [executable] + arguments
     let env = ProcessInfo.processInfo.environment.map { "\($0.key)=\($0.value)" }
     var pid: pid_t = 0
-    let rc = Self.withCStrings(argv) { cArgv in
-      Self.withCStrings(env) { cEnv in
+    let rc = ChildProcess.withCStrings(argv) { cArgv in
+      ChildProcess.withCStrings(env) { cEnv in
         posix_spawn(&pid, executable, &actions, &attributes, cArgv, cEnv)
       }
     }
@@ -229,28 +229,6 @@ public final class Browser: Sendable {
   }
 
   private func reap(blocking: Bool) -> ExitStatus? {
-    status.withLock { s in
-      if let s { return s }
-      var raw: Int32 = 0
-      while true {
-        let r = waitpid(pid, &raw, blocking ? 0 : WNOHANG)
-        if r == pid { break }
-        if r == 0 { return nil }
-        if errno == EINTR { continue }
-        s = .signaled(0)
-        return s
-      }
-      s = raw & 0x7f == 0 ? .exited((raw >> 8) & 0xff) : .signaled(raw & 0x7f)
-      return s
-    }
-  }
-
-  private static func withCStrings<R>(
-    _ strings: [String], _ body: (UnsafePointer<UnsafeMutablePointer<CChar>?>) -> R
-  ) -> R {
-    var pointers: [UnsafeMutablePointer<CChar>?] = strings.map { strdup($0) }
-    pointers.append(nil)
-    defer { for p in pointers { free(p) } }
-    return pointers.withUnsafeBufferPointer { body($0.baseAddress!) }
+    ExitStatus.reap(pid, blocking: blocking, into: status)
   }
 }

@@ -7,8 +7,8 @@ struct BenchCommand: ParsableCommand {
     commandName: "bench",
     abstract: "Run benchmarks (build with -c release first).",
     discussion: """
-      Scenarios: store, enqueue, drain, latency, scale, spawn, rss, stall, wakeup, http (default: \
-      all but store and stall), and pg (PostgreSQL, with --pg-url: the driver's figures, \
+      Scenarios: store, enqueue, drain, latency, scale, spawn, rss, stall, wakeup, http, ui (the \
+      dashboard's pages with 1M jobs in the store) (default: all but store, stall and ui), and pg (PostgreSQL, with --pg-url: the driver's figures, \
       drains with 1-3 supervisors, pick-up latency at --pg-rates; each in a scratch schema; \
       pg-driver: the driver's figures alone). \
       Progress goes to stderr, a table (or --json) to stdout. Each scenario starts its own \
@@ -16,7 +16,8 @@ struct BenchCommand: ParsableCommand {
       """)
 
   @Argument(
-    help: "Scenarios to run: store enqueue drain latency scale spawn rss stall wakeup http, or all."
+    help:
+      "Scenarios to run: store enqueue drain latency scale spawn rss stall wakeup http ui, or all."
   )
   var scenarios: [String] = []
   @Option(help: "Jobs for drain and batch enqueue.") var jobs: Int = 100_000
