@@ -48,7 +48,13 @@ import Testing
     #expect(
       reasons.contains { $0.hasPrefix("store unwritable:") && $0.contains("127.0.0.1:\(db.port)") },
       "\(reasons)")
-    let ready = try c.get("/readyz")
+    // /health may see the outage first (its own read fails); /readyz follows what the loop
+    // saw, once its next write (a lease renewal every 300 ms here) fails.
+    var ready = try c.get("/readyz")
+    try h.waitUntil("/readyz says 503", timeout: .seconds(30), every: .milliseconds(100)) {
+      ready = try c.get("/readyz")
+      return ready.status == 503
+    }
     #expect(ready.status == 503, "\(ready.text)")
     #expect(try ready.json()["reason"]?.stringValue?.contains("127.0.0.1:\(db.port)") == true)
     #expect(try c.get("/livez").status == 200)

@@ -8,7 +8,8 @@ struct BenchCommand: ParsableCommand {
     abstract: "Run benchmarks (build with -c release first).",
     discussion: """
       Scenarios: store, enqueue, drain, latency, scale, spawn, rss, stall, wakeup, http, ui (the \
-      dashboard's pages with 1M jobs in the store) (default: all but store, stall and ui), and pg (PostgreSQL, with --pg-url: the driver's figures, \
+      dashboard's pages with 1M jobs in the store), idle (the supervisor's CPU with 1,000 idle \
+      pools) (default: all but store, stall, ui and idle), and pg (PostgreSQL, with --pg-url: the driver's figures, \
       drains with 1-3 supervisors, pick-up latency at --pg-rates; each in a scratch schema; \
       pg-driver: the driver's figures alone). \
       Progress goes to stderr, a table (or --json) to stdout. Each scenario starts its own \
@@ -17,7 +18,7 @@ struct BenchCommand: ParsableCommand {
 
   @Argument(
     help:
-      "Scenarios to run: store enqueue drain latency scale spawn rss stall wakeup http ui, or all."
+      "Scenarios to run: store enqueue drain latency scale spawn rss stall wakeup http ui idle, or all."
   )
   var scenarios: [String] = []
   @Option(help: "Jobs for drain and batch enqueue.") var jobs: Int = 100_000
@@ -35,12 +36,12 @@ struct BenchCommand: ParsableCommand {
   func run() throws {
     let all = [
       "store", "enqueue", "drain", "latency", "scale", "spawn", "rss", "stall", "wakeup", "http",
-      "ui", "pg",
-      "pg-driver",
+      "ui", "idle", "pg", "pg-driver",
     ]
     var chosen =
       scenarios.isEmpty
-      ? all.filter { !["store", "stall", "ui", "pg", "pg-driver"].contains($0) } : scenarios
+      ? all.filter { !["store", "stall", "ui", "idle", "pg", "pg-driver"].contains($0) }
+      : scenarios
     if chosen == ["all"] { chosen = all }
     for s in chosen where !all.contains(s) {
       throw CLIError.usage("unknown scenario \"\(s)\" (\(all.joined(separator: ", ")), all)")
@@ -67,6 +68,7 @@ struct BenchCommand: ParsableCommand {
       case "wakeup": figures += try b.wakeup()
       case "http": figures += try b.http()
       case "ui": figures += try b.ui()
+      case "idle": figures += try b.idle()
       case "pg-driver":
         guard let pgURL else { throw CLIError.usage("bench pg-driver needs --pg-url") }
         figures += try BenchPostgres(
