@@ -1,3 +1,4 @@
+import DroverTestSupport
 import Foundation
 import Synchronization
 
@@ -25,23 +26,8 @@ final class StaticSite: Sendable {
 
   init(_ pages: [String: Page]) throws {
     self.pages = pages
-    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
-    guard fd >= 0 else { throw BrowserTestError("socket: errno \(errno)") }
-    var addr = sockaddr_in()
-    addr.sin_family = sa_family_t(AF_INET)
-    addr.sin_addr.s_addr = inet_addr("127.0.0.1")
-    var len = socklen_t(MemoryLayout<sockaddr_in>.size)
-    let bound = withUnsafePointer(to: &addr) {
-      $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, len) }
-    }
-    guard bound == 0, listen(fd, 16) == 0 else {
-      Glibc.close(fd)
-      throw BrowserTestError("bind/listen 127.0.0.1: errno \(errno)")
-    }
-    _ = withUnsafeMutablePointer(to: &addr) {
-      $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &len) }
-    }
-    port = Int(UInt16(bigEndian: addr.sin_port))
+    let (fd, port) = try LoopbackListener.open(backlog: 16)
+    self.port = port
     Thread { [weak self] in
       defer { Glibc.close(fd) }
       while true {

@@ -99,21 +99,7 @@ public enum ChildProcess {
     var attributes = posix_spawnattr_t()
     posix_spawnattr_init(&attributes)
     defer { posix_spawnattr_destroy(&attributes) }
-    // Own process group (so cleanup can kill descendants too), no inherited signal mask, and
-    // default dispositions for the signals tests send or a runner may ignore.
-    var defaults = sigset_t()
-    sigemptyset(&defaults)
-    for s in [SIGPIPE, SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGCHLD, SIGUSR1, SIGUSR2, SIGALRM] {
-      sigaddset(&defaults, s)
-    }
-    var emptyMask = sigset_t()
-    sigemptyset(&emptyMask)
-    posix_spawnattr_setsigdefault(&attributes, &defaults)
-    posix_spawnattr_setsigmask(&attributes, &emptyMask)
-    posix_spawnattr_setpgroup(&attributes, 0)
-    posix_spawnattr_setflags(
-      &attributes,
-      Int16(POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK))
+    setChildAttributes(&attributes)
 
     let env = (environment ?? ProcessInfo.processInfo.environment).map { "\($0.key)=\($0.value)" }
     let argv = [executable] + arguments
@@ -150,6 +136,24 @@ public enum ChildProcess {
     guard let symbol = dlsym(nil, "posix_spawn_file_actions_addchdir_np") else { return nil }
     return unsafeBitCast(symbol, to: AddChdir.self)
   }()
+
+  /// Own process group (so cleanup can kill descendants too), no inherited signal mask, and
+  /// default dispositions for the signals tests send or a runner may ignore.
+  static func setChildAttributes(_ attributes: inout posix_spawnattr_t) {
+    var defaults = sigset_t()
+    sigemptyset(&defaults)
+    for s in [SIGPIPE, SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGCHLD, SIGUSR1, SIGUSR2, SIGALRM] {
+      sigaddset(&defaults, s)
+    }
+    var emptyMask = sigset_t()
+    sigemptyset(&emptyMask)
+    posix_spawnattr_setsigdefault(&attributes, &defaults)
+    posix_spawnattr_setsigmask(&attributes, &emptyMask)
+    posix_spawnattr_setpgroup(&attributes, 0)
+    posix_spawnattr_setflags(
+      &attributes,
+      Int16(POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK))
+  }
 
   /// A NULL-terminated array of C strings copied from `strings`, for `posix_spawn`.
   static func withCStrings<R>(

@@ -37,26 +37,8 @@ public final class HTTPReceiver: Sendable {
 
   /// Listens on 127.0.0.1 (an ephemeral port) and starts accepting.
   public init() throws {
-    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
-    guard fd >= 0 else { throw HarnessError("socket: errno \(errno)") }
-    var one: Int32 = 1
-    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, socklen_t(MemoryLayout<Int32>.size))
-    var addr = sockaddr_in()
-    addr.sin_family = sa_family_t(AF_INET)
-    addr.sin_port = 0
-    addr.sin_addr.s_addr = inet_addr("127.0.0.1")
-    var len = socklen_t(MemoryLayout<sockaddr_in>.size)
-    let bound = withUnsafePointer(to: &addr) {
-      $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, len) }
-    }
-    guard bound == 0, listen(fd, 64) == 0 else {
-      Glibc.close(fd)
-      throw HarnessError("bind/listen 127.0.0.1: errno \(errno)")
-    }
-    _ = withUnsafeMutablePointer(to: &addr) {
-      $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &len) }
-    }
-    port = Int(UInt16(bigEndian: addr.sin_port))
+    let (fd, port) = try LoopbackListener.open(backlog: 64)
+    self.port = port
     let thread = Thread { [weak self] in
       defer { Glibc.close(fd) }
       while true {
