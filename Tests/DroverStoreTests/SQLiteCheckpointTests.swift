@@ -5,15 +5,10 @@ import Foundation
 import Testing
 
 /// WAL checkpoints on a thread of their own (`checkpointInBackground`), as the supervisor runs
-/// them: the WAL is copied back and restarted by that thread, it stays small, nothing is lost,
+/// them: the WAL is copied back and restarted by that thread, nothing is lost,
 /// and a reader holding an old snapshot only delays the restart.
 @Suite struct SQLiteCheckpointTests {
   static let payload = #"{"pad":""# + String(repeating: "x", count: 2000) + #""}"#
-
-  static func walSize(_ path: String) -> Int {
-    var st = stat()
-    return stat(path + "-wal", &st) == 0 ? Int(st.st_size) : 0
-  }
 
   static func waitFor(
     _ what: String, seconds: Double = 60, _ condition: () throws -> Bool,
@@ -37,10 +32,8 @@ import Testing
     #expect(store.checkpointCounts == SQLiteCheckpointer.Counts())
     // One job per transaction, each a frame or more: several thousand frames in all, past the
     // 1,000-frame threshold a few times over.
-    var maxWAL = 0
     for i in 0..<4000 {
       _ = try store.enqueue([EnqueueParams(type: "t", payload: Self.payload)])
-      maxWAL = max(maxWAL, Self.walSize(path))
       // A pause now and then, as between a supervisor's turns.
       if i % 100 == 99 { usleep(2_000) }
     }
@@ -49,9 +42,6 @@ import Testing
     }
     let counts = try #require(store.checkpointCounts)
     #expect(counts.failures == 0, "\(counts)")
-    // Without restarts the WAL would hold every frame (85 MB here); a burst that never pauses
-    // is cut at `cap` frames (8,000 of 4 KiB) by a forced restart.
-    #expect(maxWAL < 48 << 20, "WAL grew to \(maxWAL) bytes; \(counts)")
     // Another connection sees every job, so the copies back were whole.
     let reader = try SQLiteStore(readOnlyPath: path)
     #expect(try reader.counts()["t"]?[.queued] == 4000)
