@@ -102,10 +102,7 @@ public enum WorkerRuntime {
       let idleStep = max(idleInterval.microseconds * 1000, step)
       var lastWindow: Int64 = -1
       while true {
-        var now = timespec()
-        clock_gettime(CLOCK_MONOTONIC, &now)
-        let nowNS = Int64(now.tv_sec) * 1_000_000_000 + Int64(now.tv_nsec)
-        let next = (nowNS / step + 1) * step
+        let next = (Monotonic.nanoseconds() / step + 1) * step
         var at = timespec(tv_sec: Int(next / 1_000_000_000), tv_nsec: Int(next % 1_000_000_000))
         while clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &at, nil) == EINTR {}
         let window = next / idleStep
