@@ -45,9 +45,15 @@ extension SQLiteStore {
       var settledKeys: [(type: String, key: String)] = []
       let limits = SQLiteLimits(store: self)
       var minutes = MinuteAccumulator()
-      for f in batch.finishes {
-        let (r, key, sample) = try finish(
-          f, now: now, owner: owner, limits: batch.limits, on: limits)
+      // Completions, the bulk of a busy turn, are settled by one statement for the lot; the
+      // rest (failures, retries, releases…) one by one, as each needs its job's row first.
+      let completed = try completeAll(batch.finishes, now: now, owner: owner)
+      for (i, f) in batch.finishes.enumerated() {
+        var one = completed[i]
+        if one == nil {
+          one = try finish(f, now: now, owner: owner, limits: batch.limits, on: limits)
+        }
+        guard let (r, key, sample) = one else { continue }
         if let sample { minutes.add(sample) }
         if r.state?.isFinal == true { settled.append(r.id) }
         if let key, r.state != nil { settledKeys.append((r.type, key)) }
@@ -98,6 +104,127 @@ extension SQLiteStore {
     "UPDATE jobs SET cpu_seconds = ?2, peak_rss = ?3 WHERE id = ?1"
   static let errorInsertSQL: SQLText =
     "INSERT INTO job_errors (job_id, attempt, message, at, worker_pid) VALUES (?1, ?2, ?3, ?4, ?5)"
+
+  /// Every finish in `finishes` that completes a job and is the batch's only finish for that
+  /// job, a statement per 64 of them (`SELECT`, then `UPDATE … FROM (VALUES …)`),
+  /// fenced like ``finish(_:now:owner:limits:on:)``. `done[i]` is set for each such finish: the settled job's result, or an ignored one
+  /// (nil state) when the job was not running or not this owner's.
+  private func completeAll(_ finishes: [FinishParams], now: Timestamp, owner: OwnerID?)
+    throws(StoreError) -> [Int: (FinishResult, String?, StatSample?)]
+  {
+    var index: [JobID: Int] = [:]
+    var repeated = Set<JobID>()
+    for (i, f) in finishes.enumerated() {
+      guard case .outcome(.completed) = f.settlement else {
+        repeated.insert(f.id)
+        continue
+      }
+      if index.updateValue(i, forKey: f.id) != nil { repeated.insert(f.id) }
+    }
+    for id in repeated { index[id] = nil }
+    guard !index.isEmpty else { return [:] }
+    let order = index.values.sorted()
+    var done: [Int: (FinishResult, String?, StatSample?)] = [:]
+    done.reserveCapacity(index.count)
+    // First what the results need, from the rows as they are (a SELECT and an UPDATE cost less
+    // than one UPDATE … RETURNING, which stores its rows aside first); then the update of the
+    // rows still running under this owner.
+    var settle: [Int] = []
+    settle.reserveCapacity(order.count)
+    let lookup = Self.completeLookupSQL
+    for chunk in SQLRowsText.chunks(order.count) {
+      let st = try db.prepare(lookup, rows: chunk.count)
+      defer { st.reset() }
+      for (r, i) in order[chunk].enumerated() {
+        try st.bind(finishes[i].id, at: lookup.index(row: r, column: 0))
+        try st.bind(i, at: lookup.index(row: r, column: 1))
+      }
+      while try st.step() {
+        guard st.int(7) == JobState.running.rawValue, owner == nil || st.optionalInt64(8) == owner
+        else { continue }
+        let i = st.int(9)
+        let f = finishes[i]
+        let type = st.text(1)
+        let startedAt = f.startedAt ?? st.optionalInt64(5).map(Timestamp.init(micros:))
+        move(type, from: .running, to: .completed)
+        let sample = StatSample.of(
+          .complete, cancelRequested: false, type: type, priority: st.int(4),
+          startedAt: startedAt, runAt: Timestamp(micros: st.int64(2)), now: now)
+        done[i] = (
+          FinishResult(id: f.id, state: .completed, attempt: st.int(6) + 1, type: type),
+          st.optionalText(3), sample
+        )
+        settle.append(i)
+      }
+    }
+    for (id, i) in index where done[i] == nil {
+      done[i] = (FinishResult(id: id, state: nil, attempt: 0), nil, nil)
+    }
+    if settle.count < Self.setRows {
+      for i in settle {
+        let f = finishes[i]
+        let usage = f.usage.flatMap { $0.cpuSeconds.isFinite ? $0 : nil }
+        try db.run(
+          Self.completeOneSQL, f.id, now, f.workerPID, f.startedAt, f.result, usage?.cpuSeconds,
+          usage?.peakRSS)
+      }
+      return done
+    }
+    let update = Self.completeAllSQL
+    for chunk in SQLRowsText.chunks(settle.count) {
+      let st = try db.prepare(update, rows: chunk.count)
+      defer { st.reset() }
+      try st.bind(now)
+      // Per row: id, worker pid, handler start, result, cpu seconds, peak rss (NULL keeps the
+      // value already there).
+      for (r, i) in settle[chunk].enumerated() {
+        let f = finishes[i]
+        let usage = f.usage.flatMap { $0.cpuSeconds.isFinite ? $0 : nil }
+        try st.bind(f.id, at: update.index(row: r, column: 0))
+        try st.bind(f.workerPID, at: update.index(row: r, column: 1))
+        try st.bind(f.startedAt, at: update.index(row: r, column: 2))
+        try st.bind(f.result, at: update.index(row: r, column: 3))
+        try st.bind(usage?.cpuSeconds, at: update.index(row: r, column: 4))
+        try st.bind(usage?.peakRSS, at: update.index(row: r, column: 5))
+      }
+      while try st.step() {}
+    }
+    return done
+  }
+
+  /// ``completeAll(_:now:owner:)``'s look-up: (id, its position in the batch) per row; the
+  /// finish's position comes back as column 9.
+  static let completeLookupSQL = SQLRowsText(
+    head: """
+      SELECT id, type, run_at, limit_key, priority, started_at, attempts, state, owner, v.column2
+      FROM
+      """,
+    tail: "CROSS JOIN jobs ON jobs.id = v.column1", width: 2, shared: 0)
+
+  /// Below this many rows an update by primary key per row costs less than one for the set
+  /// (whose plan stores the rows aside first).
+  static let setRows = 12
+
+  /// ``completeAllSQL`` for one row, the same columns bound as `?1 …`  after `?2` now.
+  static let completeOneSQL: SQLText = """
+    UPDATE jobs SET state = 3, attempts = attempts + 1, progress = 100, finished_at = ?2,
+      worker_pid = coalesce(?3, worker_pid), owner = NULL, started_at = coalesce(?4, started_at),
+      result = ?5, cpu_seconds = coalesce(?6, cpu_seconds), peak_rss = coalesce(?7, peak_rss)
+    WHERE id = ?1 AND state = 2
+    """
+
+  /// ``completeAll(_:now:owner:)``'s update of the rows it found running: `?1` now, then the
+  /// rows (the same columns as the `.complete` case of ``finish(_:now:owner:limits:on:)``, plus
+  /// the attempt's usage).
+  static let completeAllSQL = SQLRowsText(
+    head: """
+      UPDATE jobs SET state = 3, attempts = attempts + 1, progress = 100, finished_at = ?1,
+        worker_pid = coalesce(v.column2, worker_pid), owner = NULL,
+        started_at = coalesce(v.column3, started_at), result = v.column4,
+        cpu_seconds = coalesce(v.column5, cpu_seconds), peak_rss = coalesce(v.column6, peak_rss)
+      FROM
+      """,
+    tail: "WHERE jobs.id = v.column1 AND jobs.state = 2", width: 6, shared: 1)
 
   /// Settles one finish; returns also the job's limit key, when it has one, and the attempt as
   /// the per-minute stats count it.
@@ -241,6 +368,10 @@ extension SQLiteStore {
     """
   static let startSQL: SQLText =
     "UPDATE jobs SET state = 2, started_at = ?2, worker_pid = ?3, owner = ?4 WHERE id = ?1"
+  /// `startSQL` for many jobs: `?1` now, `?2` the owner, then (id, worker pid) per row.
+  static let startAllSQL = SQLRowsText(
+    head: "UPDATE jobs SET state = 2, started_at = ?1, worker_pid = v.column2, owner = ?2 FROM",
+    tail: "WHERE jobs.id = v.column1", width: 2, shared: 2)
 
   /// Scheduled jobs due at `now` become queued; returns how many.
   func promote(now: Timestamp) throws(StoreError) -> Int {
@@ -255,8 +386,9 @@ extension SQLiteStore {
     return n
   }
 
-  /// Two statements (select ids, then update each by primary key) under the write lock: faster
-  /// than one `UPDATE … RETURNING` (MEASURED.md), and safe because nobody else can write.
+  /// Two statements (select the jobs in claim order, then one update for all of them) under
+  /// the write lock: faster than one `UPDATE … RETURNING` (MEASURED.md), and safe because
+  /// nobody else can write.
   private func claim(_ p: ClaimParams, now: Timestamp, owner: OwnerID?) throws(StoreError)
     -> [ClaimedJob]
   {
@@ -283,8 +415,21 @@ extension SQLiteStore {
       jobs.sort { ($0.priority, $1.runAt, $1.id) > ($1.priority, $0.runAt, $0.id) }
       if jobs.count > p.limit { jobs.removeSubrange(p.limit...) }
     }
-    for (i, job) in jobs.enumerated() {
-      try db.run(Self.startSQL, job.id, now, p.worker(at: i), owner)
+    if jobs.count < Self.setRows {
+      for (i, job) in jobs.enumerated() {
+        try db.run(Self.startSQL, job.id, now, p.worker(at: i), owner)
+      }
+    } else {
+      for chunk in SQLRowsText.chunks(jobs.count) {
+        let st = try db.prepare(Self.startAllSQL, rows: chunk.count)
+        defer { st.reset() }
+        try st.bind(now, owner)
+        for (r, i) in chunk.enumerated() {
+          try st.bind(jobs[i].id, at: Self.startAllSQL.index(row: r, column: 0))
+          try st.bind(p.worker(at: i), at: Self.startAllSQL.index(row: r, column: 1))
+        }
+        while try st.step() {}
+      }
     }
     if types.count == 1 {
       move(types[0], from: .queued, to: .running, jobs.count)

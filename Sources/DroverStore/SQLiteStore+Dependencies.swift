@@ -127,14 +127,46 @@ extension SQLiteStore {
     defer { st.reset() }
     try st.bind(parent)
     var out: [WaitingJob] = []
-    while try st.step() {
-      out.append(
-        WaitingJob(
-          id: st.int64(0), type: st.text(1),
-          policy: ParentFailurePolicy(rawValue: st.int(2)) ?? .cancel, attempts: st.int(3)))
-    }
+    while try st.step() { out.append(Self.waitingJob(st)) }
     return out
   }
+
+  private static func waitingJob(_ st: SQLiteStatement) -> WaitingJob {
+    WaitingJob(
+      id: st.int64(0), type: st.text(1),
+      policy: ParentFailurePolicy(rawValue: st.int(2)) ?? .cancel, attempts: st.int(3))
+  }
+
+  /// The waiting children of every job in `parents`, a statement per 64 parents: in the order
+  /// of their parents, then by id; a child of two of them is listed once, under the first.
+  private func waitingChildren(ofAll parents: [JobID]) throws(StoreError) -> [WaitingJob] {
+    var found: [(Int, WaitingJob)] = []
+    var out: [WaitingJob] = []
+    var seen = Set<JobID>()
+    let sql = Self.waitingChildrenOfAllSQL
+    for chunk in SQLRowsText.chunks(parents.count) {
+      let st = try db.prepare(sql, rows: chunk.count)
+      defer { st.reset() }
+      for (r, i) in chunk.enumerated() {
+        try st.bind(parents[i], at: sql.index(row: r, column: 0))
+        try st.bind(i, at: sql.index(row: r, column: 1))
+      }
+      while try st.step() { found.append((st.int(4), Self.waitingJob(st))) }
+    }
+    // Sorted here rather than by an ORDER BY, whose sorter every statement would set up even
+    // when (as in most turns) no parent has a child.
+    found.sort { ($0.0, $0.1.id) < ($1.0, $1.1.id) }
+    for (_, child) in found where seen.insert(child.id).inserted { out.append(child) }
+    return out
+  }
+
+  /// `waitingChildrenSQL` for many parents: (parent id, its position) per row.
+  static let waitingChildrenOfAllSQL = SQLRowsText(
+    head: "SELECT c.id, c.type, c.on_parent_failure, c.attempts, v.column2 FROM",
+    tail: """
+      CROSS JOIN job_parents AS e ON e.parent = v.column1 CROSS JOIN jobs AS c ON c.id = e.child
+      WHERE c.state = 6
+      """, width: 2, shared: 0)
 
   /// Settles the waiting children of jobs that just reached a final state, and on down
   /// through children cancelled on the way. Returns the released jobs' types (`queued`) and
@@ -146,16 +178,16 @@ extension SQLiteStore {
     var frontier = parents
     while !frontier.isEmpty {
       var next: [JobID] = []
-      for parent in frontier {
-        for child in try waitingChildren(of: parent) {
-          switch try settle(child, now: now) {
-          case .released(.queued): out.queued.append(child.type)
-          case .released: out.scheduled = true
-          case .cancelled:
-            next.append(child.id)
-            out.cancelled.append(SettledChild(id: child.id, type: child.type))
-          case .stays: break
-          }
+      // All of the frontier's children at once (a busy turn settles many parents, most with
+      // no children at all); each is decided from its parents' rows as they are now.
+      for child in try waitingChildren(ofAll: frontier) {
+        switch try settle(child, now: now) {
+        case .released(.queued): out.queued.append(child.type)
+        case .released: out.scheduled = true
+        case .cancelled:
+          next.append(child.id)
+          out.cancelled.append(SettledChild(id: child.id, type: child.type))
+        case .stays: break
         }
       }
       frontier = next

@@ -143,11 +143,11 @@ public enum StoreBenchmark {
     try body(try SQLiteStore(path: path))
   }
 
-  private static func remove(_ path: String) {
+  static func remove(_ path: String) {
     for suffix in ["", "-wal", "-shm", "-journal"] { unlink(path + suffix) }
   }
 
-  private static func time(_ body: () throws -> Void) throws -> Double {
+  static func time(_ body: () throws -> Void) throws -> Double {
     let clock = ContinuousClock()
     let start = clock.now
     try body()

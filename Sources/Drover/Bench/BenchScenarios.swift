@@ -34,6 +34,28 @@ struct BenchScenarios {
     }
   }
 
+  // MARK: commit
+
+  /// The store's share of a drain in this process, no supervisor and no workers: the group
+  /// commits a drain of `jobs` makes, `perClaim` jobs claimed per worker per turn. What
+  /// `scripts/callgrind.sh` counts instructions per job in.
+  func commit(perClaim: Int = 4) throws -> [BenchFigure] {
+    let dir = try BenchDirectory()
+    defer { dir.remove() }
+    progress("commit: \(jobs) jobs through the drain's group commits, in process")
+    let (seconds, turns) = try StoreBenchmark.drainTurns(
+      path: dir.path + "/drover.db", jobs: jobs, workers: workers, perClaim: perClaim)
+    return [
+      BenchFigure(
+        scenario: "commit", name: "\(jobs) jobs, \(workers)×\(perClaim) claimed per turn",
+        value: Double(jobs) / seconds, unit: "jobs/s"),
+      BenchFigure(
+        scenario: "commit", name: "store time per job", value: seconds / Double(jobs) * 1e6,
+        unit: "µs"),
+      BenchFigure(scenario: "commit", name: "turns", value: Double(turns), unit: ""),
+    ]
+  }
+
   // MARK: enqueue
 
   func enqueue() throws -> [BenchFigure] {
@@ -118,10 +140,11 @@ struct BenchScenarios {
     try drainRunWithCPU(sup: sup, count: count, label: label).rate
   }
 
-  /// A drain of `count` jobs: jobs/s (store timestamps: first start → last finish) and the
-  /// supervisor's CPU per job (user + system from /proc, resume → all completed).
+  /// A drain of `count` jobs: jobs/s (store timestamps: first start → last finish), the
+  /// supervisor's CPU per job (user + system from /proc, resume → all completed) and the jobs
+  /// per loop turn (how much each group commit carried).
   func drainRunWithCPU(sup: BenchSupervisor, count: Int, label: String) throws -> (
-    rate: Double, cpuPerJob: Duration?
+    rate: Double, cpuPerJob: Duration?, jobsPerTurn: Double?
   ) {
     _ = try sup.client.call(.drain(pool: "work"))
     let file = sup.dir + "/drain.ndjson"
@@ -131,6 +154,8 @@ struct BenchScenarios {
     let store = try sup.store()
     let before = try store.stats()[.completed] ?? 0
     progress("\(label): \(count) jobs through \(workers) workers")
+    func turns() -> Int64? { (try? sup.status())?["loop"]?["turns"]?.intValue }
+    let turnsBefore = turns()
     let cpuBefore = ResourceUsage.cpuTime(of: sup.pid)
     _ = try sup.client.call(.resume(pool: "work"))
     let deadline = Monotonic.nanoseconds() + 600_000_000_000
@@ -143,6 +168,7 @@ struct BenchScenarios {
       usleep(250_000)
     }
     let cpuAfter = ResourceUsage.cpuTime(of: sup.pid)
+    let turnsAfter = turns()
     let done = try store.list(ListParams(state: .completed, type: "work", limit: count))
     let first = done.compactMap(\.startedAt).min()!
     let last = done.compactMap(\.finishedAt).max()!
@@ -154,7 +180,10 @@ struct BenchScenarios {
     let twice = done.filter { $0.attempts != 1 }.count
     if twice > 0 { throw CLIError("\(label): \(twice) jobs ran more than once") }
     let cpu = cpuBefore.flatMap { b in cpuAfter.map { ($0 - b) / count } }
-    return (Double(count) / (Double(last.micros - first.micros) / 1e6), cpu)
+    let perTurn = turnsBefore.flatMap { b in
+      turnsAfter.map { $0 > b ? Double(count) / Double($0 - b) : .nan }
+    }
+    return (Double(count) / (Double(last.micros - first.micros) / 1e6), cpu, perTurn)
   }
 
   func drain() throws -> [BenchFigure] {
@@ -162,7 +191,7 @@ struct BenchScenarios {
     defer { dir.remove() }
     let sup = try BenchSupervisor(dir: dir.path, pools: pools("work", count: workers))
     defer { sup.stop() }
-    let (rate, cpu) = try drainRunWithCPU(sup: sup, count: jobs, label: "drain")
+    let (rate, cpu, perTurn) = try drainRunWithCPU(sup: sup, count: jobs, label: "drain")
     var figures = [
       BenchFigure(
         scenario: "drain", name: "\(jobs) no-op jobs, \(workers) workers", value: rate,
@@ -173,6 +202,10 @@ struct BenchScenarios {
         BenchFigure(
           scenario: "drain", name: "supervisor CPU per job",
           value: BenchMath.micros(cpu), unit: "µs"))
+    }
+    if let perTurn {
+      figures.append(
+        BenchFigure(scenario: "drain", name: "jobs per loop turn", value: perTurn, unit: "jobs"))
     }
     return figures
   }

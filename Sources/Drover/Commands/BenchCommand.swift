@@ -7,9 +7,10 @@ struct BenchCommand: ParsableCommand {
     commandName: "bench",
     abstract: "Run benchmarks (build with -c release first).",
     discussion: """
-      Scenarios: store, enqueue, drain, latency, scale, spawn, rss, stall, wakeup, http, ui (the \
+      Scenarios: store, commit (the store's part of a drain in process, no supervisor: what \
+      scripts/callgrind.sh counts instructions in), enqueue, drain, latency, scale, spawn, rss, stall, wakeup, http, ui (the \
       dashboard's pages with 1M jobs in the store), idle (the supervisor's CPU with 1,000 idle \
-      pools) (default: all but store, stall, ui and idle), and pg (PostgreSQL, with --pg-url: the driver's figures, \
+      pools) (default: all but store, commit, stall, ui and idle), and pg (PostgreSQL, with --pg-url: the driver's figures, \
       drains with 1-3 supervisors, pick-up latency at --pg-rates; each in a scratch schema; \
       pg-driver: the driver's figures alone). \
       Progress goes to stderr, a table (or --json) to stdout. Each scenario starts its own \
@@ -18,11 +19,12 @@ struct BenchCommand: ParsableCommand {
 
   @Argument(
     help:
-      "Scenarios to run: store enqueue drain latency scale spawn rss stall wakeup http ui idle, or all."
+      "Scenarios to run: store commit enqueue drain latency scale spawn rss stall wakeup http ui idle, or all."
   )
   var scenarios: [String] = []
   @Option(help: "Jobs for drain and batch enqueue.") var jobs: Int = 100_000
   @Option(help: "Workers for drain, latency and scale.") var workers: Int = 2
+  @Option(help: "Jobs claimed per worker per turn, for commit.") var perClaim: Int = 4
   @Option(help: "Seconds per latency run.") var seconds: Int = 5
   @Option(help: "Latency rates (jobs/s), comma-separated.") var rates: String = "200,5000"
   @Option(help: "Table sizes for scale, comma-separated.") var rows: String = "10000,100000,1000000"
@@ -35,12 +37,13 @@ struct BenchCommand: ParsableCommand {
 
   func run() throws {
     let all = [
-      "store", "enqueue", "drain", "latency", "scale", "spawn", "rss", "stall", "wakeup", "http",
+      "store", "commit", "enqueue", "drain", "latency", "scale", "spawn", "rss", "stall", "wakeup",
+      "http",
       "ui", "idle", "pg", "pg-driver",
     ]
     var chosen =
       scenarios.isEmpty
-      ? all.filter { !["store", "stall", "ui", "idle", "pg", "pg-driver"].contains($0) }
+      ? all.filter { !["store", "commit", "stall", "ui", "idle", "pg", "pg-driver"].contains($0) }
       : scenarios
     if chosen == ["all"] { chosen = all }
     for s in chosen where !all.contains(s) {
@@ -55,6 +58,7 @@ struct BenchCommand: ParsableCommand {
     for s in chosen {
       switch s {
       case "store": figures += try b.store()
+      case "commit": figures += try b.commit(perClaim: perClaim)
       case "enqueue": figures += try b.enqueue()
       case "drain": figures += try b.drain()
       case "latency":
