@@ -129,7 +129,7 @@ public final class Supervisor {
   var pools: [PoolState] = []
   var workersByFD: [Int32: WorkerHandle] = [:]
   /// Workers with frames waiting to be written (`noteOutput`).
-  var flushList: [WorkerHandle] = []
+  let flushList = FlushList()
   /// Pools a commit may claim for (`PoolState.maybeHasWork` set since their last short claim).
   let workList = WorkList()
   var sources: [Int32: EventSource] = [:]

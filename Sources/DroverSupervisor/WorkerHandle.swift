@@ -3,7 +3,7 @@ import DroverSystem
 import DroverWire
 
 /// One child worker process as the supervisor sees it.
-final class WorkerHandle {
+final class WorkerHandle: ListedOnceElement {
   enum Phase: Equatable {
     /// Spawned, no hello yet.
     case booting
@@ -58,8 +58,8 @@ final class WorkerHandle {
   var inFlight: [InFlight] = []
   var decoder = FrameDecoder()
   var outBuffer: [UInt8] = []
-  /// In the supervisor's `flushList`.
-  var flushListed = false
+  /// In the supervisor's `flushList` (`ListedOnceElement`).
+  var isListed = false
   var lastHeard: MonotonicInstant
   /// When the worker last became idle (or was spawned).
   var idleSince: MonotonicInstant
@@ -136,28 +136,44 @@ final class WorkerHandle {
   func index(of id: JobID) -> Int? { inFlight.firstIndex { $0.id == id } }
 }
 
-/// The pools whose `maybeHasWork` is set, in the order it was set: a commit tries to claim
-/// for these, not for every pool, so a turn costs the same with 1,000 idle pools as with one.
-final class WorkList {
-  private(set) var pools: [PoolState] = []
+/// An element of a `ListedOnce` list: `isListed` says whether it is in it now.
+protocol ListedOnceElement: AnyObject {
+  var isListed: Bool { get set }
+}
 
-  func add(_ p: PoolState) {
-    guard !p.listed else { return }
-    p.listed = true
-    pools.append(p)
+/// A list that holds each element at most once until it is taken: what a turn must visit,
+/// so a turn costs what happened in it, not what the supervisor owns.
+final class ListedOnce<Element: ListedOnceElement> {
+  private(set) var items: [Element] = []
+
+  var isEmpty: Bool { items.isEmpty }
+
+  func add(_ e: Element) {
+    guard !e.isListed else { return }
+    e.isListed = true
+    items.append(e)
   }
 
-  /// The listed pools, leaving the list empty (a pool that still may have work is added again).
-  func take() -> [PoolState] {
-    let taken = pools
-    pools.removeAll(keepingCapacity: true)
-    for p in taken { p.listed = false }
+  /// The listed elements in the order they were added, leaving the list empty (one that
+  /// still needs a visit is added again).
+  func take() -> [Element] {
+    let taken = items
+    items.removeAll(keepingCapacity: true)
+    for e in taken { e.isListed = false }
     return taken
   }
 }
 
+/// The pools whose `maybeHasWork` is set, in the order it was set: a commit tries to claim
+/// for these, not for every pool, so a turn costs the same with 1,000 idle pools as with one.
+typealias WorkList = ListedOnce<PoolState>
+
+/// The workers with frames waiting to be written (`Supervisor.noteOutput`): the end of a turn
+/// flushes these, not every worker.
+typealias FlushList = ListedOnce<WorkerHandle>
+
 /// One pool: its config, desired state, and workers.
-final class PoolState {
+final class PoolState: ListedOnceElement {
   var config: PoolConfig
   /// How many workers the pool should have now.
   var target: Int
@@ -177,8 +193,8 @@ final class PoolState {
   var maybeHasWork = true {
     didSet { if maybeHasWork { workList?.add(self) } }
   }
-  /// In `workList` now.
-  fileprivate(set) var listed = false
+  /// In `workList` now (`ListedOnceElement`).
+  var isListed = false
   private weak var workList: WorkList?
   /// Removed by a reload: retire every worker, then forget the pool.
   var removed = false

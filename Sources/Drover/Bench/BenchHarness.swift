@@ -155,17 +155,22 @@ enum BenchMath {
 
 /// Writes an NDJSON batch of `n` jobs of `type` to `path`.
 func writeBatchFile(_ path: String, type: String, count n: Int, payload: String = "{}") throws {
+  try writeBatchFile(path, types: [type], count: n, payload: payload)
+}
+
+/// An NDJSON batch of `n` jobs dealt to `types` in turn.
+func writeBatchFile(_ path: String, types: [String], count n: Int, payload: String = "{}") throws {
   let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
   guard fd >= 0 else { throw CLIError("cannot write \(path)") }
   defer { FD.close(fd) }
-  let line = Array("{\"type\":\"\(type)\",\"payload\":\(payload)}\n".utf8)
+  let lines = types.map { Array("{\"type\":\"\($0)\",\"payload\":\(payload)}\n".utf8) }
   var chunk: [UInt8] = []
-  chunk.reserveCapacity(line.count * 1000)
-  var left = n
-  while left > 0 {
+  chunk.reserveCapacity(lines[0].count * 1000)
+  var written = 0
+  while written < n {
     chunk.removeAll(keepingCapacity: true)
-    for _ in 0..<min(1000, left) { chunk.append(contentsOf: line) }
-    left -= min(1000, left)
+    for k in written..<min(n, written + 1000) { chunk.append(contentsOf: lines[k % lines.count]) }
+    written = min(n, written + 1000)
     try FD.writeAll(fd, chunk)
   }
 }

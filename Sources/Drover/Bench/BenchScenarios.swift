@@ -143,12 +143,14 @@ struct BenchScenarios {
   /// A drain of `count` jobs: jobs/s (store timestamps: first start → last finish), the
   /// supervisor's CPU per job (user + system from /proc, resume → all completed) and the jobs
   /// per loop turn (how much each group commit carried).
-  func drainRunWithCPU(sup: BenchSupervisor, count: Int, label: String) throws -> (
-    rate: Double, cpuPerJob: Duration?, jobsPerTurn: Double?
-  ) {
-    _ = try sup.client.call(.drain(pool: "work"))
+  /// `pool` nil drains and resumes every pool; `types` are dealt the jobs in turn.
+  func drainRunWithCPU(
+    sup: BenchSupervisor, count: Int, label: String, pool: String? = "work",
+    types: [String] = ["work"]
+  ) throws -> (rate: Double, cpuPerJob: Duration?, jobsPerTurn: Double?) {
+    _ = try sup.client.call(.drain(pool: pool))
     let file = sup.dir + "/drain.ndjson"
-    try writeBatchFile(file, type: "work", count: count)
+    try writeBatchFile(file, types: types, count: count)
     try runDrover(["enqueue", "--batch", file, "--config", sup.configPath])
     unlink(file)
     let store = try sup.store()
@@ -157,7 +159,7 @@ struct BenchScenarios {
     func turns() -> Int64? { (try? sup.status())?["loop"]?["turns"]?.intValue }
     let turnsBefore = turns()
     let cpuBefore = ResourceUsage.cpuTime(of: sup.pid)
-    _ = try sup.client.call(.resume(pool: "work"))
+    _ = try sup.client.call(.resume(pool: pool))
     let deadline = Monotonic.nanoseconds() + 600_000_000_000
     while true {
       let s = try store.stats()
@@ -169,10 +171,11 @@ struct BenchScenarios {
     }
     let cpuAfter = ResourceUsage.cpuTime(of: sup.pid)
     let turnsAfter = turns()
-    let done = try store.list(ListParams(state: .completed, type: "work", limit: count))
+    let done = try store.list(
+      ListParams(state: .completed, type: types.count == 1 ? types[0] : nil, limit: count))
     let first = done.compactMap(\.startedAt).min()!
     let last = done.compactMap(\.finishedAt).max()!
-    let left = try store.backlog(now: .now())["work"] ?? 0
+    let left = try store.backlog(now: .now()).values.reduce(0, +)
     let running = try store.stats()[.running] ?? 0
     if left + running > 0 {
       throw CLIError("\(label): jobs left behind: \(left) ready, \(running) running")

@@ -10,7 +10,8 @@ struct BenchCommand: ParsableCommand {
       Scenarios: store, commit (the store's part of a drain in process, no supervisor: what \
       scripts/callgrind.sh counts instructions in), enqueue, drain, latency, scale, spawn, rss, stall, wakeup, http, ui (the \
       dashboard's pages with 1M jobs in the store), idle (the supervisor's CPU with 1,000 idle \
-      pools) (default: all but store, commit, stall, ui and idle), and pg (PostgreSQL, with --pg-url: the driver's figures, \
+      pools), pools (a drain dealt over 1,000 pools of one worker) (default: all but store, \
+      commit, stall, ui, idle and pools), and pg (PostgreSQL, with --pg-url: the driver's figures, \
       drains with 1-3 supervisors, pick-up latency at --pg-rates; each in a scratch schema; \
       pg-driver: the driver's figures alone). \
       Progress goes to stderr, a table (or --json) to stdout. Each scenario starts its own \
@@ -19,7 +20,7 @@ struct BenchCommand: ParsableCommand {
 
   @Argument(
     help:
-      "Scenarios to run: store commit enqueue drain latency scale spawn rss stall wakeup http ui idle, or all."
+      "Scenarios to run: store commit enqueue drain latency scale spawn rss stall wakeup http ui idle pools, or all."
   )
   var scenarios: [String] = []
   @Option(help: "Jobs for drain and batch enqueue.") var jobs: Int = 100_000
@@ -39,11 +40,13 @@ struct BenchCommand: ParsableCommand {
     let all = [
       "store", "commit", "enqueue", "drain", "latency", "scale", "spawn", "rss", "stall", "wakeup",
       "http",
-      "ui", "idle", "pg", "pg-driver",
+      "ui", "idle", "pools", "pg", "pg-driver",
     ]
     var chosen =
       scenarios.isEmpty
-      ? all.filter { !["store", "commit", "stall", "ui", "idle", "pg", "pg-driver"].contains($0) }
+      ? all.filter {
+        !["store", "commit", "stall", "ui", "idle", "pools", "pg", "pg-driver"].contains($0)
+      }
       : scenarios
     if chosen == ["all"] { chosen = all }
     for s in chosen where !all.contains(s) {
@@ -73,6 +76,7 @@ struct BenchCommand: ParsableCommand {
       case "http": figures += try b.http()
       case "ui": figures += try b.ui()
       case "idle": figures += try b.idle()
+      case "pools": figures += try b.drainPools()
       case "pg-driver":
         guard let pgURL else { throw CLIError.usage("bench pg-driver needs --pg-url") }
         figures += try BenchPostgres(
