@@ -74,11 +74,7 @@ extension Supervisor {
       }
       valid[i] = PendingEnqueue(params: params, reply: valid[i].reply, pooled: valid[i].pooled)
     }
-    for e in valid {
-      if let pool = config.pool(forType: e.params.type) {
-        self.pool(named: pool.name)?.maybeHasWork = true
-      }
-    }
+    for e in valid { pool(forType: e.params.type)?.maybeHasWork = true }
     return valid
   }
 
@@ -137,7 +133,7 @@ extension Supervisor {
     guard !types.isEmpty else { return }
     var seen = Set<String>()
     for t in types where seen.insert(t).inserted {
-      guard let name = config.pool(forType: t)?.name, let p = pool(named: name) else { continue }
+      guard let p = pool(forType: t) else { continue }
       p.maybeHasWork = true
       if dispatching(p) && p.workers.contains(where: { $0.freeSlots > 0 }) { releasedWork = true }
     }

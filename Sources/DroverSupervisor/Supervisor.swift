@@ -89,6 +89,7 @@ public final class Supervisor {
   var config: DroverConfig {
     didSet {
       poolLimits = config.pools.compactMap(\.limits)
+      poolNameByType = Self.poolNames(byType: config)
       // A reload may have removed a limit that holds jobs: the next commit lets them go.
       sweepLimitsNext = true
     }
@@ -126,7 +127,15 @@ public final class Supervisor {
     // Readiness probes see a change at once, not at the next tick.
     didSet { if state != oldValue { probe.set(state: state) } }
   }
-  var pools: [PoolState] = []
+  var pools: [PoolState] = [] {
+    didSet { poolsByName = Self.index(pools) }
+  }
+  /// `pools` by name, the first of a name (a pool removed by a reload and still retiring comes
+  /// before its replacement): `pool(named:)` runs for every finish and enqueue, and a host may
+  /// run 1,000 pools.
+  private var poolsByName: [String: PoolState] = [:]
+  /// The config's pool for each job type (`DroverConfig.pool(forType:)`, looked up per enqueue).
+  private(set) var poolNameByType: [String: String] = [:]
   var workersByFD: [Int32: WorkerHandle] = [:]
   /// Workers with frames waiting to be written (`noteOutput`).
   let flushList = FlushList()
@@ -237,6 +246,7 @@ public final class Supervisor {
   public init(config: DroverConfig, options: SupervisorOptions, logger: Logger) throws {
     self.config = config
     self.poolLimits = config.pools.compactMap(\.limits)
+    self.poolNameByType = Self.poolNames(byType: config)
     self.options = options
     self.clock = options.clock
     self.schedules = try ScheduleRunner(config.schedules)
@@ -278,6 +288,8 @@ public final class Supervisor {
     // The start-up rescue has just run: the next one is a lease away.
     rescueCheck.last = options.clock.monotonic()
     pools = config.pools.map { PoolState(config: $0, workList: workList) }
+    // An initializer's assignment runs no `didSet`.
+    poolsByName = Self.index(pools)
   }
 
   static func hostName() -> String {
@@ -346,7 +358,23 @@ public final class Supervisor {
     updateState()
   }
 
-  func pool(named name: String) -> PoolState? { pools.first { $0.name == name } }
+  func pool(named name: String) -> PoolState? { poolsByName[name] }
+
+  /// The pool that runs jobs of `type` under the current config.
+  func pool(forType type: String) -> PoolState? { poolNameByType[type].flatMap(pool(named:)) }
+
+  private static func index(_ pools: [PoolState]) -> [String: PoolState] {
+    var out: [String: PoolState] = [:]
+    out.reserveCapacity(pools.count)
+    for p in pools where out[p.name] == nil { out[p.name] = p }
+    return out
+  }
+
+  private static func poolNames(byType config: DroverConfig) -> [String: String] {
+    var out: [String: String] = [:]
+    for p in config.pools { for t in p.types where out[t] == nil { out[t] = p.name } }
+    return out
+  }
 
   func log(_ level: Logger.Level, _ message: String, _ meta: Logger.Metadata = [:]) {
     logger.log(level: level, "\(message)", metadata: meta)

@@ -1,5 +1,6 @@
 import DroverCore
 import DroverStore
+import DroverTestSupport
 import Testing
 
 /// Batches of the size a busy supervisor commits: the set-based claims and completions (a
@@ -161,5 +162,14 @@ import Testing
         "thumbnail": [.queued: 1, .waiting: 1, .cancelled: 2],
       ])
     #expect(try nonZero(f.store.counts()) == scanned)
+  }
+
+  /// `drover bench commit` (and so `scripts/callgrind.sh`) drains every job, a turn per
+  /// 2 × 4 claimed plus the last one that finds none.
+  @Test func theCommitBenchDrainsEveryJobInFixedTurns() throws {
+    let dir = try TempDirectory(prefix: "drover-bench")
+    let (_, turns) = try StoreBenchmark.drainTurns(
+      path: dir.file("bench.db"), jobs: 500, workers: 2, perClaim: 4)
+    #expect(turns == 500 / 8 + 2)
   }
 }

@@ -155,7 +155,9 @@ struct BenchScenarios {
     unlink(file)
     let store = try sup.store()
     let before = try store.stats()[.completed] ?? 0
-    progress("\(label): \(count) jobs through \(workers) workers")
+    progress(
+      "\(label): \(count) jobs "
+        + (pool == nil ? "over \(types.count) types" : "through \(workers) workers"))
     func turns() -> Int64? { (try? sup.status())?["loop"]?["turns"]?.intValue }
     let turnsBefore = turns()
     let cpuBefore = ResourceUsage.cpuTime(of: sup.pid)
