@@ -116,15 +116,7 @@ package final class SQLiteConnection {
       cached.reset()
       return cached
     }
-    var raw: OpaquePointer?
-    let rc = sql.text.withUTF8Buffer { bytes in
-      bytes.withMemoryRebound(to: CChar.self) {
-        sqlite3_prepare_v3(
-          handle, $0.baseAddress, Int32($0.count), UInt32(SQLITE_PREPARE_PERSISTENT), &raw, nil)
-      }
-    }
-    guard rc == SQLITE_OK, let raw else { throw error(rc) }
-    let statement = SQLiteStatement(handle: raw, connection: handle)
+    let statement = try sql.text.withUTF8Buffer { compile($0) }.get()
     cache[sql.key] = statement
     return statement
   }
@@ -137,13 +129,20 @@ package final class SQLiteConnection {
       cached.reset()
       return cached
     }
-    var raw: OpaquePointer?
-    let rc = sqlite3_prepare_v3(
-      handle, sql.text(rows: rows), -1, UInt32(SQLITE_PREPARE_PERSISTENT), &raw, nil)
-    guard rc == SQLITE_OK, let raw else { throw error(rc) }
-    let statement = SQLiteStatement(handle: raw, connection: handle)
+    var text = sql.text(rows: rows)
+    let statement = try text.withUTF8 { compile($0) }.get()
     rowsCache[key] = statement
     return statement
+  }
+
+  /// Prepares the SQL in `bytes` for keeping (a cache's entry).
+  private func compile(_ bytes: UnsafeBufferPointer<UInt8>) -> Result<SQLiteStatement, StoreError> {
+    var raw: OpaquePointer?
+    let chars = UnsafeRawPointer(bytes.baseAddress)?.assumingMemoryBound(to: CChar.self)
+    let rc = sqlite3_prepare_v3(
+      handle, chars, Int32(bytes.count), UInt32(SQLITE_PREPARE_PERSISTENT), &raw, nil)
+    guard rc == SQLITE_OK, let raw else { return .failure(error(rc)) }
+    return .success(SQLiteStatement(handle: raw, connection: handle))
   }
 
   /// Runs a statement that returns no rows (or whose rows are not wanted) with `values` bound
@@ -259,8 +258,8 @@ struct SQLRowsText: Sendable {
     return s + ") AS v " + tail.description
   }
 
-  /// The parameter index of row `row`'s column `column` (both 0-based).
-  func index(row: Int, column: Int) -> Int32 { Int32(shared + row * width + column + 1) }
+  /// The parameter index of row `row`'s first column (0-based row).
+  func firstIndex(row: Int) -> Int32 { Int32(shared + row * width + 1) }
 
   /// `0 ..< count` cut into runs of 64, 32, …, 1 rows, so a few statements per text serve
   /// every count.
@@ -295,6 +294,18 @@ final class SQLiteStatement {
   /// Binds `values` to parameters 1, 2, ….
   func bind<each V: SQLiteBindable>(_ values: repeat each V) throws(StoreError) {
     var index: Int32 = 1
+    for value in repeat each values {
+      let rc = value.bind(to: handle, at: index)
+      guard rc == SQLITE_OK else { throw failure(rc) }
+      index += 1
+    }
+  }
+
+  /// Binds row `row` (0-based) of a `SQLRowsText` statement: `values` are its columns in order.
+  func bind<each V: SQLiteBindable>(row: Int, of sql: SQLRowsText, _ values: repeat each V)
+    throws(StoreError)
+  {
+    var index = sql.firstIndex(row: row)
     for value in repeat each values {
       let rc = value.bind(to: handle, at: index)
       guard rc == SQLITE_OK else { throw failure(rc) }

@@ -107,10 +107,11 @@ extension SQLiteStore {
 
   /// Every finish in `finishes` that completes a job and is the batch's only finish for that
   /// job, a statement per 64 of them (`SELECT`, then `UPDATE … FROM (VALUES …)`),
-  /// fenced like ``finish(_:now:owner:limits:on:)``. `done[i]` is set for each such finish: the settled job's result, or an ignored one
-  /// (nil state) when the job was not running or not this owner's.
+  /// fenced like ``finish(_:now:owner:limits:on:)``. The i-th result is set for each such
+  /// finish (nil for the others): the settled job's result, or an ignored one (nil state) when
+  /// the job was not running or not this owner's.
   private func completeAll(_ finishes: [FinishParams], now: Timestamp, owner: OwnerID?)
-    throws(StoreError) -> [Int: (FinishResult, String?, StatSample?)]
+    throws(StoreError) -> [(FinishResult, String?, StatSample?)?]
   {
     var index: [JobID: Int] = [:]
     var repeated = Set<JobID>()
@@ -122,10 +123,9 @@ extension SQLiteStore {
       if index.updateValue(i, forKey: f.id) != nil { repeated.insert(f.id) }
     }
     for id in repeated { index[id] = nil }
-    guard !index.isEmpty else { return [:] }
+    var done = [(FinishResult, String?, StatSample?)?](repeating: nil, count: finishes.count)
+    guard !index.isEmpty else { return done }
     let order = index.values.sorted()
-    var done: [Int: (FinishResult, String?, StatSample?)] = [:]
-    done.reserveCapacity(index.count)
     // First what the results need, from the rows as they are (a SELECT and an UPDATE cost less
     // than one UPDATE … RETURNING, which stores its rows aside first); then the update of the
     // rows still running under this owner.
@@ -135,10 +135,7 @@ extension SQLiteStore {
     for chunk in SQLRowsText.chunks(order.count) {
       let st = try db.prepare(lookup, rows: chunk.count)
       defer { st.reset() }
-      for (r, i) in order[chunk].enumerated() {
-        try st.bind(finishes[i].id, at: lookup.index(row: r, column: 0))
-        try st.bind(i, at: lookup.index(row: r, column: 1))
-      }
+      for (r, i) in order[chunk].enumerated() { try st.bind(row: r, of: lookup, finishes[i].id, i) }
       while try st.step() {
         guard st.int(7) == JobState.running.rawValue, owner == nil || st.optionalInt64(8) == owner
         else { continue }
@@ -163,7 +160,7 @@ extension SQLiteStore {
     if settle.count < Self.setRows {
       for i in settle {
         let f = finishes[i]
-        let usage = f.usage.flatMap { $0.cpuSeconds.isFinite ? $0 : nil }
+        let usage = f.storedUsage
         try db.run(
           Self.completeOneSQL, f.id, now, f.workerPID, f.startedAt, f.result, usage?.cpuSeconds,
           usage?.peakRSS)
@@ -179,13 +176,10 @@ extension SQLiteStore {
       // value already there).
       for (r, i) in settle[chunk].enumerated() {
         let f = finishes[i]
-        let usage = f.usage.flatMap { $0.cpuSeconds.isFinite ? $0 : nil }
-        try st.bind(f.id, at: update.index(row: r, column: 0))
-        try st.bind(f.workerPID, at: update.index(row: r, column: 1))
-        try st.bind(f.startedAt, at: update.index(row: r, column: 2))
-        try st.bind(f.result, at: update.index(row: r, column: 3))
-        try st.bind(usage?.cpuSeconds, at: update.index(row: r, column: 4))
-        try st.bind(usage?.peakRSS, at: update.index(row: r, column: 5))
+        let usage = f.storedUsage
+        try st.bind(
+          row: r, of: update, f.id, f.workerPID, f.startedAt, f.result, usage?.cpuSeconds,
+          usage?.peakRSS)
       }
       while try st.step() {}
     }
@@ -425,8 +419,7 @@ extension SQLiteStore {
         defer { st.reset() }
         try st.bind(now, owner)
         for (r, i) in chunk.enumerated() {
-          try st.bind(jobs[i].id, at: Self.startAllSQL.index(row: r, column: 0))
-          try st.bind(p.worker(at: i), at: Self.startAllSQL.index(row: r, column: 1))
+          try st.bind(row: r, of: Self.startAllSQL, jobs[i].id, p.worker(at: i))
         }
         while try st.step() {}
       }
@@ -437,5 +430,12 @@ extension SQLiteStore {
       for job in jobs { move(job.type, from: .queued, to: .running) }
     }
     return jobs
+  }
+}
+
+extension FinishParams {
+  /// The usage `completeAll` stores: none when the CPU figure is not a finite number.
+  fileprivate var storedUsage: JobUsage? {
+    usage.flatMap { $0.cpuSeconds.isFinite ? $0 : nil }
   }
 }

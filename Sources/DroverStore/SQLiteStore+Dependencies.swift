@@ -15,11 +15,6 @@ extension SQLiteStore {
     SELECT e.parent, p.state FROM job_parents AS e LEFT JOIN jobs AS p ON p.id = e.parent
     WHERE e.child = ?1 ORDER BY e.parent
     """
-  static let waitingChildrenSQL: SQLText = """
-    SELECT c.id, c.type, c.on_parent_failure, c.attempts FROM job_parents AS e
-    JOIN jobs AS c ON c.id = e.child
-    WHERE e.parent = ?1 AND c.state = 6 ORDER BY c.id
-    """
   static let releaseSQL: SQLText = """
     UPDATE jobs SET state = CASE WHEN run_at > ?2 THEN 0 ELSE 1 END, run_at = max(run_at, ?2)
     WHERE id = ?1 AND state = 6 RETURNING state
@@ -122,45 +117,38 @@ extension SQLiteStore {
     move(w.type, from: .waiting, to: .cancelled)
   }
 
-  private func waitingChildren(of parent: JobID) throws(StoreError) -> [WaitingJob] {
-    let st = try db.prepare(Self.waitingChildrenSQL)
-    defer { st.reset() }
-    try st.bind(parent)
-    var out: [WaitingJob] = []
-    while try st.step() { out.append(Self.waitingJob(st)) }
-    return out
-  }
-
   private static func waitingJob(_ st: SQLiteStatement) -> WaitingJob {
     WaitingJob(
       id: st.int64(0), type: st.text(1),
       policy: ParentFailurePolicy(rawValue: st.int(2)) ?? .cancel, attempts: st.int(3))
   }
 
-  /// The waiting children of every job in `parents`, a statement per 64 parents: in the order
-  /// of their parents, then by id; a child of two of them is listed once, under the first.
-  private func waitingChildren(ofAll parents: [JobID]) throws(StoreError) -> [WaitingJob] {
+  /// The waiting children of every job in `parents`, a statement per 64 parents, each with its
+  /// parent: in the order of their parents, then by id; a child of two of them is listed once,
+  /// under the first.
+  private func waitingChildren(ofAll parents: [JobID]) throws(StoreError)
+    -> [(parent: JobID, child: WaitingJob)]
+  {
     var found: [(Int, WaitingJob)] = []
-    var out: [WaitingJob] = []
+    var out: [(parent: JobID, child: WaitingJob)] = []
     var seen = Set<JobID>()
     let sql = Self.waitingChildrenOfAllSQL
     for chunk in SQLRowsText.chunks(parents.count) {
       let st = try db.prepare(sql, rows: chunk.count)
       defer { st.reset() }
-      for (r, i) in chunk.enumerated() {
-        try st.bind(parents[i], at: sql.index(row: r, column: 0))
-        try st.bind(i, at: sql.index(row: r, column: 1))
-      }
+      for (r, i) in chunk.enumerated() { try st.bind(row: r, of: sql, parents[i], i) }
       while try st.step() { found.append((st.int(4), Self.waitingJob(st))) }
     }
     // Sorted here rather than by an ORDER BY, whose sorter every statement would set up even
     // when (as in most turns) no parent has a child.
     found.sort { ($0.0, $0.1.id) < ($1.0, $1.1.id) }
-    for (_, child) in found where seen.insert(child.id).inserted { out.append(child) }
+    for (i, child) in found where seen.insert(child.id).inserted {
+      out.append((parents[i], child))
+    }
     return out
   }
 
-  /// `waitingChildrenSQL` for many parents: (parent id, its position) per row.
+  /// The waiting children of many parents: (parent id, its position) per row.
   static let waitingChildrenOfAllSQL = SQLRowsText(
     head: "SELECT c.id, c.type, c.on_parent_failure, c.attempts, v.column2 FROM",
     tail: """
@@ -180,7 +168,7 @@ extension SQLiteStore {
       var next: [JobID] = []
       // All of the frontier's children at once (a busy turn settles many parents, most with
       // no children at all); each is decided from its parents' rows as they are now.
-      for child in try waitingChildren(ofAll: frontier) {
+      for (_, child) in try waitingChildren(ofAll: frontier) {
         switch try settle(child, now: now) {
         case .released(.queued): out.queued.append(child.type)
         case .released: out.scheduled = true
@@ -202,12 +190,10 @@ extension SQLiteStore {
     var frontier = [root]
     while !frontier.isEmpty {
       var next: [JobID] = []
-      for parent in frontier {
-        for child in try waitingChildren(of: parent) {
-          try cancelWaiting(child, because: "parent #\(parent) cancelled", now: now)
-          next.append(child.id)
-          n += 1
-        }
+      for (parent, child) in try waitingChildren(ofAll: frontier) {
+        try cancelWaiting(child, because: "parent #\(parent) cancelled", now: now)
+        next.append(child.id)
+        n += 1
       }
       frontier = next
     }

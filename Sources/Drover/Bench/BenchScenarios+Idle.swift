@@ -41,24 +41,10 @@ extension BenchScenarios {
     defer { dir.remove() }
     let sup = try startPools(count, in: dir, label: "pools")
     defer { sup.stop() }
-    let (rate, cpu, perTurn) = try drainRunWithCPU(
+    let run = try drainRunWithCPU(
       sup: sup, count: jobs, label: "pools", pool: nil, types: (1...count).map { "p\($0)" })
-    var figures = [
-      BenchFigure(
-        scenario: "pools", name: "\(jobs) no-op jobs over \(count) pools × 1 worker",
-        value: rate, unit: "jobs/s")
-    ]
-    if let cpu {
-      figures.append(
-        BenchFigure(
-          scenario: "pools", name: "supervisor CPU per job", value: BenchMath.micros(cpu),
-          unit: "µs"))
-    }
-    if let perTurn {
-      figures.append(
-        BenchFigure(scenario: "pools", name: "jobs per loop turn", value: perTurn, unit: "jobs"))
-    }
-    return figures
+    return drainFigures(
+      run, scenario: "pools", name: "\(jobs) no-op jobs over \(count) pools × 1 worker")
   }
 
   /// A supervisor on `count` pools of one no-op worker each, returned once every worker is

@@ -196,21 +196,28 @@ struct BenchScenarios {
     defer { dir.remove() }
     let sup = try BenchSupervisor(dir: dir.path, pools: pools("work", count: workers))
     defer { sup.stop() }
-    let (rate, cpu, perTurn) = try drainRunWithCPU(sup: sup, count: jobs, label: "drain")
+    let run = try drainRunWithCPU(sup: sup, count: jobs, label: "drain")
+    return drainFigures(
+      run, scenario: "drain", name: "\(jobs) no-op jobs, \(workers) workers", target: "≥ 20000")
+  }
+
+  /// A drain's rate, then the supervisor's CPU per job and the jobs per loop turn when known.
+  func drainFigures(
+    _ run: (rate: Double, cpuPerJob: Duration?, jobsPerTurn: Double?), scenario: String,
+    name: String, target: String? = nil
+  ) -> [BenchFigure] {
     var figures = [
-      BenchFigure(
-        scenario: "drain", name: "\(jobs) no-op jobs, \(workers) workers", value: rate,
-        unit: "jobs/s", target: "≥ 20000")
+      BenchFigure(scenario: scenario, name: name, value: run.rate, unit: "jobs/s", target: target)
     ]
-    if let cpu {
+    if let cpu = run.cpuPerJob {
       figures.append(
         BenchFigure(
-          scenario: "drain", name: "supervisor CPU per job",
-          value: BenchMath.micros(cpu), unit: "µs"))
+          scenario: scenario, name: "supervisor CPU per job", value: BenchMath.micros(cpu),
+          unit: "µs"))
     }
-    if let perTurn {
+    if let perTurn = run.jobsPerTurn {
       figures.append(
-        BenchFigure(scenario: "drain", name: "jobs per loop turn", value: perTurn, unit: "jobs"))
+        BenchFigure(scenario: scenario, name: "jobs per loop turn", value: perTurn, unit: "jobs"))
     }
     return figures
   }
