@@ -210,7 +210,11 @@ struct SupervisorHTTPTests {
     #expect(try c.metric(#"drover_jobs{state="dead",type="bad"}"#) == 1)
     #expect(try c.metric(#"drover_job_wait_seconds_count{type="noop"}"#) == Double(n))
     #expect(try c.metric(#"drover_job_run_seconds_count{type="noop"}"#) == Double(n))
-    #expect(try c.metric(#"drover_workers{pool="work",state="idle"}"#) == 1)
+    // Every job is done, so no worker is busy. The pool (min 1, max 2) may have scaled up for
+    // the backlog of 30 on a loaded machine, so one or two workers stand idle.
+    #expect(try c.metric(#"drover_workers{pool="work",state="busy"}"#) == 0)
+    let idle = try c.metric(#"drover_workers{pool="work",state="idle"}"#) ?? 0
+    #expect(idle >= 1 && idle <= 2, "idle workers in work: \(idle)")
     #expect(try c.metric(#"drover_workers{pool="bad",state="busy"}"#) == 0)
     #expect(try c.metric(#"drover_pool_crash_looping{pool="work"}"#) == 0)
     #expect(try c.metric(#"drover_oldest_ready_seconds{pool="work"}"#) == 0)
