@@ -33,8 +33,8 @@ public final class ControlChannel {
   /// The connected socket (-1 once closed).
   public private(set) var fd: Int32
   private var pending: [UInt8] = []
-  /// The socket's current SO_RCVTIMEO: a blocking read with a kernel timeout costs one
-  /// syscall per reply instead of poll + read.
+  /// The socket's current SO_RCVTIMEO (a read after poll(2) never waits; the send timeout is
+  /// what matters).
   private var receiveTimeout: Duration?
   /// One read buffer for the connection's life.
   private var buffer = [UInt8](repeating: 0, count: 65536)
@@ -89,7 +89,12 @@ public final class ControlChannel {
           try UnixSocket.setTimeouts(fd, receive: timeout, send: timeout ?? .seconds(30))
           receiveTimeout = timeout
         }
-        guard let n = try FD.read(fd, into: &buffer) else {
+        // poll(2) first, not a blocking read alone: a reader asleep in read(2) is also woken
+        // each time the supervisor reads our request (the socket's write space wakes every
+        // sleeper on it), a wasted wake-up per call; poll waits for input only.
+        guard try FD.waitUntilReadable(fd, timeout: timeout),
+          let n = try FD.read(fd, into: &buffer)
+        else {
           throw ControlChannelError.timedOut(timeout ?? .zero)
         }
         if n == 0 { return nil }

@@ -30,16 +30,27 @@ public enum PoolPolicy {
   /// its socket, so it never waits for a store round trip between jobs.
   ///
   /// The prefetch depth follows the pool's recent job run time (`averageRun`, nil before the
-  /// first job): tiny jobs (under 1 ms) need a deep queue to cover the supervisor's commit
-  /// (16 per slot); ordinary jobs one per slot; long jobs (over 50 ms) none, since a round
-  /// trip is nothing next to them and a prefetched job would wait behind a long one.
+  /// first job). Tiny jobs (under 1 ms) get about `prefetchWork` of work queued per slot,
+  /// between 2 and `maxPrefetch` jobs: deep enough that a worker does not run dry while the
+  /// supervisor commits a turn (which then settles dozens of jobs at once, not a handful), and
+  /// shallow enough that a job of higher priority claimed next waits behind at most that much.
+  /// Ordinary jobs get two per slot; long jobs (over 50 ms) none beyond the running one, since
+  /// a round trip is nothing next to them and a prefetched job would wait behind a long one.
   public static func capacity(concurrency: Int, averageRun: Duration? = nil) -> Int {
     let c = Swift.max(1, concurrency)
     guard let avg = averageRun else { return c * 2 }
-    if avg < .milliseconds(1) { return c * 17 }
+    if avg < .milliseconds(1) {
+      let fits = prefetchWork / Swift.max(avg, .nanoseconds(1))
+      return c * Int(Swift.min(Double(maxPrefetch), Swift.max(2, fits.rounded(.down))))
+    }
     if avg < .milliseconds(50) { return c * 2 }
     return c
   }
+
+  /// The work a worker of tiny jobs holds per slot (see `capacity`).
+  public static let prefetchWork: Duration = .milliseconds(2)
+  /// The most jobs a worker holds per slot.
+  public static let maxPrefetch = 64
 
   /// A worker holding prefetched jobs while its running job has run this long, when another
   /// worker of the pool is idle, is asked to give the prefetched ones back (work stealing).

@@ -4,25 +4,24 @@ import DroverSystem
 /// Measures what one attempt used, for the outcome frame (``JobUsage``).
 ///
 /// An `exec` attempt's figures are its command's, from `wait4` (``ChildUsage``). An in-process
-/// handler's are the worker's own: the process's CPU time over the attempt (every thread, so
-/// jobs running beside it on the same worker count too) and its peak RSS, whose high-water mark
-/// is reset when the attempt starts alone on the worker (otherwise the peak runs from the last
-/// reset, which a sibling job made). Two `getrusage` calls, a `clear_refs` write and one read
-/// of `/proc/self/status` per attempt.
+/// handler's are the worker's own (``AttemptUsage``): the process's CPU time over the attempt
+/// (every thread, so jobs running beside it on the same worker count too) and its peak RSS,
+/// whose high-water mark is reset when the attempt starts alone on the worker (otherwise the
+/// peak runs from the last reset, which a sibling job made). A tiny job costs two `getrusage`
+/// calls; `/proc` is touched only after a page fault.
 struct AttemptMeter {
-  private let cpuAtStart: Duration
+  /// The worker process's meter, shared by its executor threads.
+  static let process = AttemptUsage()
+  private let attempt: AttemptUsage.Attempt
 
   /// Call just before the handler. `alone`: no other job runs on this worker now.
   init(alone: Bool) {
-    if alone { ResourceUsage.resetSelfPeakRSS() }
-    cpuAtStart = ResourceUsage.selfCPU()
+    attempt = Self.process.start(alone: alone)
   }
 
   /// The in-process figures, read just after the handler returned.
   func finish() -> JobUsage? {
-    let cpu = ResourceUsage.selfCPU() - cpuAtStart
-    guard let peak = ResourceUsage.selfPeakRSS() else { return nil }
-    return JobUsage(cpu: cpu, peakRSS: peak)
+    Self.process.finish(attempt).map { JobUsage(cpu: $0.cpu, peakRSS: $0.peakRSS) }
   }
 
   /// An `exec` command's figures.

@@ -32,9 +32,12 @@ import Testing
   }
 
   @Test func prefetchDepthFollowsJobRunTime() {
-    // Tiny jobs: deep enough to cover a commit; ordinary: one round; long: none.
-    #expect(PoolPolicy.capacity(concurrency: 1, averageRun: .microseconds(30)) == 17)
-    #expect(PoolPolicy.capacity(concurrency: 2, averageRun: .microseconds(999)) == 34)
+    // Tiny jobs: about 2 ms of work per slot, 2 to 64 jobs; ordinary: one round; long: none.
+    #expect(PoolPolicy.capacity(concurrency: 1, averageRun: .microseconds(30)) == 64)
+    #expect(PoolPolicy.capacity(concurrency: 1, averageRun: .zero) == 64)
+    #expect(PoolPolicy.capacity(concurrency: 1, averageRun: .microseconds(100)) == 20)
+    #expect(PoolPolicy.capacity(concurrency: 3, averageRun: .microseconds(400)) == 15)
+    #expect(PoolPolicy.capacity(concurrency: 2, averageRun: .microseconds(999)) == 4)
     #expect(PoolPolicy.capacity(concurrency: 1, averageRun: .milliseconds(5)) == 2)
     #expect(PoolPolicy.capacity(concurrency: 1, averageRun: .milliseconds(50)) == 1)
     #expect(PoolPolicy.capacity(concurrency: 3, averageRun: .seconds(60)) == 3)

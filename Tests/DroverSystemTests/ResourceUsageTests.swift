@@ -45,6 +45,60 @@ import Testing
     #expect(ResourceUsage.selfCPU() > .zero)
   }
 
+  /// Maps `size` bytes, touches every page, and returns the mapping (unmap it with `munmap`).
+  static func touched(_ size: Int) throws -> UnsafeMutableRawPointer {
+    let p = try #require(
+      mmap(nil, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0))
+    try #require(p != MAP_FAILED)
+    for i in stride(from: 0, to: size, by: 4096) {
+      p.storeBytes(of: 1, toByteOffset: i, as: UInt8.self)
+    }
+    return p
+  }
+
+  /// An attempt's peak follows what it touched, and the next attempt's does not keep it (its
+  /// mark is reset; without a fault its RSS at the start stands in for it).
+  @Test func attemptUsageFollowsEachAttemptsPeak() throws {
+    let meter = AttemptUsage()
+    let size = 64 << 20
+    let warm = try #require(meter.finish(meter.start(alone: true)))
+    let a = meter.start(alone: true)
+    let block = try Self.touched(size)
+    let kept = try #require(meter.finish(a))
+    #expect(kept.peakRSS >= warm.peakRSS + UInt64(size) / 2, "warm \(warm), kept \(kept)")
+    // A peak reached and given back inside one attempt still counts for it.
+    let b = meter.start(alone: true)
+    munmap(block, size)
+    let freedInside = try #require(meter.finish(b))
+    #expect(freedInside.peakRSS >= warm.peakRSS + UInt64(size) / 2, "\(freedInside)")
+    // The attempts after it report what they hold, not the earlier peak.
+    for _ in 0..<3 {
+      let next = try #require(meter.finish(meter.start(alone: true)))
+      #expect(next.peakRSS + UInt64(size) / 2 < kept.peakRSS, "kept \(kept), next \(next)")
+      #expect(next.cpu >= .zero)
+    }
+    // A later attempt that faults is measured again.
+    let c = meter.start(alone: true)
+    let again = try Self.touched(size)
+    let grown = try #require(meter.finish(c))
+    munmap(again, size)
+    #expect(grown.peakRSS >= warm.peakRSS + UInt64(size) / 2, "warm \(warm), grown \(grown)")
+    // The two attempts that touched 64 MiB read the high-water mark.
+    #expect(meter.statusReadCount >= 2, "\(meter.statusReadCount)")
+  }
+
+  /// A burn of CPU inside an attempt shows in its CPU time.
+  @Test func attemptUsageCountsTheAttemptsCPU() throws {
+    let meter = AttemptUsage()
+    let a = meter.start(alone: false)
+    let until = ResourceUsage.selfCPU() + .milliseconds(30)
+    var x = 0
+    while ResourceUsage.selfCPU() < until { x &+= 1 }
+    let used = try #require(meter.finish(a))
+    #expect(used.cpu >= .milliseconds(30), "\(used) after \(x) turns")
+    #expect(used.peakRSS > 1 << 20)
+  }
+
   @Test func aReapedChildsUsageComesBack() throws {
     let process = try Child.sh("i=0; while [ $i -lt 20000 ]; do i=$((i+1)); done")
     var usage: ChildUsage?
