@@ -59,9 +59,7 @@ extension ResourceUsage {
 
   /// CPU time (user + system) this process has used, all threads (`getrusage(RUSAGE_SELF)`).
   public static func selfCPU() -> Duration {
-    var ru = rusage()
-    guard getrusage(RUSAGE_SELF.rawValue, &ru) == 0 else { return .zero }
-    return Duration(ru.ru_utime) + Duration(ru.ru_stime)
+    AttemptUsage.rusageNow()?.cpu ?? .zero
   }
 
   /// This process's peak resident set size in bytes since it started or since the last
