@@ -9,8 +9,8 @@ import Synchronization
 /// status's 55 lines for every attempt was 85 % of a worker's CPU per tiny job (`perf` of a
 /// drain). The resident set grows only by page faults, and `getrusage`, read for the CPU time
 /// anyway, counts them; so an attempt without a fault peaked at the RSS it started with, read
-/// from `/proc/self/statm` (a few numbers). The status is read only after a fault. Both files
-/// stay open and are read with `pread`.
+/// from `/proc/self/statm` (a few numbers). The status is read only after a fault. The
+/// `clear_refs` and `statm` files stay open (a `pwrite` and a `pread` per attempt).
 public final class AttemptUsage: Sendable {
   private let clearRefs: Int32
   private let statm: Int32

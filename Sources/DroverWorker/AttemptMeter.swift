@@ -8,7 +8,8 @@ import DroverSystem
 /// (every thread, so jobs running beside it on the same worker count too) and its peak RSS,
 /// whose high-water mark is reset when the attempt starts alone on the worker (otherwise the
 /// peak runs from the last reset, which a sibling job made). A tiny job costs two `getrusage`
-/// calls; `/proc` is touched only after a page fault.
+/// calls, a write to `clear_refs` and a read of `/proc/self/statm` (both kept open); the
+/// status is read only after a page fault.
 struct AttemptMeter {
   /// The worker process's meter, shared by its executor threads.
   static let process = AttemptUsage()
