@@ -44,7 +44,7 @@ public final class AttemptUsage: Sendable {
   /// high-water mark is reset for this attempt (otherwise it runs from the last reset, which
   /// a sibling made).
   public func start(alone: Bool) -> Attempt {
-    if alone, clearRefs >= 0 { _ = retryOnInterrupt { pwrite(clearRefs, "5", 1, 0) } }
+    if alone { resetPeak() }
     let r = Self.rusageNow()
     return Attempt(faults: r?.faults ?? -1, cpu: r?.cpu ?? .zero, rss: residentNow())
   }
@@ -59,24 +59,21 @@ public final class AttemptUsage: Sendable {
     return ResourceUsage.selfPeakRSS().map { (cpu, $0) }
   }
 
-  /// The resident set size now, from `/proc/self/statm` (resident pages × page size).
+  /// Resets this process's peak RSS mark to its current RSS (`5` into `/proc/self/clear_refs`),
+  /// so the next ``ResourceUsage/selfPeakRSS()`` is the peak since now. False when the kernel
+  /// refused.
+  @discardableResult
+  public func resetPeak() -> Bool {
+    clearRefs >= 0 && retryOnInterrupt { pwrite(clearRefs, "5", 1, 0) } == 1
+  }
+
+  /// The resident set size now, from `/proc/self/statm`.
   func residentNow() -> UInt64? {
     guard statm >= 0 else { return nil }
     return withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 128) { buf -> UInt64? in
       let n = retryOnInterrupt { pread(statm, buf.baseAddress!, buf.count, 0) }
       guard n > 0 else { return nil }
-      // "size resident shared …" in pages: the second number.
-      var i = 0
-      while i < n && buf[i] != 0x20 { i += 1 }
-      i += 1
-      var pages: UInt64 = 0
-      var digits = 0
-      while i < n && buf[i] >= 0x30 && buf[i] <= 0x39 && digits < 18 {
-        pages = pages * 10 + UInt64(buf[i] - 0x30)
-        digits += 1
-        i += 1
-      }
-      return digits > 0 ? pages * UInt64(sysconf(Int32(_SC_PAGESIZE))) : nil
+      return ResourceUsage.residentBytes(statm: UnsafeBufferPointer(rebasing: buf[..<n]))
     }
   }
 

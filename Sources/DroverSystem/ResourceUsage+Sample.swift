@@ -63,7 +63,7 @@ extension ResourceUsage {
   }
 
   /// This process's peak resident set size in bytes since it started or since the last
-  /// ``resetSelfPeakRSS()`` (`VmHWM` in `/proc/self/status`); nil when unreadable.
+  /// ``AttemptUsage/resetPeak()`` (`VmHWM` in `/proc/self/status`); nil when unreadable.
   ///
   /// Not `getrusage`'s `ru_maxrss`: that also keeps the peak of the memory the process was
   /// spawned from (posix_spawn's vfork shares the parent's until the exec), never reset.
@@ -81,29 +81,34 @@ extension ResourceUsage {
       {
         var j = i + k.count
         while j < b.count && (b[j] == 0x20 || b[j] == 0x09) { j += 1 }
-        var n: UInt64 = 0
-        var digits = 0
-        while j < b.count && b[j] >= 0x30 && b[j] <= 0x39 && digits < 18 {
-          n = n * 10 + UInt64(b[j] - 0x30)
-          digits += 1
-          j += 1
-        }
-        return digits > 0 ? n : nil
+        return decimal(at: j, in: b)
       }
       i += 1
     }
     return nil
   }
 
-  /// Resets this process's peak RSS to its current RSS (`5` into `/proc/self/clear_refs`), so
-  /// the next ``selfPeakRSS()`` is the peak since now. False when the kernel refused.
-  @discardableResult
-  public static func resetSelfPeakRSS() -> Bool {
-    let fd = open("/proc/self/clear_refs", O_WRONLY | O_CLOEXEC)
-    guard fd >= 0 else { return false }
-    defer { FD.close(fd) }
-    return write(fd, "5", 1) == 1
+  /// The resident set size in bytes from `/proc/PID/statm`'s text ("size resident shared …",
+  /// in pages): its second number.
+  static func residentBytes(statm b: UnsafeBufferPointer<UInt8>) -> UInt64? {
+    guard let space = b.firstIndex(of: 0x20), let pages = decimal(at: space + 1, in: b) else {
+      return nil
+    }
+    return pages * pageSize
   }
+
+  /// The decimal digits starting at `i` (at most 18); nil when there are none.
+  static func decimal(at i: Int, in b: UnsafeBufferPointer<UInt8>) -> UInt64? {
+    var j = i
+    var n: UInt64 = 0
+    while j < b.count && b[j] >= 0x30 && b[j] <= 0x39 && j - i < 18 {
+      n = n * 10 + UInt64(b[j] - 0x30)
+      j += 1
+    }
+    return j > i ? n : nil
+  }
+
+  static let pageSize = UInt64(sysconf(Int32(_SC_PAGESIZE)))
 
   /// Reads a `/proc` file (under 4 KiB) into a stack buffer and hands its bytes to `body`;
   /// nil when it cannot be opened or read.

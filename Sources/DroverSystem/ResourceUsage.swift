@@ -8,11 +8,7 @@ public enum ResourceUsage {
   /// It counts shared pages (the mapped Swift runtime, shared libraries) in full, like `ps`;
   /// an exited but un-reaped child reads as 0.
   public static func rss(of pid: Int32) -> UInt64? {
-    guard let text = readSmallFile("/proc/\(pid)/statm") else { return nil }
-    // statm: size resident shared text lib data dt (pages).
-    let fields = text.split(separator: " ")
-    guard fields.count >= 2, let pages = UInt64(fields[1]) else { return nil }
-    return pages * UInt64(sysconf(Int32(_SC_PAGESIZE)))
+    withProcFile("/proc/\(pid)/statm") { residentBytes(statm: $0) } ?? nil
   }
 }
 

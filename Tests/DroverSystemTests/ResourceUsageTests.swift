@@ -40,7 +40,7 @@ import Testing
     let peak = try #require(ResourceUsage.selfPeakRSS())
     #expect(peak >= before + UInt64(size) / 2, "before \(before), peak \(peak)")
     block.deallocate()
-    #expect(ResourceUsage.resetSelfPeakRSS())
+    #expect(AttemptUsage().resetPeak())
     let after = try #require(ResourceUsage.selfPeakRSS())
     #expect(after < peak, "peak \(peak), after the reset \(after)")
     #expect(ResourceUsage.selfCPU() > .zero)
