@@ -31,6 +31,9 @@ import Testing
   }
 
   @Test func selfPeakRSSFollowsAnAllocationAndResets() throws {
+    // From a fresh mark: an earlier test's peak (the attempt test touches 256 MiB) would
+    // otherwise stand above this one's 64 MiB.
+    #expect(AttemptUsage().resetPeak())
     let before = try #require(ResourceUsage.selfPeakRSS())
     let size = 64 << 20
     let block = UnsafeMutableRawPointer.allocate(byteCount: size, alignment: 4096)
