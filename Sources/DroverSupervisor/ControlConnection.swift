@@ -108,6 +108,12 @@ final class ControlConnection {
   /// a payload must not change silently on its way to the store.
   func nextLine() -> Result<String, ControlError>? {
     guard let nl = input[inputStart...].firstIndex(of: 0x0A) else { return nil }
+    // The limit holds however the line arrived: whole in one read (its newline already here)
+    // as well as still growing (see `answerLines`).
+    if nl - inputStart > Self.maxLine {
+      inputStart = nl + 1
+      return .failure(ControlError("request line longer than \(Self.maxLine) bytes"))
+    }
     var line = input[inputStart..<nl]
     if line.last == 0x0D { line = line.dropLast() }
     let s = String(validating: line, as: UTF8.self)
