@@ -37,6 +37,7 @@ let package = Package(
     .systemLibrary(name: "CSystemd", path: "Sources/CSystemd"),
     .systemLibrary(name: "CLibPQ", path: "Sources/CLibPQ"),
     .target(name: "CDroverShim", path: "Sources/CDroverShim"),
+    .target(name: "CSQLiteWAL", dependencies: ["CSQLite"], path: "Sources/CSQLiteWAL"),
     .target(name: "DroverCore", swiftSettings: strict),
     .target(name: "DroverWire", dependencies: ["DroverCore"], swiftSettings: strict),
     .target(
@@ -44,7 +45,8 @@ let package = Package(
       dependencies: ["DroverCore", "CSystemd", "CDroverShim"],
       swiftSettings: strict),
     .target(
-      name: "DroverStore", dependencies: ["DroverCore", "DroverSystem", "CSQLite", "CLibPQ"],
+      name: "DroverStore",
+      dependencies: ["DroverCore", "DroverSystem", "CSQLite", "CSQLiteWAL", "CLibPQ"],
       swiftSettings: strict),
     .target(name: "DroverSchedule", dependencies: ["DroverCore"], swiftSettings: strict),
     .target(

@@ -91,8 +91,12 @@ public final class ControlChannel {
         }
         // poll(2) first, not a blocking read alone: a reader asleep in read(2) is also woken
         // each time the supervisor reads our request (the socket's write space wakes every
-        // sleeper on it), a wasted wake-up per call; poll waits for input only.
-        guard try FD.waitUntilReadable(fd, timeout: timeout),
+        // sleeper on it), a wasted wake-up per call; poll waits for input only. And a short
+        // spin before that sleep: most replies come within it (see `Spin`).
+        let spun = try Spin.until { () throws(SystemError) in
+          try FD.waitUntilReadable(fd, timeout: .zero)
+        }
+        guard try spun || FD.waitUntilReadable(fd, timeout: timeout),
           let n = try FD.read(fd, into: &buffer)
         else {
           throw ControlChannelError.timedOut(timeout ?? .zero)

@@ -1,4 +1,5 @@
 import CSQLite
+import CSQLiteWAL
 import DroverCore
 
 // SQLite's "copy the bytes now" destructor, -1 cast to a function pointer: the C macro is not
@@ -39,9 +40,8 @@ package final class SQLiteConnection {
       flags |= SQLITE_OPEN_URI
       name = "file:" + Self.uriEscaped(path) + "?immutable=1"
     }
-    _ = sqliteConfigured
     var db: OpaquePointer?
-    let rc = sqlite3_open_v2(name, &db, flags, nil)
+    let rc = sqlite3_open_v2(name, &db, flags, sqliteVFS)
     guard rc == SQLITE_OK, let db else {
       let reason =
         db.map { String(cString: sqlite3_errmsg($0)) } ?? String(cString: sqlite3_errstr(rc))
@@ -103,6 +103,16 @@ package final class SQLiteConnection {
 
   /// The rowid of the last successful INSERT on this connection.
   var lastInsertID: Int64 { sqlite3_last_insert_rowid(handle) }
+
+  /// What the "drover-wal" VFS did on this connection's `-wal` file: frame writes gathered,
+  /// and the writes they became. Nil without a WAL open through it.
+  package var walWrites: (gathered: UInt64, flushes: UInt64)? {
+    var counts = drover_wal_vfs_counts()
+    guard drover_wal_vfs_file_counts(UnsafeMutableRawPointer(handle), &counts) == 0 else {
+      return nil
+    }
+    return (counts.gathered, counts.flushes)
+  }
 
   /// Runs one or more statements that take no parameters (DDL, pragmas, BEGIN/COMMIT).
   package func execute(_ sql: String) throws(StoreError) {
@@ -351,8 +361,12 @@ extension Optional: SQLiteBindable where Wrapped: SQLiteBindable {
   }
 }
 
-/// Process-wide SQLite settings, applied once before the first connection opens (a Swift
-/// global is initialised lazily and exactly once).
-let sqliteConfigured: Void = {
+/// Process-wide SQLite set-up, done once before the first connection opens (a Swift global is
+/// initialised lazily and exactly once): memory statistics
+/// off, and the "drover-wal" VFS registered (a commit's WAL frames in one write; see
+/// `CSQLiteWAL`). Its value is the VFS connections open with: nil (SQLite's default) if
+/// registering failed.
+let sqliteVFS: String? = {
   _ = drover_sqlite_disable_memstatus()
+  return drover_wal_vfs_register() == SQLITE_OK ? DROVER_WAL_VFS_NAME : nil
 }()

@@ -234,6 +234,11 @@ public final class Supervisor {
   var turnMax: Duration = .zero
   var lastCommit: Duration = .zero
   var turns = 0
+  /// Whether this turn wrote to a peer that usually answers at once (a control client's
+  /// reply, a worker's assignment): then the next wait spins briefly before it sleeps.
+  var wrotePeer = false
+  /// Bounds what spins that find nothing cost (sparse or irregular traffic).
+  var spinGovernor = SpinGovernor()
   /// Something this turn may have moved a pool off its target (any event but a worker's
   /// heartbeat or progress): `endOfTurn` converges the pools only then, so an idle supervisor's
   /// heartbeat turns cost the same however many pools it has.
@@ -303,7 +308,9 @@ public final class Supervisor {
     try start()
     while !exitRequested {
       let timeoutMS = nextTimeoutMS()
-      let ready = try epoll.wait(timeout: .milliseconds(timeoutMS))
+      var ready = timeoutMS > 0 && wrotePeer ? try spinWait() : []
+      wrotePeer = false
+      if ready.isEmpty { ready = try epoll.wait(timeout: .milliseconds(timeoutMS)) }
       let turnStart = clock.monotonic()
       for (fd, events) in ready {
         guard let source = sources[fd] else { continue }
