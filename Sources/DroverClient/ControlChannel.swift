@@ -38,6 +38,9 @@ public final class ControlChannel {
   private var receiveTimeout: Duration?
   /// One read buffer for the connection's life.
   private var buffer = [UInt8](repeating: 0, count: 65536)
+  /// Bounds what spins before a wait cost when replies are slow or lines sparse (an event
+  /// stream).
+  private var spin = SpinGovernor()
 
   /// Connects, waiting at most `timeout` for a busy listener.
   public init(socketPath: String, timeout: Duration = .seconds(5)) throws(ControlChannelError) {
@@ -93,7 +96,8 @@ public final class ControlChannel {
         // each time the supervisor reads our request (the socket's write space wakes every
         // sleeper on it), a wasted wake-up per call; poll waits for input only. And a short
         // spin before that sleep: most replies come within it (see `Spin`).
-        let spun = try Spin.until { () throws(SystemError) in
+        let fd = self.fd
+        let spun = try spin.spin { () throws(SystemError) in
           try FD.waitUntilReadable(fd, timeout: .zero)
         }
         guard try spun || FD.waitUntilReadable(fd, timeout: timeout),

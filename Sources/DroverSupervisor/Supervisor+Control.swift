@@ -209,7 +209,7 @@ extension Supervisor {
       }
       c.output.removeFirst(written)
       c.lastProgress = clock.monotonic()
-      wrotePeer = true
+      repliedToClient = true
     }
     if c.output.isEmpty { c.lastProgress = clock.monotonic() }
     if c.output.count > ControlConnection.hardLimit {

@@ -117,14 +117,11 @@ extension Supervisor {
   /// What is ready within `Spin.budget`, polled without sleeping (see `Spin`); empty when
   /// nothing came, or when `spinGovernor` rules the spin out.
   func spinWait() throws(SystemError) -> [(fd: Int32, events: Epoll.Events)] {
-    let start = Monotonic.nanoseconds()
-    guard spinGovernor.maySpin(now: start) else { return [] }
     var ready: [(fd: Int32, events: Epoll.Events)] = []
-    let found = try Spin.until { () throws(SystemError) in
+    _ = try spinGovernor.spin { () throws(SystemError) in
       ready = try epoll.wait(timeout: .zero)
       return !ready.isEmpty
     }
-    spinGovernor.spun(found: found, start: start, end: Monotonic.nanoseconds())
     return ready
   }
 

@@ -49,7 +49,6 @@ extension Supervisor {
       guard let written = n, written > 0 else { break }
       off += written
     }
-    if off > 0 { wrotePeer = true }
     if off == w.outBuffer.count {
       w.outBuffer.removeAll(keepingCapacity: true)
     } else {

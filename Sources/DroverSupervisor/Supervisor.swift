@@ -234,9 +234,11 @@ public final class Supervisor {
   var turnMax: Duration = .zero
   var lastCommit: Duration = .zero
   var turns = 0
-  /// Whether this turn wrote to a peer that usually answers at once (a control client's
-  /// reply, a worker's assignment): then the next wait spins briefly before it sleeps.
-  var wrotePeer = false
+  /// Whether this turn wrote a reply to a control client, which usually sends its next
+  /// request at once: then the next wait spins briefly before it sleeps. (Not after writing
+  /// to workers: a drain's turns follow each other anyway, and a spin there would only take
+  /// CPU that two cores' workers need; measured, no drain figure moved.)
+  var repliedToClient = false
   /// Bounds what spins that find nothing cost (sparse or irregular traffic).
   var spinGovernor = SpinGovernor()
   /// Something this turn may have moved a pool off its target (any event but a worker's
@@ -308,8 +310,8 @@ public final class Supervisor {
     try start()
     while !exitRequested {
       let timeoutMS = nextTimeoutMS()
-      var ready = timeoutMS > 0 && wrotePeer ? try spinWait() : []
-      wrotePeer = false
+      var ready = timeoutMS > 0 && repliedToClient ? try spinWait() : []
+      repliedToClient = false
       if ready.isEmpty { ready = try epoll.wait(timeout: .milliseconds(timeoutMS)) }
       let turnStart = clock.monotonic()
       for (fd, events) in ready {

@@ -56,6 +56,15 @@ public struct SpinGovernor: Sendable {
     return now >= quietUntil && windowMissed < waste.saturatingNanoseconds
   }
 
+  /// `Spin.until(ready)` when a spin may start now, recorded; false at once when it may not.
+  public mutating func spin<E: Error>(_ ready: () throws(E) -> Bool) throws(E) -> Bool {
+    let start = Monotonic.nanoseconds()
+    guard maySpin(now: start) else { return false }
+    let found = try Spin.until(ready)
+    spun(found: found, start: start, end: Monotonic.nanoseconds())
+    return found
+  }
+
   /// Records a spin from `start` to `end` that found something or not.
   public mutating func spun(found: Bool, start: Int64, end: Int64) {
     if !found {

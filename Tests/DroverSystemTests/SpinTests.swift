@@ -87,4 +87,28 @@ import Testing
     let next = g.maySpin(now: 100 * ms)
     #expect(next)
   }
+
+  @Test func aQuietGovernorSkipsTheSpinWithoutCallingTheCheck() {
+    var g = SpinGovernor()
+    // Quiet for an hour: no pause of a loaded machine can end it within the test.
+    g.quiet = .seconds(3600)
+    var calls = 0
+    #expect(
+      !g.spin {
+        calls += 1
+        return false
+      })
+    #expect(
+      !g.spin {
+        calls += 1
+        return false
+      })
+    let before = calls
+    #expect(
+      !g.spin {
+        calls += 1
+        return true
+      })
+    #expect(calls == before)
+  }
 }
