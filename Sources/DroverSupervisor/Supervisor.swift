@@ -235,10 +235,14 @@ public final class Supervisor {
   var lastCommit: Duration = .zero
   var turns = 0
   /// Whether this turn wrote a reply to a control client, which usually sends its next
-  /// request at once: then the next wait spins briefly before it sleeps. (Not after writing
-  /// to workers: a drain's turns follow each other anyway, and a spin there would only take
-  /// CPU that two cores' workers need; measured, no drain figure moved.)
+  /// request at once: then the loop spins briefly before it sleeps, until `spinEnd`.
+  /// (Not after writes to workers: a drain's turns follow each other anyway, and a spin there
+  /// would only take CPU that two cores' workers need; measured, no drain figure moved.)
   var repliedToClient = false
+  /// Until when (`Monotonic.nanoseconds`) the loop spins for a client's next request: one
+  /// `Spin.budget` from the last reply, across the turns that other events (a worker's
+  /// frame) bring in between.
+  var spinEnd: Int64 = 0
   /// Bounds what spins that find nothing cost (sparse or irregular traffic).
   var spinGovernor = SpinGovernor()
   /// Something this turn may have moved a pool off its target (any event but a worker's
@@ -310,8 +314,11 @@ public final class Supervisor {
     try start()
     while !exitRequested {
       let timeoutMS = nextTimeoutMS()
-      var ready = timeoutMS > 0 && repliedToClient ? try spinWait() : []
-      repliedToClient = false
+      if repliedToClient {
+        repliedToClient = false
+        spinEnd = Monotonic.nanoseconds() + Spin.budget.saturatingNanoseconds
+      }
+      var ready = timeoutMS > 0 && spinEnd > 0 ? try spinWait() : []
       if ready.isEmpty { ready = try epoll.wait(timeout: .milliseconds(timeoutMS)) }
       let turnStart = clock.monotonic()
       for (fd, events) in ready {
