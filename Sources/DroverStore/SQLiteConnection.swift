@@ -362,10 +362,9 @@ extension Optional: SQLiteBindable where Wrapped: SQLiteBindable {
 }
 
 /// Process-wide SQLite set-up, done once before the first connection opens (a Swift global is
-/// initialised lazily and exactly once): memory statistics
-/// off, and the "drover-wal" VFS registered (a commit's WAL frames in one write; see
-/// `CSQLiteWAL`). Its value is the VFS connections open with: nil (SQLite's default) if
-/// registering failed.
+/// initialised lazily and exactly once): memory statistics off, and the "drover-wal" VFS
+/// registered (a commit's WAL frames in one write; see `CSQLiteWAL`). Its value is the VFS
+/// connections open with: nil (SQLite's default) if registering failed.
 let sqliteVFS: String? = {
   _ = drover_sqlite_disable_memstatus()
   return drover_wal_vfs_register() == SQLITE_OK ? DROVER_WAL_VFS_NAME : nil

@@ -209,7 +209,7 @@ extension Supervisor {
       }
       c.output.removeFirst(written)
       c.lastProgress = clock.monotonic()
-      repliedToClient = true
+      spinEnd = Monotonic.nanoseconds() + Spin.budget.saturatingNanoseconds
     }
     if c.output.isEmpty { c.lastProgress = clock.monotonic() }
     if c.output.count > ControlConnection.hardLimit {

@@ -234,14 +234,12 @@ public final class Supervisor {
   var turnMax: Duration = .zero
   var lastCommit: Duration = .zero
   var turns = 0
-  /// Whether this turn wrote a reply to a control client, which usually sends its next
-  /// request at once: then the loop spins briefly before it sleeps, until `spinEnd`.
-  /// (Not after writes to workers: a drain's turns follow each other anyway, and a spin there
-  /// would only take CPU that two cores' workers need; measured, no drain figure moved.)
-  var repliedToClient = false
-  /// Until when (`Monotonic.nanoseconds`) the loop spins for a client's next request: one
-  /// `Spin.budget` from the last reply, across the turns that other events (a worker's
-  /// frame) bring in between.
+  /// Until when (`Monotonic.nanoseconds`; 0: not) the loop spins before it sleeps, for the
+  /// next request of a control client it replied to (a client usually sends it at once): one
+  /// `Spin.budget` from the last reply written, across the turns that other events (a
+  /// worker's frame) bring in between. Not after writes to workers: a drain's turns follow
+  /// each other anyway, and a spin there would only take CPU that two cores' workers need
+  /// (measured, no drain figure moved).
   var spinEnd: Int64 = 0
   /// Bounds what spins that find nothing cost (sparse or irregular traffic).
   var spinGovernor = SpinGovernor()
@@ -314,10 +312,6 @@ public final class Supervisor {
     try start()
     while !exitRequested {
       let timeoutMS = nextTimeoutMS()
-      if repliedToClient {
-        repliedToClient = false
-        spinEnd = Monotonic.nanoseconds() + Spin.budget.saturatingNanoseconds
-      }
       var ready = timeoutMS > 0 && spinEnd > 0 ? try spinWait() : []
       if ready.isEmpty { ready = try epoll.wait(timeout: .milliseconds(timeoutMS)) }
       let turnStart = clock.monotonic()
